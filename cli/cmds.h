@@ -1,0 +1,15 @@
+// SPDX-License-Identifier: MIT
+/* cmds.h - every sub-command's table entry; cli/main.c lists them.  A new
+ * command is one cmd_<name>.c defining `const struct cmd cmd_<name>` and a
+ * line here and in main.c. */
+#ifndef CLI_CMDS_H
+#define CLI_CMDS_H
+
+#include "opts.h"
+
+extern const struct cmd cmd_help;
+
+/* The table, NULL-terminated (main.c). */
+extern const struct cmd *const cli_commands[];
+
+#endif
