@@ -64,6 +64,10 @@ enum ipk_caps {
 	IPK_CAP_DURABLE = 1u << 6,  /* messages survive every process */
 	IPK_CAP_LOSSY = 1u << 7,    /* messages may be dropped (udp) */
 	IPK_CAP_STREAM = 1u << 8,   /* framed over a byte stream */
+	/* A dead peer is reported as -EPIPE: for connections, the other end;
+	 * for queues that track their receivers, the last receiver (a
+	 * channel becomes a receiver with its first receive or pollfd). */
+	IPK_CAP_PEER_DEATH = 1u << 9,
 };
 
 /* Flags in struct ipk_msginfo. */
