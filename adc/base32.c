@@ -25,8 +25,7 @@ base32_encode(const void *in, size_t n, char *out, size_t cap)
 		return 0;
 	}
 	/* rhash_print_bytes writes need characters and a NUL. */
-	if (rhash_print_bytes(out, in, n, RHPR_BASE32 | RHPR_UPPERCASE) !=
-	    need)
+	if (rhash_print_bytes(out, in, n, RHPR_BASE32 | RHPR_UPPERCASE) != need)
 		return -1;
 	out[need] = '\0';
 	return (ssize_t)need;

@@ -13,14 +13,22 @@ const char *
 adc_strerror(int err)
 {
 	switch (err) {
-	case ADC_OK: return "ok";
-	case ADC_EEMPTY: return "empty line";
-	case ADC_EUTF8: return "invalid UTF-8";
-	case ADC_EESCAPE: return "unknown escape";
-	case ADC_EHEADER: return "malformed header";
-	case ADC_ESYNTAX: return "malformed parameters";
-	case ADC_ETOOMANY: return "too many parameters";
-	default: return "invalid message";
+	case ADC_OK:
+		return "ok";
+	case ADC_EEMPTY:
+		return "empty line";
+	case ADC_EUTF8:
+		return "invalid UTF-8";
+	case ADC_EESCAPE:
+		return "unknown escape";
+	case ADC_EHEADER:
+		return "malformed header";
+	case ADC_ESYNTAX:
+		return "malformed parameters";
+	case ADC_ETOOMANY:
+		return "too many parameters";
+	default:
+		return "invalid message";
 	}
 }
 
@@ -127,10 +135,17 @@ adc_unescape(char *s, size_t n)
 		if (++i == n)
 			return -1;
 		switch (s[i]) {
-		case 's': s[o++] = ' '; break;
-		case 'n': s[o++] = '\n'; break;
-		case '\\': s[o++] = '\\'; break;
-		default: return -1;
+		case 's':
+			s[o++] = ' ';
+			break;
+		case 'n':
+			s[o++] = '\n';
+			break;
+		case '\\':
+			s[o++] = '\\';
+			break;
+		default:
+			return -1;
 		}
 	}
 	s[o] = '\0';
@@ -300,10 +315,17 @@ adc_escape(const char *value, size_t n, char *out, size_t cap)
 		const char *rep = NULL;
 
 		switch (value[i]) {
-		case ' ': rep = "\\s"; break;
-		case '\n': rep = "\\n"; break;
-		case '\\': rep = "\\\\"; break;
-		default: break;
+		case ' ':
+			rep = "\\s";
+			break;
+		case '\n':
+			rep = "\\n";
+			break;
+		case '\\':
+			rep = "\\\\";
+			break;
+		default:
+			break;
 		}
 		if (o + (rep ? 2 : 1) >= cap)
 			return -1;
@@ -343,7 +365,7 @@ adc_buf_raw(struct adc_buf *b, const char *s, size_t n)
 
 void
 adc_buf_header(struct adc_buf *b, char type, const char *cmd, uint32_t src,
-	       uint32_t dst)
+               uint32_t dst)
 {
 	char sid[ADC_SID_LEN + 1];
 

@@ -8,19 +8,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define ADC_MAX_PARAMS 64  /* parameters one message may carry */
-#define ADC_SID_LEN 4	   /* base32 characters of a SID */
-#define ADC_SID_NONE UINT32_MAX
+#define ADC_MAX_PARAMS 64 /* parameters one message may carry */
+#define ADC_SID_LEN    4  /* base32 characters of a SID */
+#define ADC_SID_NONE   UINT32_MAX
 
 /* Why a line is not a valid message. */
 enum adc_err {
 	ADC_OK = 0,
-	ADC_EEMPTY = -1,    /* empty line (a keep-alive: ignore it) */
-	ADC_EUTF8 = -2,	    /* invalid UTF-8 or a NUL byte */
-	ADC_EESCAPE = -3,   /* an escape other than \s \n \\ */
-	ADC_EHEADER = -4,   /* bad FOURCC, SID or feature list */
-	ADC_ESYNTAX = -5,   /* empty parameter or double space */
-	ADC_ETOOMANY = -6,  /* more than ADC_MAX_PARAMS parameters */
+	ADC_EEMPTY = -1,   /* empty line (a keep-alive: ignore it) */
+	ADC_EUTF8 = -2,    /* invalid UTF-8 or a NUL byte */
+	ADC_EESCAPE = -3,  /* an escape other than \s \n \\ */
+	ADC_EHEADER = -4,  /* bad FOURCC, SID or feature list */
+	ADC_ESYNTAX = -5,  /* empty parameter or double space */
+	ADC_ETOOMANY = -6, /* more than ADC_MAX_PARAMS parameters */
 };
 
 struct adc_param {
@@ -29,13 +29,13 @@ struct adc_param {
 };
 
 struct adc_msg {
-	char type;	  /* B C D E F H I U */
-	char cmd[4];	  /* "INF", NUL-terminated */
-	uint32_t src;	  /* B D E F: my_sid; else ADC_SID_NONE */
-	uint32_t dst;	  /* D E: target_sid; else ADC_SID_NONE */
+	char type;            /* B C D E F H I U */
+	char cmd[4];          /* "INF", NUL-terminated */
+	uint32_t src;         /* B D E F: my_sid; else ADC_SID_NONE */
+	uint32_t dst;         /* D E: target_sid; else ADC_SID_NONE */
 	const char *features; /* F: "+TCP4-NAT0" (inside the line) */
 	const char *cid;      /* U: my_cid (inside the line) */
-	unsigned n;	      /* parameters after the header */
+	unsigned n;           /* parameters after the header */
 	struct adc_param p[ADC_MAX_PARAMS];
 	/* Where the header ends in the original line: for relaying a
 	 * message unchanged, the line is forwarded as it came. */
@@ -64,7 +64,7 @@ bool adc_utf8_valid(const char *s, size_t len);
  * is set past it so repeated fields (AN, EX, SU...) can be walked.
  */
 const char *adc_named(const struct adc_msg *m, const char name[2],
-		      unsigned *from);
+                      unsigned *from);
 
 /* adc_sid_encode - 20-bit SID as 4 base32 characters + NUL. */
 void adc_sid_encode(uint32_t sid, char out[ADC_SID_LEN + 1]);
@@ -92,8 +92,8 @@ struct adc_buf {
 
 void adc_buf_init(struct adc_buf *b, char *mem, size_t cap);
 /* The header: "TCMD", then " SSSS" for B D E F, " DDDD" for D E. */
-void adc_buf_header(struct adc_buf *b, char type, const char *cmd,
-		    uint32_t src, uint32_t dst);
+void adc_buf_header(struct adc_buf *b, char type, const char *cmd, uint32_t src,
+                    uint32_t dst);
 /* Raw text, not escaped (a header part, an already-escaped piece). */
 void adc_buf_raw(struct adc_buf *b, const char *s, size_t n);
 /* " " + escaped value. */

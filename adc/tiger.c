@@ -34,7 +34,7 @@ tiger_hash(const void *data, size_t n, uint8_t out[TIGER_BYTES])
 
 int
 tiger_hash2(const void *a, size_t na, const void *b, size_t nb,
-	    uint8_t out[TIGER_BYTES])
+            uint8_t out[TIGER_BYTES])
 {
 	rhash ctx;
 	int ok;
@@ -51,7 +51,7 @@ tiger_hash2(const void *a, size_t na, const void *b, size_t nb,
 
 int
 tth_node(const uint8_t left[TIGER_BYTES], const uint8_t right[TIGER_BYTES],
-	 uint8_t out[TIGER_BYTES])
+         uint8_t out[TIGER_BYTES])
 {
 	uint8_t buf[1 + 2 * TIGER_BYTES];
 
@@ -75,9 +75,9 @@ tth_block_size(uint64_t size, uint64_t max_blocks)
 
 int
 tth_root(const uint8_t (*blocks)[TIGER_BYTES], size_t n,
-	 uint8_t out[TIGER_BYTES])
+         uint8_t out[TIGER_BYTES])
 {
-	uint8_t (*level)[TIGER_BYTES];
+	uint8_t(*level)[TIGER_BYTES];
 	size_t m = n;
 
 	if (n == 0)
@@ -166,8 +166,8 @@ tth_hasher_final(struct tth_hasher *h, uint8_t root[TIGER_BYTES])
 	if ((h->in_block > 0 || h->total == 0) &&
 	    tth_hasher_close_block(h) != 0)
 		return -1;
-	return tth_root((const uint8_t (*)[TIGER_BYTES])h->blocks, h->n_blocks,
-			root);
+	return tth_root((const uint8_t(*)[TIGER_BYTES])h->blocks, h->n_blocks,
+	                root);
 }
 
 void

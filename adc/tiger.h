@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TIGER_BYTES 24
-#define TIGER_BASE32_LEN 39 /* characters of a base32 Tiger value */
-#define TTH_LEAF 1024	    /* bytes under one leaf of the tree */
+#define TIGER_BYTES      24
+#define TIGER_BASE32_LEN 39   /* characters of a base32 Tiger value */
+#define TTH_LEAF         1024 /* bytes under one leaf of the tree */
 
 /* tiger_init_library - once per process, before any other call here
  * (thread-safe through pthread_once). */
@@ -22,11 +22,11 @@ int tiger_hash(const void *data, size_t n, uint8_t out[TIGER_BYTES]);
 /* tiger_hash2 - Tiger(a || b) without concatenating in memory: the
  * password response is Tiger(password || challenge). */
 int tiger_hash2(const void *a, size_t na, const void *b, size_t nb,
-		uint8_t out[TIGER_BYTES]);
+                uint8_t out[TIGER_BYTES]);
 
 /* tth_node - an inner tree node: Tiger(0x01 || left || right). */
 int tth_node(const uint8_t left[TIGER_BYTES], const uint8_t right[TIGER_BYTES],
-	     uint8_t out[TIGER_BYTES]);
+             uint8_t out[TIGER_BYTES]);
 
 /*
  * tth_block_size - the block size, 1024 * 2^k, for which a file of size
@@ -39,17 +39,17 @@ uint64_t tth_block_size(uint64_t size, uint64_t max_blocks);
 /* tth_root - fold n block hashes (left to right, odd ones promoted) into
  * the root.  n == 0 is invalid (an empty file has one empty leaf). */
 int tth_root(const uint8_t (*blocks)[TIGER_BYTES], size_t n,
-	     uint8_t out[TIGER_BYTES]);
+             uint8_t out[TIGER_BYTES]);
 
 /*
  * A streaming tree hasher: feed bytes in any pieces; it keeps one hash per
  * block of block_size bytes (a power-of-two multiple of 1024).
  */
 struct tth_hasher {
-	void *ctx;		/* owned: librhash TTH context of a block */
-	uint64_t block_size;	/* bytes per kept block hash */
-	uint64_t in_block;	/* bytes of the current block seen */
-	uint64_t total;		/* bytes seen */
+	void *ctx;           /* owned: librhash TTH context of a block */
+	uint64_t block_size; /* bytes per kept block hash */
+	uint64_t in_block;   /* bytes of the current block seen */
+	uint64_t total;      /* bytes seen */
 	uint8_t (*blocks)[TIGER_BYTES]; /* owned: finished block hashes */
 	size_t n_blocks, cap_blocks;
 };

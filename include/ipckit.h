@@ -224,6 +224,68 @@ typedef int ipk_list_fn(const struct ipk_object *obj, void *arg);
  */
 int ipk_list(ipk_list_fn *fn, void *arg);
 
+/*
+ * The event loop: one thread, epoll, monotonic timers, signals through
+ * signalfd, and deferred work run after each round of callbacks (so an
+ * object is never freed inside its own callback).  For servers and clients
+ * built on ipckit; channels join it through ipk_pollfd().
+ */
+struct ipk_loop;
+
+enum ipk_events {
+	IPK_READ = 1u << 0,  /* readable, or hung up / error */
+	IPK_WRITE = 1u << 1, /* writable */
+};
+
+typedef void ipk_io_fn(struct ipk_loop *loop, int fd, unsigned events,
+                       void *arg);
+typedef void ipk_timer_fn(struct ipk_loop *loop, void *arg);
+typedef void ipk_signal_fn(struct ipk_loop *loop, int signo, void *arg);
+typedef void ipk_defer_fn(struct ipk_loop *loop, void *arg);
+
+/* A timer lives in the caller's storage: ipk_timer_init() once, then start
+ * and stop it any number of times; stop it before its storage goes. */
+struct ipk_timer {
+	ipk_timer_fn *fn;
+	void *arg;
+	long long due_ns; /* private */
+	size_t slot;      /* private: heap index + 1, 0 when stopped */
+};
+
+int ipk_loop_new(struct ipk_loop **lp);
+/* Frees the loop; watched fds are not closed; pending deferred work is
+ * dropped.  NULL-safe. */
+void ipk_loop_free(struct ipk_loop *loop);
+
+/* Watch fd for events (IPK_READ | IPK_WRITE); calling it again changes the
+ * events or the callback.  Level-triggered.  Callbacks must tolerate a
+ * spurious wake-up (an fd reused within one round). */
+int ipk_loop_watch(struct ipk_loop *loop, int fd, unsigned events,
+                   ipk_io_fn *fn, void *arg);
+int ipk_loop_unwatch(struct ipk_loop *loop, int fd);
+
+void ipk_timer_init(struct ipk_timer *t, ipk_timer_fn *fn, void *arg);
+/* (Re)arm t to fire once after after_ms milliseconds. */
+int ipk_timer_start(struct ipk_loop *loop, struct ipk_timer *t,
+                    long long after_ms);
+void ipk_timer_stop(struct ipk_loop *loop, struct ipk_timer *t);
+int ipk_timer_is_active(const struct ipk_timer *t);
+
+/* Deliver signo through the loop (it is blocked for the calling thread and
+ * read from a signalfd). */
+int ipk_loop_signal(struct ipk_loop *loop, int signo, ipk_signal_fn *fn,
+                    void *arg);
+
+/* Run fn(arg) once, after the current round of callbacks. */
+int ipk_loop_defer(struct ipk_loop *loop, ipk_defer_fn *fn, void *arg);
+
+/* Dispatch until ipk_loop_stop(); 0, or -errno if epoll fails. */
+int ipk_loop_run(struct ipk_loop *loop);
+void ipk_loop_stop(struct ipk_loop *loop);
+
+/* Monotonic milliseconds, cached at the start of each round. */
+long long ipk_loop_now_ms(const struct ipk_loop *loop);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -24,7 +24,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > 65536)
 		return 0;
 	(void)base32_decode((const char *)data, size < 100 ? size : 100, bin,
-			    sizeof(bin));
+	                    sizeof(bin));
 	line = malloc(size + 1);
 	out = malloc(cap);
 	out2 = malloc(cap);

@@ -33,8 +33,8 @@ test_parse_broadcast(void **state)
 
 	(void)state;
 	assert_int_equal(parse(&m, buf, sizeof(buf),
-			       "BINF AAAB NIal\\sice DEa\\\\b\\nc SS3000"),
-			 ADC_OK);
+	                       "BINF AAAB NIal\\sice DEa\\\\b\\nc SS3000"),
+	                 ADC_OK);
 	assert_int_equal(m.type, 'B');
 	assert_string_equal(m.cmd, "INF");
 	assert_int_equal(m.src, 1);
@@ -57,14 +57,14 @@ test_parse_headers(void **state)
 	assert_int_equal(parse(&m, buf, sizeof(buf), "HSUP ADBASE ADTIGR"), 0);
 	assert_int_equal(m.type, 'H');
 	assert_int_equal(m.n, 2);
-	assert_int_equal(parse(&m, buf, sizeof(buf), "DMSG AAAB AAAC hi PMAAAB"),
-			 0);
+	assert_int_equal(
+	        parse(&m, buf, sizeof(buf), "DMSG AAAB AAAC hi PMAAAB"), 0);
 	assert_int_equal(m.src, 1);
 	assert_int_equal(m.dst, 2);
 	assert_string_equal(m.p[0].s, "hi");
-	assert_int_equal(parse(&m, buf, sizeof(buf),
-			       "FSCH AAAB +TCP4-NAT0 ANfoo TOx"),
-			 0);
+	assert_int_equal(
+	        parse(&m, buf, sizeof(buf), "FSCH AAAB +TCP4-NAT0 ANfoo TOx"),
+	        0);
 	assert_string_equal(m.features, "+TCP4-NAT0");
 	assert_int_equal(parse(&m, buf, sizeof(buf), "URES ABCD234 FNx"), 0);
 	assert_string_equal(m.cid, "ABCD234");
@@ -100,10 +100,10 @@ test_parse_rejects(void **state)
 		{ "BMSG AAAB hi ", ADC_ESYNTAX },
 		{ "BMSG AAAB  hi", ADC_ESYNTAX },
 		{ "BMSG AAAB \xff", ADC_EUTF8 },
-		{ "BMSG AAAB \xc0\x80", ADC_EUTF8 },	     /* overlong NUL */
-		{ "BMSG AAAB \xed\xa0\x80", ADC_EUTF8 },    /* surrogate */
+		{ "BMSG AAAB \xc0\x80", ADC_EUTF8 },         /* overlong NUL */
+		{ "BMSG AAAB \xed\xa0\x80", ADC_EUTF8 },     /* surrogate */
 		{ "BMSG AAAB \xf4\x90\x80\x80", ADC_EUTF8 }, /* > U+10FFFF */
-		{ "BMSG AAAB \xe2\x82", ADC_EUTF8 },	     /* truncated */
+		{ "BMSG AAAB \xe2\x82", ADC_EUTF8 },         /* truncated */
 	};
 	struct adc_msg m;
 	char buf[256];
@@ -114,7 +114,7 @@ test_parse_rejects(void **state)
 
 		if (err != bad[i].err)
 			print_error("'%s': got %d want %d\n", bad[i].line, err,
-				    bad[i].err);
+			            bad[i].err);
 		assert_int_equal(err, bad[i].err);
 	}
 	/* A NUL inside the line is invalid UTF-8 for us. */
@@ -122,9 +122,9 @@ test_parse_rejects(void **state)
 	assert_int_equal(adc_parse(&m, buf, 13), ADC_EUTF8);
 	/* Valid multi-byte text passes. */
 	assert_int_equal(parse(&m, buf, sizeof(buf),
-			       "BMSG AAAB \xc3\xa9t\xc3\xa9\\s\xe2\x82\xac\\s"
-			       "\xf0\x9f\x98\x80"),
-			 ADC_OK);
+	                       "BMSG AAAB \xc3\xa9t\xc3\xa9\\s\xe2\x82\xac\\s"
+	                       "\xf0\x9f\x98\x80"),
+	                 ADC_OK);
 }
 
 static void
@@ -149,9 +149,9 @@ test_named_walk(void **state)
 	unsigned from = 0;
 
 	(void)state;
-	assert_int_equal(parse(&m, buf, sizeof(buf),
-			       "BSCH AAAB ANfoo ANbar EXiso TO1"),
-			 0);
+	assert_int_equal(
+	        parse(&m, buf, sizeof(buf), "BSCH AAAB ANfoo ANbar EXiso TO1"),
+	        0);
 	assert_string_equal(adc_named(&m, "AN", &from), "foo");
 	assert_string_equal(adc_named(&m, "AN", &from), "bar");
 	assert_null(adc_named(&m, "AN", &from));
@@ -236,10 +236,10 @@ test_base32(void **state)
 		for (size_t i = 0; i < n; i++)
 			bytes[i] = (uint8_t)(i * 37 + n);
 		assert_int_equal(base32_encode(bytes, n, text, sizeof(text)),
-				 (ssize_t)base32_len(n));
-		assert_int_equal(base32_decode(text, strlen(text), back,
-					       sizeof(back)),
-				 (ssize_t)n);
+		                 (ssize_t)base32_len(n));
+		assert_int_equal(
+		        base32_decode(text, strlen(text), back, sizeof(back)),
+		        (ssize_t)n);
 		assert_memory_equal(bytes, back, n);
 	}
 	assert_int_equal(base32_encode("f", 1, text, sizeof(text)), 2);
@@ -270,17 +270,18 @@ test_tiger_vectors(void **state)
 	assert_int_equal(tiger_hash("", 0, h), 0);
 	hex(h, sizeof(h), text);
 	assert_string_equal(text,
-			    "3293ac630c13f0245f92bbb1766e16167a4e58492dde73f3");
+	                    "3293ac630c13f0245f92bbb1766e16167a4e58492dde73f3");
 	/* PID -> CID, from a real EiskaltDC++ login. */
-	assert_int_equal(base32_decode("SBPWJFDD6BQCDQ4PB3L4XC7UG6NCOG4PDVXS7WI",
-				       39, pid, sizeof(pid)),
-			 24);
+	assert_int_equal(
+	        base32_decode("SBPWJFDD6BQCDQ4PB3L4XC7UG6NCOG4PDVXS7WI", 39,
+	                      pid, sizeof(pid)),
+	        24);
 	assert_int_equal(tiger_hash(pid, sizeof(pid), h), 0);
 	base32_encode(h, sizeof(h), text, sizeof(text));
 	assert_string_equal(text, "2IG7CMOXA5DD56B4ZXWGFGLVC26U66U7RRMQIHI");
 	/* The password response: Tiger(password || challenge). */
 	cn = base32_decode("UDHB7REWXOJPNMXAE6QAG5UUBSTHYEYSVVCVURI", 39, chal,
-			   sizeof(chal));
+	                   sizeof(chal));
 	assert_int_equal(cn, 24);
 	assert_int_equal(tiger_hash2(pw, strlen(pw), chal, (size_t)cn, h), 0);
 	base32_encode(h, sizeof(h), text, sizeof(text));
@@ -315,7 +316,8 @@ test_tth(void **state)
 
 			if (k > n - o)
 				k = n - o;
-			assert_int_equal(tth_hasher_update(&th, data + o, k), 0);
+			assert_int_equal(tth_hasher_update(&th, data + o, k),
+			                 0);
 			o += k;
 		}
 		assert_int_equal(tth_hasher_final(&th, root), 0);
