@@ -123,8 +123,9 @@ hub_read_password(const char *nick, char *pw, size_t cap)
 
 	snprintf(prompt, sizeof(prompt), "password for %s: ", nick);
 	if (hub_read_line(prompt, pw, cap) != 0 || pw[0] == '\0') {
-		fprintf(stderr, "ipckit hub: no password read (empty, or "
-		                "longer than %d bytes)\n",
+		fprintf(stderr,
+		        "ipckit hub: no password read (empty, or "
+		        "longer than %d bytes)\n",
 		        STORE_PW_MAX);
 		return -1;
 	}
@@ -192,7 +193,8 @@ hub_user_import(struct store *st, const char *deflt)
 
 	store_begin(st);
 	while (fgets(line, sizeof(line), stdin)) {
-		char *nick = strtok(line, " \t\r\n"), *pw = strtok(NULL, " \t\r\n"),
+		char *nick = strtok(line, " \t\r\n"),
+		     *pw = strtok(NULL, " \t\r\n"),
 		     *r = strtok(NULL, " \t\r\n");
 		enum role role;
 
@@ -200,8 +202,9 @@ hub_user_import(struct store *st, const char *deflt)
 		if (nick == NULL || nick[0] == '#')
 			continue;
 		if (pw == NULL || role_parse(r ? r : deflt, &role) != 0) {
-			fprintf(stderr, "ipckit hub: stdin:%u: expected NICK "
-			                "PASSWORD [user|op|admin]\n",
+			fprintf(stderr,
+			        "ipckit hub: stdin:%u: expected NICK "
+			        "PASSWORD [user|op|admin]\n",
 			        lineno);
 			rc = EXIT_FAIL;
 			break;
@@ -328,8 +331,8 @@ hub_run(const struct cmd *self, int argc, char **argv)
 				a.sets[a.n_sets++] = arg;
 				break;
 			case OPT_READY:
-				if (opts_long(self, "--ready-fd", arg, 0,
-				              65535, &v) != 0)
+				if (opts_long(self, "--ready-fd", arg, 0, 65535,
+				              &v) != 0)
 					return EXIT_USAGE;
 				a.ready_fd = (int)v;
 				break;
@@ -346,14 +349,16 @@ hub_run(const struct cmd *self, int argc, char **argv)
 				if (a.n_sets >= HUB_MAX_SET)
 					return opts_usage_error(
 					        self, "too many settings");
-				a.owned[a.n_owned] = xasprintf("%s=%s", kv, arg);
+				a.owned[a.n_owned] =
+				        xasprintf("%s=%s", kv, arg);
 				a.sets[a.n_sets++] = a.owned[a.n_owned++];
 			}
 		}
 		argc -= opts_index(&o);
 		argv += opts_index(&o);
 		if (argc > 0) {
-			if (n_ops == (int)(sizeof(operands) / sizeof(*operands)))
+			if (n_ops ==
+			    (int)(sizeof(operands) / sizeof(*operands)))
 				return opts_usage_error(self, "too many "
 				                              "arguments");
 			operands[n_ops++] = argv[0];
@@ -366,11 +371,11 @@ hub_run(const struct cmd *self, int argc, char **argv)
 	else if (n_ops > 0)
 		key = opts_usage_error(self, "unexpected '%s'", operands[0]);
 	else
-		key = server_run(&(struct server_opts){
-		        .config_path = a.config,
-		        .overrides = a.sets,
-		        .n_overrides = a.n_sets,
-		        .ready_fd = a.ready_fd });
+		key = server_run(
+		        &(struct server_opts){ .config_path = a.config,
+		                               .overrides = a.sets,
+		                               .n_overrides = a.n_sets,
+		                               .ready_fd = a.ready_fd });
 	hub_args_fini(&a);
 	return key;
 }
@@ -386,14 +391,16 @@ const struct cmd cmd_hub = {
 	        "SIGTERM or SIGINT stops it after telling users.\nClients "
 	        "connect to adc://HOST:PORT (ncdc, EiskaltDC++, ipckit peer).\n"
 	        "\n"
-	        "Accounts (the password is read from the terminal without echo, "
+	        "Accounts (the password is read from the terminal without "
+	        "echo, "
 	        "or from stdin):\n"
 	        "  ipckit hub user add NICK [--role user|op|admin]\n"
 	        "  ipckit hub user passwd NICK\n"
 	        "  ipckit hub user role NICK user|op|admin\n"
 	        "  ipckit hub user del NICK\n"
 	        "  ipckit hub user list\n"
-	        "  ipckit hub user import [--role ROLE]   lines \"NICK PASSWORD "
+	        "  ipckit hub user import [--role ROLE]   lines \"NICK "
+	        "PASSWORD "
 	        "[ROLE]\" on stdin\n"
 	        "Each takes --db, --key-file or --config to find the "
 	        "database.  docs/hub.md has the\nsettings, the chat commands "

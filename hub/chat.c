@@ -38,8 +38,7 @@ chat_hist_at(struct hub *h, uint32_t i)
 }
 
 static void
-chat_hist_push(struct hub *h, long long ts, const char *nick,
-               const char *text)
+chat_hist_push(struct hub *h, long long ts, const char *nick, const char *text)
 {
 	struct hist_line *e;
 
@@ -95,9 +94,10 @@ chat_history_send(struct hub *h, struct conn *c, unsigned n)
 
 		gmtime_r(&t, &tm);
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M", &tm);
-		len += (size_t)snprintf(text + len, cap - len,
-		                        me ? "\n[%s] * %s %s" : "\n[%s] <%s> %s",
-		                        when, e->nick, me ? e->text + 4 : e->text);
+		len += (size_t)snprintf(
+		        text + len, cap - len,
+		        me ? "\n[%s] * %s %s" : "\n[%s] <%s> %s", when, e->nick,
+		        me ? e->text + 4 : e->text);
 	}
 	conn_imsg_text(c, text);
 	free(text);
@@ -167,8 +167,7 @@ cmd_help(struct hub *h, struct conn *c, int argc, char **argv)
 	(void)h;
 	(void)argc;
 	(void)argv;
-	n = (size_t)snprintf(text, sizeof(text),
-	                     "Commands for you (%s):",
+	n = (size_t)snprintf(text, sizeof(text), "Commands for you (%s):",
 	                     role_name((enum role)c->role));
 	for (size_t i = 0; i < chat_n_cmds && n < sizeof(text); i++) {
 		const struct chat_cmd *k = &chat_cmds[i];
@@ -245,11 +244,14 @@ chat_inf_field(const struct conn *u, const char *name, char *out, size_t cap)
 		if (p[0] == name[0] && p[1] == name[1]) {
 			size_t o = 0;
 
-			for (p += 2; *p && *p != ' ' && *p != '\n' && o + 1 < cap;
+			for (p += 2;
+			     *p && *p != ' ' && *p != '\n' && o + 1 < cap;
 			     p++) {
 				if (*p == '\\' && p[1]) {
 					p++;
-					out[o++] = *p == 's' ? ' ' : *p == 'n' ? '\n' : *p;
+					out[o++] = *p == 's'   ? ' '
+					           : *p == 'n' ? '\n'
+					                       : *p;
 				} else {
 					out[o++] = *p;
 				}
@@ -269,26 +271,28 @@ cmd_users(struct hub *h, struct conn *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	n = (size_t)snprintf(text, cap, "%u users online (nick, role, hub "
-	                                "connection, client, mode):",
+	n = (size_t)snprintf(text, cap,
+	                     "%u users online (nick, role, hub "
+	                     "connection, client, mode):",
 	                     h->n_online);
 	for (uint32_t i = 0; i < h->n_online && n < cap; i++) {
 		const struct conn *u = h->online[i];
 		char ip[64], ap[64], ve[64], u4[16], port[24] = "";
-		bool active = adc_su_has(u->su, "TCP4") ||
-		              adc_su_has(u->su, "TCP6");
+		bool active =
+		        adc_su_has(u->su, "TCP4") || adc_su_has(u->su, "TCP6");
 
 		chat_inf_field(u, "AP", ap, sizeof(ap));
 		chat_inf_field(u, "VE", ve, sizeof(ve));
 		chat_inf_field(u, u->family == 4 ? "U4" : "U6", u4, sizeof(u4));
 		if (u->ctm_port)
 			snprintf(port, sizeof(port), " tcp %u", u->ctm_port);
-		n += (size_t)snprintf(
-		        text + n, cap - n, "\n%s  %s  %s:%u  %s%s%s  %s%s%s%s",
-		        u->nick, role_name((enum role)u->role),
-		        conn_ip(u, ip, sizeof(ip)), u->port, ap, ap[0] ? " " : "",
-		        ve[0] ? ve : "?", active ? "active" : "passive", port,
-		        u4[0] ? " udp " : "", u4);
+		n += (size_t)snprintf(text + n, cap - n,
+		                      "\n%s  %s  %s:%u  %s%s%s  %s%s%s%s",
+		                      u->nick, role_name((enum role)u->role),
+		                      conn_ip(u, ip, sizeof(ip)), u->port, ap,
+		                      ap[0] ? " " : "", ve[0] ? ve : "?",
+		                      active ? "active" : "passive", port,
+		                      u4[0] ? " udp " : "", u4);
 	}
 	conn_imsg_text(c, text);
 	free(text);
@@ -435,8 +439,9 @@ cmd_ban(struct hub *h, struct conn *c, int argc, char **argv)
 			return;
 		}
 	}
-	if (store_ban_put(h->store, is_ip ? "ip" : "nick", is_ip ? argv[1] : key,
-	                  secs ? now + secs : 0, reason, c->nick) != 0) {
+	if (store_ban_put(h->store, is_ip ? "ip" : "nick",
+	                  is_ip ? argv[1] : key, secs ? now + secs : 0, reason,
+	                  c->nick) != 0) {
 		conn_imsg(c, "!ban: %s", store_error(h->store));
 		return;
 	}
@@ -522,9 +527,8 @@ cmd_bans(struct hub *h, struct conn *c, int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	if (h->store == NULL ||
-	    store_ban_list(h->store, (long long)time(NULL), chat_bans_cb,
-	                   &b) != 0) {
+	if (h->store == NULL || store_ban_list(h->store, (long long)time(NULL),
+	                                       chat_bans_cb, &b) != 0) {
 		conn_imsg(c, "!bans: no ban list available");
 		return;
 	}
@@ -610,8 +614,7 @@ static const struct chat_cmd chat_cmds[] = {
 	{ "broadcast", ROLE_OP, "TEXT", "a hub message to everyone",
 	  cmd_broadcast, 1 },
 	{ "stats", ROLE_OP, "", "the hub's counters", cmd_stats, 0 },
-	{ "reload", ROLE_ADMIN, "", "reload the configuration", cmd_reload,
-	  0 },
+	{ "reload", ROLE_ADMIN, "", "reload the configuration", cmd_reload, 0 },
 };
 static const size_t chat_n_cmds = sizeof(chat_cmds) / sizeof(chat_cmds[0]);
 
@@ -663,8 +666,9 @@ chat_command(struct hub *h, struct conn *c, const char *text)
 	} else if (c->role < k->min_role) {
 		conn_imsg(c, "!%s: only %ss may use this command (you are %s)",
 		          k->name, role_name(k->min_role),
-		          c->role == ROLE_GUEST ? "a guest"
-		                                : role_name((enum role)c->role));
+		          c->role == ROLE_GUEST
+		                  ? "a guest"
+		                  : role_name((enum role)c->role));
 	} else {
 		argc = chat_split(copy, argv, k->max_args);
 		k->fn(h, c, argc, argv);

@@ -153,8 +153,9 @@ config_set(struct hub_config *cfg, const char *key, const char *value,
 	case K_UINT:
 		if (config_uint(value, k->min, k->max, (unsigned *)p) == 0)
 			return 0;
-		snprintf(err, errcap, "%s: '%s' is not a whole number in %u..%u",
-		         key, value, k->min, k->max);
+		snprintf(err, errcap,
+		         "%s: '%s' is not a whole number in %u..%u", key, value,
+		         k->min, k->max);
 		return -1;
 	case K_RATE: {
 		struct rate r;
@@ -221,8 +222,7 @@ config_trim(char *s)
 }
 
 int
-config_load(struct hub_config *cfg, const char *path, char *err,
-            size_t errcap)
+config_load(struct hub_config *cfg, const char *path, char *err, size_t errcap)
 {
 	char line[8192], why[256];
 	unsigned lineno = 0;
@@ -237,8 +237,9 @@ config_load(struct hub_config *cfg, const char *path, char *err,
 
 		lineno++;
 		if (strchr(line, '\n') == NULL && !feof(f)) {
-			snprintf(err, errcap, "%s:%u: line longer than %zu bytes",
-			         path, lineno, sizeof(line) - 2);
+			snprintf(err, errcap,
+			         "%s:%u: line longer than %zu bytes", path,
+			         lineno, sizeof(line) - 2);
 			goto fail;
 		}
 		s = config_trim(line);
@@ -254,8 +255,8 @@ config_load(struct hub_config *cfg, const char *path, char *err,
 		key = config_trim(s);
 		value = config_trim(eq + 1);
 		if (config_unquote(value) != 0) {
-			snprintf(err, errcap, "%s:%u: unterminated quote",
-			         path, lineno);
+			snprintf(err, errcap, "%s:%u: unterminated quote", path,
+			         lineno);
 			goto fail;
 		}
 		if (config_set(cfg, key, value, why, sizeof(why)) != 0) {

@@ -15,7 +15,7 @@
 #include "xalloc.h"
 
 static const char *const conn_state_names[] = { "protocol", "identify",
-	                                         "verify", "normal" };
+	                                        "verify", "normal" };
 
 struct hub *
 hub_new(const struct hub_config *cfg, struct store *store,
@@ -84,8 +84,8 @@ hub_conn_new(struct hub *h, const struct sockaddr *sa, socklen_t len)
 
 	/* Logins in progress get room beyond max_users, but not without
 	 * bound: a flood of half-open logins must not exhaust memory. */
-	if (h->shutting_down || h->n_conns >= h->cfg.max_users + 64 +
-	                                              h->cfg.max_users / 8)
+	if (h->shutting_down ||
+	    h->n_conns >= h->cfg.max_users + 64 + h->cfg.max_users / 8)
 		return NULL;
 	c = xcalloc(1, sizeof(*c));
 	c->hub = h;

@@ -16,7 +16,7 @@ typedef void command_fn(struct hub *h, struct conn *c, struct adc_msg *m,
 
 struct command {
 	const char cmd[4];
-	unsigned states; /* IN(CONN_...) */
+	unsigned states;   /* IN(CONN_...) */
 	const char *types; /* message types the handler accepts */
 	command_fn *fn;
 };
@@ -197,8 +197,9 @@ dispatch(struct hub *h, struct conn *c, const char *line, size_t len)
 		/* Acting as someone else is not a mistake to forgive. */
 		char why[64];
 
-		snprintf(why, sizeof(why), "%c%s carries a SID that is not "
-		                           "yours",
+		snprintf(why, sizeof(why),
+		         "%c%s carries a SID that is not "
+		         "yours",
 		         m.type, m.cmd);
 		conn_sta(c, 240, why, NULL);
 		conn_close(c, why, true, false);
@@ -226,8 +227,8 @@ dispatch(struct hub *h, struct conn *c, const char *line, size_t len)
 }
 
 void
-route(struct hub *h, struct conn *c, const struct adc_msg *m,
-      const char *line, size_t len)
+route(struct hub *h, struct conn *c, const struct adc_msg *m, const char *line,
+      size_t len)
 {
 	struct chunk *ch;
 	struct conn *to = NULL;

@@ -32,36 +32,36 @@ struct flood {
 #define CHALLENGE_BYTES 24 /* random bytes in IGPA (ADC: at least 24) */
 
 struct conn {
-	struct hub *hub; /* borrowed */
-	int fd;          /* server.c's socket; -1 in tests */
-	uint8_t state;   /* enum conn_state; changed by conn_set_state() */
-	uint8_t role;    /* enum role: the account's, once verified */
-	uint8_t family;  /* 4 or 6: the address the connection came from */
-	bool closing;    /* set by conn_close(); freed after the round */
+	struct hub *hub;     /* borrowed */
+	int fd;              /* server.c's socket; -1 in tests */
+	uint8_t state;       /* enum conn_state; changed by conn_set_state() */
+	uint8_t role;        /* enum role: the account's, once verified */
+	uint8_t family;      /* 4 or 6: the address the connection came from */
+	bool closing;        /* set by conn_close(); freed after the round */
 	bool flush_on_close; /* try to write what is queued before closing */
-	bool in_tables;  /* nick and CID are in hub's tables */
-	bool in_dirty;   /* on hub->dirty */
-	bool slow;       /* send queue over the limit: dropped after a
-	                    broadcast finishes */
-	bool wants_ping; /* HSUP listed PING */
-	bool server_wr;  /* server.c: EPOLLOUT armed */
-	uint16_t port;   /* remote port of the hub connection */
-	uint16_t ctm_port; /* TCP port the client last offered in a CTM */
-	uint8_t addr[16]; /* network order; 4 bytes for IPv4 */
+	bool in_tables;      /* nick and CID are in hub's tables */
+	bool in_dirty;       /* on hub->dirty */
+	bool slow;           /* send queue over the limit: dropped after a
+	                        broadcast finishes */
+	bool wants_ping;     /* HSUP listed PING */
+	bool server_wr;      /* server.c: EPOLLOUT armed */
+	uint16_t port;       /* remote port of the hub connection */
+	uint16_t ctm_port;   /* TCP port the client last offered in a CTM */
+	uint8_t addr[16];    /* network order; 4 bytes for IPv4 */
 	uint32_t sid;
 	uint32_t online_idx;    /* index in hub->online while NORMAL */
 	long long deadline_ms;  /* PROTOCOL..VERIFY: login must end by then */
 	long long last_warn_ms; /* last "invalid message" notice */
 	char *in;               /* owned: a partial line, NULL when none */
 	uint32_t in_len;
-	struct outq out;        /* EPOLLOUT armed while non-empty */
-	char *inf;              /* owned: our full BINF line with '\n' (from
-	                           IDENTIFY's end on) */
+	struct outq out; /* EPOLLOUT armed while non-empty */
+	char *inf;       /* owned: our full BINF line with '\n' (from
+	                    IDENTIFY's end on) */
 	uint32_t inf_len;
-	char *nick;             /* owned, unescaped */
-	char *su;               /* owned: the SU field, "" if none */
+	char *nick; /* owned, unescaped */
+	char *su;   /* owned: the SU field, "" if none */
 	uint8_t cid[TIGER_BYTES];
-	uint8_t *challenge;     /* owned, VERIFY only: CHALLENGE_BYTES */
+	uint8_t *challenge; /* owned, VERIFY only: CHALLENGE_BYTES */
 	struct conn *nick_next, *cid_next; /* hash chains */
 	struct conn *dirty_next, *dead_next;
 	struct flood flood[FLOOD_N];
@@ -89,14 +89,14 @@ struct hub_stats {
 };
 
 struct hub {
-	struct hub_config cfg;    /* owned copy */
-	struct store *store;      /* borrowed */
+	struct hub_config cfg;     /* owned copy */
+	struct store *store;       /* borrowed */
 	const struct hub_ops *ops; /* borrowed */
 	void *ops_arg;
-	long long now_ms;    /* monotonic, set by hub_tick()/hub_set_now() */
-	long long start_ms;  /* now_ms when created */
+	long long now_ms;     /* monotonic, set by hub_tick()/hub_set_now() */
+	long long start_ms;   /* now_ms when created */
 	long long start_wall; /* time(NULL) when created */
-	struct conn **sids;  /* owned: indexed by SID, sid_cap entries */
+	struct conn **sids;   /* owned: indexed by SID, sid_cap entries */
 	uint32_t sid_cap, sid_next, n_conns, n_login;
 	struct conn **online; /* owned: NORMAL connections, dense */
 	uint32_t n_online, cap_online;
@@ -109,7 +109,7 @@ struct hub {
 	struct conn *dead;      /* closed connections to free */
 	struct hist_line *hist; /* owned ring of cfg.history_lines */
 	uint32_t hist_cap, hist_head, hist_n, hist_unsaved;
-	char *scratch;          /* owned: max_line_bytes + 1 */
+	char *scratch; /* owned: max_line_bytes + 1 */
 	size_t scratch_cap;
 	bool shutting_down;
 	struct hub_stats stats;

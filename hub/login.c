@@ -28,6 +28,15 @@ login_name_is(const struct adc_param *p, const char *name)
 	return p->len >= 2 && p->s[0] == name[0] && p->s[1] == name[1];
 }
 
+/* Fields only the hub sets: identity, the secret PD, role, addresses. */
+static bool
+login_hub_owned(const struct adc_param *p)
+{
+	return login_name_is(p, "ID") || login_name_is(p, "PD") ||
+	       login_name_is(p, "CT") || login_name_is(p, "I4") ||
+	       login_name_is(p, "I6");
+}
+
 /* Refuse the login: ISTA code (fatal) with an optional flag, then close
  * once it is written. */
 static void
@@ -51,18 +60,19 @@ login_sup(struct hub *h, struct conn *c, const struct adc_msg *m)
 
 		if (strncmp(p, "AD", 2) != 0)
 			continue;
-		base |= strcmp(p + 2, "BASE") == 0 || strcmp(p + 2, "BAS0") == 0;
+		base |= strcmp(p + 2, "BASE") == 0 ||
+		        strcmp(p + 2, "BAS0") == 0;
 		tigr |= strcmp(p + 2, "TIGR") == 0;
 		c->wants_ping |= strcmp(p + 2, "PING") == 0;
 	}
 	if (!base) {
-		login_refuse(c, 245, "The BASE feature is required",
-		             "FCBASE");
+		login_refuse(c, 245, "The BASE feature is required", "FCBASE");
 		return;
 	}
 	if (!tigr) {
-		login_refuse(c, 247, "No common hash function: this hub uses "
-		                     "TIGR",
+		login_refuse(c, 247,
+		             "No common hash function: this hub uses "
+		             "TIGR",
 		             NULL);
 		return;
 	}
@@ -152,8 +162,9 @@ login_banned(struct hub *h, struct conn *c, const char *nick)
 		snprintf(why, sizeof(why), "You are banned: %s", reason);
 		snprintf(tl, sizeof(tl), "TL-1");
 	} else {
-		snprintf(why, sizeof(why), "You are banned for %lld more "
-		                           "seconds: %s",
+		snprintf(why, sizeof(why),
+		         "You are banned for %lld more "
+		         "seconds: %s",
 		         until - now, reason);
 		snprintf(tl, sizeof(tl), "TL%lld", until - now);
 	}
@@ -182,15 +193,17 @@ login_complete(struct hub *h, struct conn *c)
 	chat_history_send(h, c, h->cfg.history_on_login);
 	adc_sid_encode(c->sid, sid);
 	log_info("login %s (%s) sid %s from %s:%u", c->nick,
-	         role_name((enum role)c->role), sid,
-	         conn_ip(c, ip, sizeof(ip)), c->port);
+	         role_name((enum role)c->role), sid, conn_ip(c, ip, sizeof(ip)),
+	         c->port);
 }
 
 void
 login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 {
-	const char *id = adc_named(m, "ID", NULL), *pd = adc_named(m, "PD", NULL);
-	const char *ni = adc_named(m, "NI", NULL), *su = adc_named(m, "SU", NULL);
+	const char *id = adc_named(m, "ID", NULL),
+	           *pd = adc_named(m, "PD", NULL);
+	const char *ni = adc_named(m, "NI", NULL),
+	           *su = adc_named(m, "SU", NULL);
 	const char *bad;
 	uint8_t cid[TIGER_BYTES], pid[TIGER_BYTES], hash[TIGER_BYTES];
 	enum role role = ROLE_GUEST;
@@ -202,7 +215,9 @@ login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 
 	if (!id || !pd || !ni) {
 		snprintf(extra, sizeof(extra), "FM%s",
-		         !id ? "ID" : !pd ? "PD" : "NI");
+		         !id   ? "ID"
+		         : !pd ? "PD"
+		               : "NI");
 		login_refuse(c, 243, "INF lacks a required field", extra);
 		return;
 	}
@@ -215,8 +230,9 @@ login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 	}
 	if (tiger_hash(pid, sizeof(pid), hash) != 0 ||
 	    CRYPTO_memcmp(hash, cid, TIGER_BYTES) != 0) {
-		login_refuse(c, 227, "PID does not match CID (ID must be "
-		                     "Tiger(PD))",
+		login_refuse(c, 227,
+		             "PID does not match CID (ID must be "
+		             "Tiger(PD))",
 		             NULL);
 		return;
 	}
@@ -344,9 +360,8 @@ login_pas(struct hub *h, struct conn *c, const struct adc_msg *m)
 		if (rc < 0)
 			log_error("password look-up for %s: %s", c->nick,
 			          store_error(h->store));
-		if (rc == 1 &&
-		    tiger_hash2(pw, strlen(pw), c->challenge, CHALLENGE_BYTES,
-		                want) == 0)
+		if (rc == 1 && tiger_hash2(pw, strlen(pw), c->challenge,
+		                           CHALLENGE_BYTES, want) == 0)
 			ok = CRYPTO_memcmp(got, want, TIGER_BYTES) == 0;
 		OPENSSL_cleanse(pw, sizeof(pw));
 	}
@@ -382,10 +397,7 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct adc_param *p = &m->p[i];
 
-		/* Identity, secrets, roles and addresses are the hub's. */
-		if (login_name_is(p, "ID") || login_name_is(p, "PD") ||
-		    login_name_is(p, "CT") || login_name_is(p, "I4") ||
-		    login_name_is(p, "I6") || p->len < 2)
+		if (login_hub_owned(p) || p->len < 2)
 			continue;
 		if (login_name_is(p, "NI")) {
 			const char *why = login_check_nick(h, p->s + 2);
@@ -422,16 +434,15 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 		for (unsigned i = 0; i < old.n; i++) {
 			char name[3] = { old.p[i].s[0], old.p[i].s[1], 0 };
 
-			if (adc_named(m, name, NULL) == NULL)
+			if (login_hub_owned(&old.p[i]) ||
+			    adc_named(m, name, NULL) == NULL)
 				adc_buf_param(&full, old.p[i].s);
 		}
 	}
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct adc_param *p = &m->p[i];
 
-		if (p->len <= 2 || login_name_is(p, "ID") ||
-		    login_name_is(p, "PD") || login_name_is(p, "CT") ||
-		    login_name_is(p, "I4") || login_name_is(p, "I6"))
+		if (p->len <= 2 || login_hub_owned(p))
 			continue;
 		adc_buf_param(&full, p->s);
 	}

@@ -126,8 +126,7 @@ static const struct hub_ops server_ops = {
 	.reload = server_reload,
 };
 
-static void
-server_watch(struct server *s, struct conn *c, bool want_write);
+static void server_watch(struct server *s, struct conn *c, bool want_write);
 static void server_on_conn(struct ipk_loop *l, int fd, unsigned ev, void *a);
 
 /* One writev() per call when the socket takes everything (the normal
@@ -152,7 +151,8 @@ server_flush(struct server *s, struct conn *c)
 		if (w < 0) {
 			char why[96];
 
-			snprintf(why, sizeof(why), "write: %s", strerror(errno));
+			snprintf(why, sizeof(why), "write: %s",
+			         strerror(errno));
 			if (!c->closing)
 				hub_conn_gone(s->hub, c, why);
 			outq_clear(&c->out);
@@ -253,8 +253,9 @@ server_on_listen(struct ipk_loop *loop, int lfd, unsigned events, void *arg)
 					fd = accept(lfd, NULL, NULL);
 					if (fd >= 0)
 						close(fd);
-					s->spare_fd = open("/dev/null",
-					                   O_RDONLY | O_CLOEXEC);
+					s->spare_fd =
+					        open("/dev/null",
+					             O_RDONLY | O_CLOEXEC);
 				}
 			} else if (errno != EAGAIN && errno != EINTR &&
 			           errno != ECONNABORTED) {
@@ -266,8 +267,7 @@ server_on_listen(struct ipk_loop *loop, int lfd, unsigned events, void *arg)
 		hub_set_now(s->hub, ipk_loop_now_ms(s->loop));
 		c = hub_conn_new(s->hub, (struct sockaddr *)&ss, len);
 		if (c == NULL) {
-			static const char full[] =
-			        "ISTA 211 Hub\\sis\\sfull\n";
+			static const char full[] = "ISTA 211 Hub\\sis\\sfull\n";
 
 			if (write(fd, full, sizeof(full) - 1) < 0) {
 				/* closing anyway */
@@ -307,9 +307,9 @@ server_on_signal(struct ipk_loop *loop, int signo, void *arg)
 	char msg[512];
 
 	if (signo == SIGHUP) {
-		log_info("SIGHUP: reloading %s",
-		         s->opts->config_path ? s->opts->config_path
-		                              : "(no config file)");
+		log_info("SIGHUP: reloading %s", s->opts->config_path
+		                                         ? s->opts->config_path
+		                                         : "(no config file)");
 		server_reload(s, msg, sizeof(msg));
 		return;
 	}
@@ -361,7 +361,8 @@ server_listen(const char *addr, char *err, size_t cap)
 	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
 	rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
 	if (rc != 0) {
-		snprintf(err, cap, "listen %s: %s", colon - hl, gai_strerror(rc));
+		snprintf(err, cap, "listen %s: %s", colon - hl,
+		         gai_strerror(rc));
 		return -1;
 	}
 	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
@@ -454,7 +455,8 @@ server_run(const struct server_opts *o)
 	s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s.hub = hub_new(&s.cfg, s.store, &server_ops, &s);
 	hub_set_now(s.hub, ipk_loop_now_ms(s.loop));
-	if (ipk_loop_watch(s.loop, s.lfd, IPK_READ, server_on_listen, &s) != 0 ||
+	if (ipk_loop_watch(s.loop, s.lfd, IPK_READ, server_on_listen, &s) !=
+	            0 ||
 	    ipk_loop_signal(s.loop, SIGHUP, server_on_signal, &s) != 0 ||
 	    ipk_loop_signal(s.loop, SIGTERM, server_on_signal, &s) != 0 ||
 	    ipk_loop_signal(s.loop, SIGINT, server_on_signal, &s) != 0) {

@@ -90,8 +90,8 @@ static const char store_schema[] =
         " nick TEXT NOT NULL, text TEXT NOT NULL);";
 
 struct store {
-	sqlite3 *db;               /* owned */
-	sqlite3_stmt *q[Q_COUNT];  /* owned, prepared once */
+	sqlite3 *db;              /* owned */
+	sqlite3_stmt *q[Q_COUNT]; /* owned, prepared once */
 	unsigned char key[STORE_KEY_BYTES];
 	char err[512];
 };
@@ -309,8 +309,7 @@ store_seal(struct store *st, const char *key_nick, const char *pw,
 	ok = EVP_EncryptInit_ex(cx, EVP_aes_256_gcm(), NULL, st->key, nonce) &&
 	     EVP_EncryptUpdate(cx, NULL, &len, (const unsigned char *)SEAL_AAD,
 	                       (int)strlen(SEAL_AAD)) &&
-	     EVP_EncryptUpdate(cx, NULL, &len,
-	                       (const unsigned char *)key_nick,
+	     EVP_EncryptUpdate(cx, NULL, &len, (const unsigned char *)key_nick,
 	                       (int)strlen(key_nick)) &&
 	     EVP_EncryptUpdate(cx, ct, &len, (const unsigned char *)pw,
 	                       (int)n) &&
@@ -341,12 +340,10 @@ store_unseal(struct store *st, const char *key_nick, const unsigned char *in,
 	cx = EVP_CIPHER_CTX_new();
 	if (cx == NULL)
 		return store_fail(st, "out of memory");
-	ok = EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, st->key,
-	                        in + 1) &&
+	ok = EVP_DecryptInit_ex(cx, EVP_aes_256_gcm(), NULL, st->key, in + 1) &&
 	     EVP_DecryptUpdate(cx, NULL, &len, (const unsigned char *)SEAL_AAD,
 	                       (int)strlen(SEAL_AAD)) &&
-	     EVP_DecryptUpdate(cx, NULL, &len,
-	                       (const unsigned char *)key_nick,
+	     EVP_DecryptUpdate(cx, NULL, &len, (const unsigned char *)key_nick,
 	                       (int)strlen(key_nick)) &&
 	     EVP_DecryptUpdate(cx, (unsigned char *)pw, &len,
 	                       in + 1 + SEAL_NONCE + SEAL_TAG, (int)ctn) &&

@@ -56,8 +56,8 @@ int store_user_add(struct store *st, const char *nick, const char *pw,
 int store_user_passwd(struct store *st, const char *nick, const char *pw);
 int store_user_set_role(struct store *st, const char *nick, enum role role);
 int store_user_del(struct store *st, const char *nick);
-typedef void store_user_fn(const char *nick, enum role role,
-                           long long created, void *arg);
+typedef void store_user_fn(const char *nick, enum role role, long long created,
+                           void *arg);
 int store_user_list(struct store *st, store_user_fn *fn, void *arg);
 
 /* Bans: kind "nick" (value folded) or "ip"; until_s 0 = permanent. */
@@ -71,8 +71,8 @@ int store_ban_find(struct store *st, const char *kind, const char *value,
                    long long now_s, long long *until_s, char *reason,
                    size_t cap);
 typedef void store_ban_fn(const char *kind, const char *value,
-                          long long until_s, const char *reason,
-                          const char *by, void *arg);
+                          long long until_s, const char *reason, const char *by,
+                          void *arg);
 int store_ban_list(struct store *st, long long now_s, store_ban_fn *fn,
                    void *arg);
 

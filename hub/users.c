@@ -113,7 +113,8 @@ users_by_cid(struct hub *h, const uint8_t cid[TIGER_BYTES])
 {
 	if (h->tab_cap == 0)
 		return NULL;
-	for (struct conn *c = h->cid_tab[users_hash_cid(cid) & (h->tab_cap - 1)];
+	for (struct conn *c =
+	             h->cid_tab[users_hash_cid(cid) & (h->tab_cap - 1)];
 	     c; c = c->cid_next)
 		if (memcmp(c->cid, cid, TIGER_BYTES) == 0)
 			return c;
@@ -231,8 +232,8 @@ void
 users_send_list(struct hub *h, struct conn *c)
 {
 	if (h->userlist == NULL && h->n_online > 0) {
-		struct chunk *ul = chunk_new(h->inf_bytes + h->inf_bytes / 2 +
-		                             4096);
+		struct chunk *ul =
+		        chunk_new(h->inf_bytes + h->inf_bytes / 2 + 4096);
 
 		for (uint32_t i = 0; i < h->n_online; i++) {
 			const struct conn *u = h->online[i];
@@ -281,8 +282,7 @@ users_broadcast(struct hub *h, const char *s, size_t n,
 }
 
 unsigned
-users_broadcast_features(struct hub *h, struct chunk *ch,
-                         const char *features)
+users_broadcast_features(struct hub *h, struct chunk *ch, const char *features)
 {
 	unsigned k = 0;
 
