@@ -55,8 +55,8 @@ struct conn {
 	char *in;               /* owned: a partial line, NULL when none */
 	uint32_t in_len;
 	struct outq out; /* EPOLLOUT armed while non-empty */
-	char *inf;       /* owned: our full BINF line with '\n' (from
-	                    IDENTIFY's end on) */
+	char *inf;       /* owned: our full BINF line, '\n' and NUL ended
+	                    (from IDENTIFY's end on) */
 	uint32_t inf_len;
 	char *nick; /* owned, unescaped */
 	char *su;   /* owned: the SU field, "" if none */

@@ -316,8 +316,8 @@ login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 		login_refuse(c, 240, "INF too long", NULL);
 		return;
 	}
-	c->inf = xmalloc((size_t)n);
-	memcpy(c->inf, buf, (size_t)n);
+	c->inf = xmalloc((size_t)n + 1); /* NUL-terminated for chat.c */
+	memcpy(c->inf, buf, (size_t)n + 1);
 	c->inf_len = (uint32_t)n;
 	free(buf);
 	/* Nick and CID are taken from now on, so a second login cannot race
@@ -466,7 +466,7 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 	}
 	h->inf_bytes -= c->inf_len;
 	free(c->inf);
-	c->inf = xrealloc(fbuf, (size_t)fn);
+	c->inf = xrealloc(fbuf, (size_t)fn + 1); /* with the builder's NUL */
 	c->inf_len = (uint32_t)fn;
 	h->inf_bytes += c->inf_len;
 	users_list_stale(h);

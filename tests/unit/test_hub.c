@@ -70,7 +70,8 @@ setup(void **state)
 	snprintf(F.key, sizeof(F.key), "%s.key", F.db);
 	assert_int_equal(store_open(&F.st, F.db, F.key, true, err, sizeof(err)),
 	                 0);
-	assert_int_equal(store_user_add(F.st, "alice", "secret", ROLE_ADMIN), 0);
+	assert_int_equal(store_user_add(F.st, "alice", "secret", ROLE_ADMIN),
+	                 0);
 	assert_int_equal(store_user_add(F.st, "Oscar", "oppw", ROLE_OP), 0);
 	assert_int_equal(store_user_add(F.st, "bob", "bobpw", ROLE_USER), 0);
 	F.h = NULL;
@@ -217,8 +218,8 @@ test_login_guest(void **state)
 	/* the user list: alice first, our own INF last */
 	assert_non_null(strstr(o, "BINF AAAB"));
 	assert_true(strstr(o, "BINF AAAB") < strstr(o, sid_of(g, s)));
-	assert_null(strstr(o, " PD"));              /* stripped */
-	assert_null(strstr(o, "CT4"));              /* not the client's */
+	assert_null(strstr(o, " PD"));               /* stripped */
+	assert_null(strstr(o, "CT4"));               /* not the client's */
 	assert_non_null(strstr(o, "I4127.0.0.1\n")); /* the real address */
 	assert_non_null(strstr(o, "IMSG Welcome"));
 	/* alice saw the join */
@@ -244,7 +245,8 @@ test_state_machine(void **state)
 	feed(c, "HSUP ADBASE ADTIGR");
 	out(c);
 	feed(c, "HPAS AAAA");
-	assert_non_null(strstr(out(c), "ISTA 244 HPAS\\sis\\snot\\svalid\\snow FCHPAS"));
+	assert_non_null(strstr(
+	        out(c), "ISTA 244 HPAS\\sis\\snot\\svalid\\snow FCHPAS"));
 	assert_true(c->closing);
 	a = login("alice", "secret");
 	feed(a, "HPAS AAAA"); /* out of state in NORMAL: told, not closed */
@@ -278,7 +280,8 @@ test_binf_validation(void **state)
 	feed(c, "HSUP ADBASE ADTIGR");
 	out(c);
 	feed(c, "BINF %s ID%s PD%s", sid_of(c, s), id.cid, id.pid);
-	assert_non_null(strstr(out(c), "ISTA 243 INF\\slacks\\sa\\srequired\\sfield FMNI"));
+	assert_non_null(strstr(
+	        out(c), "ISTA 243 INF\\slacks\\sa\\srequired\\sfield FMNI"));
 	c = conn_from("127.0.0.1", 9);
 	feed(c, "HSUP ADBASE ADTIGR");
 	out(c);
@@ -461,7 +464,8 @@ test_commands(void **state)
 	assert_non_null(strstr(out(a), "reloaded"));
 	feed(o, "BMSG %s !kick\\sguest\\sbe\\snice", so);
 	assert_true(g->closing);
-	assert_non_null(strstr(out(b), "IQUI AAAE IDAAAC MSKicked\\sby\\sOscar:\\sbe\\snice"));
+	assert_non_null(strstr(
+	        out(b), "IQUI AAAE IDAAAC MSKicked\\sby\\sOscar:\\sbe\\snice"));
 	feed(o, "BMSG %s !ban\\sbob\\s1h\\sspam", so);
 	assert_true(b->closing);
 	assert_non_null(strstr(out(a), "IQUI AAAD IDAAAC TL3600 MSBanned"));
@@ -573,7 +577,9 @@ test_invalid_lines(void **state)
 	b = login("bob", "bobpw");
 	sid_of(a, sa);
 	feed(a, "BMSG %s bad\\xescape", sa);
-	assert_non_null(strstr(out(a), "ISTA 140 Invalid\\smessage\\signored:\\sunknown\\sescape"));
+	assert_non_null(strstr(
+	        out(a),
+	        "ISTA 140 Invalid\\smessage\\signored:\\sunknown\\sescape"));
 	hub_set_now(F.h, 5000);
 	feed(a, "BMSG %s \xff\xfe", sa);
 	assert_non_null(strstr(out(a), "invalid\\sUTF-8"));
@@ -715,20 +721,21 @@ test_store(void **state)
 	snprintf(key2, sizeof(key2), "%s.other", F.key);
 	assert_int_equal(store_open(&other, F.db, key2, true, err, sizeof(err)),
 	                 0);
-	assert_int_equal(store_user_password(other, "alice", pw, sizeof(pw)), -1);
+	assert_int_equal(store_user_password(other, "alice", pw, sizeof(pw)),
+	                 -1);
 	assert_non_null(strstr(store_error(other), "authenticate"));
 	store_close(other);
 	/* a key file others can read is refused */
 	chmod(key2, 0644);
-	assert_int_equal(store_open(&other, F.db, key2, false, err, sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	        store_open(&other, F.db, key2, false, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "mode 0644"));
 	unlink(key2);
 	f = fopen(key2, "w");
 	fclose(f);
 	chmod(key2, 0600);
-	assert_int_equal(store_open(&other, F.db, key2, false, err, sizeof(err)),
-	                 -1);
+	assert_int_equal(
+	        store_open(&other, F.db, key2, false, err, sizeof(err)), -1);
 	assert_non_null(strstr(err, "exactly 32 bytes"));
 	unlink(key2);
 }
@@ -737,22 +744,24 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_login_guest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_login_guest, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_state_machine, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_binf_validation, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_inf_update, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_inf_update, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_history, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_and_limits, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_invalid_lines, setup,
 		                                teardown),
-		cmocka_unit_test_setup_teardown(test_timeout_and_shutdown, setup,
-		                                teardown),
+		cmocka_unit_test_setup_teardown(test_timeout_and_shutdown,
+		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_userlist_shared, setup,
 		                                teardown),
 		cmocka_unit_test(test_outq),
