@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
@@ -366,6 +367,8 @@ hub_run(const struct cmd *self, int argc, char **argv)
 		}
 	}
 	log_init("hub", a.verbose ? LOG_DEBUG : LOG_INFO);
+	/* The database holds sealed passwords, bans and chat: ours only. */
+	umask(077);
 	if (n_ops > 0 && strcmp(operands[0], "user") == 0)
 		key = hub_user(self, &a, n_ops - 1, operands + 1);
 	else if (n_ops > 0)
