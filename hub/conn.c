@@ -3,6 +3,7 @@
  * queued output, flood windows, kicks, timeouts and shutdown.  The state
  * machine's handlers live in login.c and dispatch.c. */
 #include <arpa/inet.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,7 +128,6 @@ hub_conn_free(struct hub *h, struct conn *c)
 	free(c->in);
 	free(c->inf);
 	free(c->nick);
-	free(c->su);
 	free(c->challenge);
 	free(c);
 }
@@ -469,6 +469,27 @@ conn_kick(struct conn *victim, const struct conn *by, long long tl_s,
 
 /* ---- time, reload, shutdown ---- */
 
+/* When logins pause, the shared user list (1.5 times every INF) is only
+ * a cache: drop it, and give the memory that a burst of joins and
+ * broadcasts left in the heap back to the system, so an idle hub costs
+ * what its users' state costs and no more. */
+static void
+hub_trim(struct hub *h)
+{
+	h->heap_dirty |= h->stats.disconnects != h->disconnects_at_tick;
+	h->disconnects_at_tick = h->stats.disconnects;
+	if (h->stats.logins != h->logins_at_tick) {
+		h->logins_at_tick = h->stats.logins;
+		h->heap_dirty = true;
+		return;
+	}
+	if (!h->heap_dirty)
+		return;
+	users_list_stale(h);
+	malloc_trim(0);
+	h->heap_dirty = false;
+}
+
 void
 hub_tick(struct hub *h, long long now_ms)
 {
@@ -490,6 +511,7 @@ hub_tick(struct hub *h, long long now_ms)
 		}
 	}
 	chat_history_save(h);
+	hub_trim(h);
 }
 
 void

@@ -59,7 +59,7 @@ struct conn {
 	                    (from IDENTIFY's end on) */
 	uint32_t inf_len;
 	char *nick; /* owned, unescaped */
-	char *su;   /* owned: the SU field, "" if none */
+	char *su;   /* in nick's block: the SU field, or "" */
 	uint8_t cid[TIGER_BYTES];
 	uint8_t *challenge; /* owned, VERIFY only: CHALLENGE_BYTES */
 	struct conn *nick_next, *cid_next; /* hash chains */
@@ -112,6 +112,9 @@ struct hub {
 	char *scratch; /* owned: max_line_bytes + 1 */
 	size_t scratch_cap;
 	bool shutting_down;
+	unsigned long long logins_at_tick; /* stats.logins at the last tick */
+	unsigned long long disconnects_at_tick;
+	bool heap_dirty; /* joins or leaves since the last malloc_trim() */
 	struct hub_stats stats;
 };
 

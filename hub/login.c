@@ -22,6 +22,21 @@
  * owner): clients show operators from these. */
 static const int role_ct[] = { 0, 2, 4, 20 };
 
+/* One allocation for nick and SU ("nick\0su\0"): fewer heap blocks per
+ * user (idle users must stay under 1 kB each). */
+static void
+login_set_names(struct conn *c, const char *nick, const char *su)
+{
+	size_t n = strlen(nick) + 1, k = strlen(su) + 1;
+	char *p = xmalloc(n + k);
+
+	memcpy(p, nick, n);
+	memcpy(p + n, su, k);
+	free(c->nick);
+	c->nick = p;
+	c->su = p + n;
+}
+
 static bool
 login_name_is(const struct adc_param *p, const char *name)
 {
@@ -236,7 +251,7 @@ login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 		             NULL);
 		return;
 	}
-	c->nick = xstrdup(ni);
+	login_set_names(c, ni, "");
 	if ((bad = login_check_nick(h, ni)) != NULL) {
 		login_refuse(c, 221, bad, NULL);
 		return;
@@ -289,7 +304,7 @@ login_inf(struct hub *h, struct conn *c, struct adc_msg *m)
 		return;
 	}
 	memcpy(c->cid, cid, TIGER_BYTES);
-	c->su = xstrdup(su ? su : "");
+	login_set_names(c, ni, su ? su : "");
 	c->role = (uint8_t)role;
 
 	/* Our INF: the client's fields less PD (secret), CT (ours to set)
@@ -454,15 +469,10 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 		free(fbuf);
 		return;
 	}
-	if (nick) {
+	if (nick || su) {
 		users_tables_del(h, c);
-		free(c->nick);
-		c->nick = xstrdup(nick);
+		login_set_names(c, nick ? nick : c->nick, su ? su : c->su);
 		users_tables_add(h, c);
-	}
-	if (su) {
-		free(c->su);
-		c->su = xstrdup(su);
 	}
 	h->inf_bytes -= c->inf_len;
 	free(c->inf);

@@ -28,6 +28,17 @@
 #define SERVER_READ_BYTES (64 * 1024)
 #define SERVER_IOV        1024 /* IOV_MAX on Linux */
 #define SERVER_ACCEPTS    128  /* accepted per readiness event */
+#define SERVER_LINGER     256  /* closing sockets drained at once */
+#define SERVER_LINGER_MS  2000
+
+/* A socket closed with a reason: its write side is shut and what the
+ * client still sends is read and dropped until it hangs up (or the time
+ * is up), because closing with unread input sends a reset that can
+ * destroy the reason before the client reads it. */
+struct lingering {
+	int fd;
+	long long until_ms;
+};
 
 struct server {
 	const struct server_opts *opts; /* borrowed */
@@ -40,6 +51,8 @@ struct server {
 	struct ipk_timer tick;
 	bool flush_pending;
 	char *rbuf; /* owned: SERVER_READ_BYTES, shared by every read */
+	struct lingering linger[SERVER_LINGER];
+	int n_linger;
 };
 
 int
@@ -179,6 +192,61 @@ server_watch(struct server *s, struct conn *c, bool want_write)
 }
 
 static void
+server_unlinger(struct server *s, int i)
+{
+	ipk_loop_unwatch(s->loop, s->linger[i].fd);
+	close(s->linger[i].fd);
+	s->linger[i] = s->linger[--s->n_linger];
+}
+
+static void
+server_on_linger(struct ipk_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct server *s = arg;
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	n = read(fd, s->rbuf, SERVER_READ_BYTES);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	for (int i = 0; i < s->n_linger; i++)
+		if (s->linger[i].fd == fd) {
+			server_unlinger(s, i);
+			return;
+		}
+}
+
+static void
+server_expire_lingers(struct server *s, bool all)
+{
+	long long now = ipk_loop_now_ms(s->loop);
+
+	for (int i = s->n_linger - 1; i >= 0; i--)
+		if (all || now >= s->linger[i].until_ms)
+			server_unlinger(s, i);
+}
+
+static void
+server_close_conn(struct server *s, struct conn *c)
+{
+	if (c->flush_on_close && c->out.n > 0)
+		server_flush(s, c); /* one try: it is leaving */
+	if (c->flush_on_close && s->n_linger < SERVER_LINGER &&
+	    shutdown(c->fd, SHUT_WR) == 0 &&
+	    ipk_loop_watch(s->loop, c->fd, IPK_READ, server_on_linger, s) ==
+	            0) {
+		s->linger[s->n_linger++] =
+		        (struct lingering){ c->fd, ipk_loop_now_ms(s->loop) +
+			                                   SERVER_LINGER_MS };
+	} else {
+		ipk_loop_unwatch(s->loop, c->fd);
+		close(c->fd);
+	}
+	hub_conn_free(s->hub, c);
+}
+
+static void
 server_flush_all(struct ipk_loop *loop, void *arg)
 {
 	struct server *s = arg;
@@ -189,13 +257,8 @@ server_flush_all(struct ipk_loop *loop, void *arg)
 	while ((c = hub_take_dirty(s->hub)) != NULL)
 		if (!c->closing)
 			server_flush(s, c);
-	while ((c = hub_take_dead(s->hub)) != NULL) {
-		if (c->flush_on_close && c->out.n > 0)
-			server_flush(s, c); /* one try: it is leaving */
-		ipk_loop_unwatch(s->loop, c->fd);
-		close(c->fd);
-		hub_conn_free(s->hub, c);
-	}
+	while ((c = hub_take_dead(s->hub)) != NULL)
+		server_close_conn(s, c);
 }
 
 static void
@@ -290,6 +353,7 @@ server_on_tick(struct ipk_loop *loop, void *arg)
 	struct server *s = arg;
 
 	hub_tick(s->hub, ipk_loop_now_ms(loop));
+	server_expire_lingers(s, false);
 	ipk_timer_start(loop, &s->tick, 1000);
 }
 
@@ -482,6 +546,7 @@ server_run(const struct server_opts *o)
 		log_error("event loop failed: %s", strerror(errno));
 		goto out;
 	}
+	server_expire_lingers(&s, true);
 	log_info("stopped");
 	rc = 0;
 out:

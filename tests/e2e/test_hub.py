@@ -261,8 +261,11 @@ def test_flood(hub):
     a.expect(r"^ISTA 100 Flood\\slimit")
     b.expect(r"flood\\s4$")
     assert not any("flood\\s5" in x for x in b.drain(0.3))
-    for i in range(100):
-        a.msg(f"more {i}")
+    try:
+        for i in range(100):
+            a.msg(f"more {i}")
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the hub hung up on us mid-flood, as it should
     a.expect(r"^ISTA 230 flooding")
     a.wait_closed()
     b.expect(rf"^IQUI {a.sid}$")
