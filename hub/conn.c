@@ -476,18 +476,19 @@ conn_kick(struct conn *victim, const struct conn *by, long long tl_s,
 static void
 hub_trim(struct hub *h)
 {
-	h->heap_dirty |= h->stats.disconnects != h->disconnects_at_tick;
+	bool busy = h->stats.logins != h->logins_at_tick;
+
+	if (busy || h->stats.disconnects != h->disconnects_at_tick)
+		h->quiet_trims = 3;
+	h->logins_at_tick = h->stats.logins;
 	h->disconnects_at_tick = h->stats.disconnects;
-	if (h->stats.logins != h->logins_at_tick) {
-		h->logins_at_tick = h->stats.logins;
-		h->heap_dirty = true;
+	/* Trim on a few quiet ticks in a row: on the first, user lists may
+	 * still be queued to slow readers. */
+	if (busy || h->quiet_trims == 0)
 		return;
-	}
-	if (!h->heap_dirty)
-		return;
+	h->quiet_trims--;
 	users_list_stale(h);
 	malloc_trim(0);
-	h->heap_dirty = false;
 }
 
 void

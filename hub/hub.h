@@ -114,7 +114,7 @@ struct hub {
 	bool shutting_down;
 	unsigned long long logins_at_tick; /* stats.logins at the last tick */
 	unsigned long long disconnects_at_tick;
-	bool heap_dirty; /* joins or leaves since the last malloc_trim() */
+	unsigned quiet_trims; /* malloc_trim()s still due on quiet ticks */
 	struct hub_stats stats;
 };
 

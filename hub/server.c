@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -493,6 +494,10 @@ server_run(const struct server_opts *o)
 
 	signal(SIGPIPE, SIG_IGN);
 	server_raise_nofile();
+	/* A fixed mmap threshold: glibc's sliding one would move user lists
+	 * (hundreds of kB, short-lived) into the heap, where they fragment
+	 * it and idle memory stays high after a login storm. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	tiger_init_library();
 	if (server_load_config(o, &s.cfg, err, sizeof(err)) != 0) {
 		fprintf(stderr, "ipckit hub: %s\n", err);

@@ -297,15 +297,16 @@ static void
 c_read(struct client *c)
 {
 	for (;;) {
-		ssize_t r = recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len,
-		                 0);
+		ssize_t r =
+		        recv(c->fd, c->in + c->in_len, IN_CAP - c->in_len, 0);
 		char *p, *end, *nl;
 
 		if (r < 0 && errno == EAGAIN)
 			return;
 		if (r <= 0) {
-			fprintf(stderr, "hubload: u%u: hub closed the "
-			                "connection\n",
+			fprintf(stderr,
+			        "hubload: u%u: hub closed the "
+			        "connection\n",
 			        c->idx);
 			c_close(c);
 			return;
@@ -399,7 +400,8 @@ light_logins(uint32_t k)
 	}
 	qsort(lat, k, sizeof(*lat), cmp_ll);
 	printf("light_login_ms_p50 %.3f\nlight_login_ms_p99 %.3f\n",
-	       lat[k / 2] / 1e6, lat[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] / 1e6);
+	       lat[k / 2] / 1e6,
+	       lat[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] / 1e6);
 	free(lat);
 }
 
@@ -525,11 +527,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "addr", 1, 0, 'a' },        { "users", 1, 0, 'n' },
-		{ "rate", 1, 0, 'r' },        { "duration", 1, 0, 'd' },
-		{ "hub-pid", 1, 0, 'p' },     { "light-logins", 1, 0, 'l' },
-		{ "concurrency", 1, 0, 'c' }, { "saturate", 1, 0, 's' },
-		{ "senders", 1, 0, 'S' },     { "window", 1, 0, 'w' },
+		{ "addr", 1, 0, 'a' },
+		{ "users", 1, 0, 'n' },
+		{ "rate", 1, 0, 'r' },
+		{ "duration", 1, 0, 'd' },
+		{ "hub-pid", 1, 0, 'p' },
+		{ "light-logins", 1, 0, 'l' },
+		{ "concurrency", 1, 0, 'c' },
+		{ "saturate", 1, 0, 's' },
+		{ "senders", 1, 0, 'S' },
+		{ "window", 1, 0, 'w' },
 		{ 0, 0, 0, 0 },
 	};
 	const char *addr = "127.0.0.1:1511";
@@ -542,18 +549,39 @@ main(int argc, char **argv)
 	g.n = 100;
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
-		case 'a': addr = optarg; break;
-		case 'n': g.n = (uint32_t)atoi(optarg); break;
-		case 'r': rate = atof(optarg); break;
-		case 'd': duration = atof(optarg); break;
-		case 'p': g.hub_pid = atoi(optarg); break;
-		case 'l': light = (uint32_t)atoi(optarg); break;
-		case 'c': conc = (uint32_t)atoi(optarg); break;
-		case 's': sat = atof(optarg); break;
-		case 'S': senders = (uint32_t)atoi(optarg); break;
-		case 'w': window = (uint32_t)atoi(optarg); break;
+		case 'a':
+			addr = optarg;
+			break;
+		case 'n':
+			g.n = (uint32_t)atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 'd':
+			duration = atof(optarg);
+			break;
+		case 'p':
+			g.hub_pid = atoi(optarg);
+			break;
+		case 'l':
+			light = (uint32_t)atoi(optarg);
+			break;
+		case 'c':
+			conc = (uint32_t)atoi(optarg);
+			break;
+		case 's':
+			sat = atof(optarg);
+			break;
+		case 'S':
+			senders = (uint32_t)atoi(optarg);
+			break;
+		case 'w':
+			window = (uint32_t)atoi(optarg);
+			break;
 		default:
-			fprintf(stderr, "usage: see the comment atop hubload.c\n");
+			fprintf(stderr,
+			        "usage: see the comment atop hubload.c\n");
 			return 2;
 		}
 	}
