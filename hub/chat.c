@@ -397,7 +397,7 @@ cmd_ban(struct hub *h, struct conn *c, int argc, char **argv)
 {
 	long long secs = 0, now = (long long)time(NULL);
 	const char *reason = "no reason given";
-	char key[STORE_NICK_MAX], why[700], ip[64];
+	char key[STORE_NICK_MAX], tkey[STORE_NICK_MAX], why[700], ip[64];
 	bool is_ip;
 	enum role r;
 
@@ -460,9 +460,9 @@ cmd_ban(struct hub *h, struct conn *c, int argc, char **argv)
 		if (t == NULL || t == c || t->closing || t->role >= c->role)
 			continue;
 		if (is_ip ? strcmp(conn_ip(t, ip, sizeof(ip)), argv[1]) == 0
-		          : (t->nick && strcmp(t->nick, "") != 0 &&
-		             store_fold(t->nick, why + 600, 100) == 0 &&
-		             strcmp(why + 600, key) == 0))
+		          : (t->nick &&
+		             store_fold(t->nick, tkey, sizeof(tkey)) == 0 &&
+		             strcmp(tkey, key) == 0))
 			conn_kick(t, c, secs ? secs : -1, why);
 	}
 }

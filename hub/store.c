@@ -359,27 +359,39 @@ store_unseal(struct store *st, const char *key_nick, const unsigned char *in,
 	return 0;
 }
 
+/* Look nick's row up with query q: 1 with the row in *sp (reset it after
+ * reading), 0 if none, -1 on error.  key receives the folded nick. */
+static int
+store_find(struct store *st, int q, const char *nick, char key[STORE_NICK_MAX],
+           sqlite3_stmt **sp)
+{
+	int rc;
+
+	if (store_fold(nick, key, STORE_NICK_MAX) != 0)
+		return 0;
+	*sp = store_q(st, q);
+	sqlite3_bind_text(*sp, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(*sp);
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(*sp);
+	return rc == SQLITE_DONE ? 0 : store_sqlerr(st);
+}
+
 int
 store_user_role(struct store *st, const char *nick, enum role *role)
 {
 	char key[STORE_NICK_MAX];
 	sqlite3_stmt *s;
-	int rc;
+	const char *r;
+	int rc = store_find(st, Q_ROLE, nick, key, &s);
 
-	if (store_fold(nick, key, sizeof(key)) != 0)
-		return 0;
-	s = store_q(st, Q_ROLE);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		const char *r = (const char *)sqlite3_column_text(s, 0);
-
-		rc = r && role_parse(r, role) == 0 ? 1 : -1;
-		sqlite3_reset(s);
-		return rc < 0 ? store_fail(st, "bad role in database") : 1;
-	}
+	if (rc != 1)
+		return rc;
+	r = (const char *)sqlite3_column_text(s, 0);
+	rc = r && role_parse(r, role) == 0 ? 1 : -1;
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_sqlerr(st);
+	return rc < 0 ? store_fail(st, "bad role in database") : 1;
 }
 
 int
@@ -387,21 +399,14 @@ store_user_password(struct store *st, const char *nick, char *pw, size_t cap)
 {
 	char key[STORE_NICK_MAX];
 	sqlite3_stmt *s;
-	int rc;
+	int rc = store_find(st, Q_SECRET, nick, key, &s);
 
-	if (store_fold(nick, key, sizeof(key)) != 0)
-		return 0;
-	s = store_q(st, Q_SECRET);
-	sqlite3_bind_text(s, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		rc = store_unseal(st, key, sqlite3_column_blob(s, 0),
-		                  (size_t)sqlite3_column_bytes(s, 0), pw, cap);
-		sqlite3_reset(s);
-		return rc == 0 ? 1 : -1;
-	}
+	if (rc != 1)
+		return rc;
+	rc = store_unseal(st, key, sqlite3_column_blob(s, 0),
+	                  (size_t)sqlite3_column_bytes(s, 0), pw, cap);
 	sqlite3_reset(s);
-	return rc == SQLITE_DONE ? 0 : store_sqlerr(st);
+	return rc == 0 ? 1 : -1;
 }
 
 int

@@ -5,6 +5,7 @@
  * back, the core must not crash, leak or queue output for a closed
  * connection. */
 #include <netinet/in.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -81,17 +82,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = nl ? (size_t)(nl - (data + i)) + 1 : size - i;
 		int k = n >= 2 && data[i] == '1' && data[i + 1] == ':';
 		struct conn *to = c[k];
+		bool closed[2];
 
 		if (!to->closing)
 			hub_input(h, to, (const char *)data + i + 2 * k,
 			          n - 2 * (size_t)k);
-		for (int j = 0; j < 2; j++)
+		for (int j = 0; j < 2; j++) {
 			if (c[j]->closing && c[j]->out.n > 0 &&
 			    !c[j]->flush_on_close)
 				abort(); /* output queued for the dead */
-		fuzz_drain(h);
+			closed[j] = c[j]->closing;
+		}
+		fuzz_drain(h); /* frees the closed ones */
 		for (int j = 0; j < 2; j++)
-			if (c[j]->closing)
+			if (closed[j])
 				c[j] = fuzz_conn(h);
 		i += n;
 	}
