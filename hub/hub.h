@@ -231,6 +231,9 @@ void login_sup(struct hub *h, struct conn *c, const struct adc_msg *m);
 void login_inf(struct hub *h, struct conn *c, struct adc_msg *m);
 void login_pas(struct hub *h, struct conn *c, const struct adc_msg *m);
 void login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m);
+/* login_set_role - a new role for an online user: CT in its INF changes
+ * and everyone is told (BINF sid CTn); the user gets a notice. */
+void login_set_role(struct hub *h, struct conn *c, enum role r);
 /* login_check_nick - NULL, or why nick is not acceptable. */
 const char *login_check_nick(const struct hub *h, const char *nick);
 

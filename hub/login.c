@@ -393,8 +393,10 @@ login_pas(struct hub *h, struct conn *c, const struct adc_msg *m)
 	conn_close(c, "wrong password", true, true);
 }
 
-void
-login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
+/* Apply an INF update to c's stored INF and relay it; by_hub lets it set
+ * the fields only the hub may set (a role change sets CT). */
+static void
+login_merge(struct hub *h, struct conn *c, struct adc_msg *m, bool by_hub)
 {
 	struct adc_buf up, full;
 	struct adc_msg old;
@@ -404,15 +406,13 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 	unsigned fields = 0;
 	long un, fn;
 
-	if (!conn_flood(c, FLOOD_INF))
-		return;
 	ubuf = xmalloc(cap);
 	adc_buf_init(&up, ubuf, cap);
 	adc_buf_header(&up, 'B', "INF", c->sid, ADC_SID_NONE);
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct adc_param *p = &m->p[i];
 
-		if (login_hub_owned(p) || p->len < 2)
+		if ((!by_hub && login_hub_owned(p)) || p->len < 2)
 			continue;
 		if (login_name_is(p, "NI")) {
 			const char *why = login_check_nick(h, p->s + 2);
@@ -449,7 +449,7 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 		for (unsigned i = 0; i < old.n; i++) {
 			char name[3] = { old.p[i].s[0], old.p[i].s[1], 0 };
 
-			if (login_hub_owned(&old.p[i]) ||
+			if ((!by_hub && login_hub_owned(&old.p[i])) ||
 			    adc_named(m, name, NULL) == NULL)
 				adc_buf_param(&full, old.p[i].s);
 		}
@@ -457,7 +457,7 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 	for (unsigned i = 0; i < m->n; i++) {
 		const struct adc_param *p = &m->p[i];
 
-		if (p->len <= 2 || login_hub_owned(p))
+		if (p->len <= 2 || (!by_hub && login_hub_owned(p)))
 			continue;
 		adc_buf_param(&full, p->s);
 	}
@@ -482,4 +482,30 @@ login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
 	users_list_stale(h);
 	users_broadcast(h, ubuf, (size_t)un, NULL);
 	free(ubuf);
+}
+
+void
+login_inf_update(struct hub *h, struct conn *c, struct adc_msg *m)
+{
+	if (conn_flood(c, FLOOD_INF))
+		login_merge(h, c, m, false);
+}
+
+void
+login_set_role(struct hub *h, struct conn *c, enum role r)
+{
+	char line[64], sid[ADC_SID_LEN + 1];
+	struct adc_msg m;
+	int n;
+
+	if (c->role == r || c->state != CONN_NORMAL)
+		return;
+	c->role = (uint8_t)r;
+	adc_sid_encode(c->sid, sid);
+	n = role_ct[r] ? snprintf(line, sizeof(line), "BINF %s CT%d", sid,
+	                          role_ct[r])
+	               : snprintf(line, sizeof(line), "BINF %s CT", sid);
+	if (adc_parse(&m, line, (size_t)n) == ADC_OK)
+		login_merge(h, c, &m, true);
+	conn_imsg(c, "Your role is now %s.", role_name(r));
 }

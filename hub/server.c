@@ -107,11 +107,10 @@ server_refresh_roles(struct server *s)
 		if (c->role == ROLE_GUEST)
 			continue; /* a guest stays one until it logs in again */
 		if (store_user_role(s->store, c->nick, &r) < 0)
-			continue;
+			continue; /* a database error: change nothing */
 		if (r != c->role) {
 			log_info("reload: %s is now %s", c->nick, role_name(r));
-			c->role = (uint8_t)r;
-			conn_imsg(c, "Your role is now %s.", role_name(r));
+			login_set_role(h, c, r);
 		}
 	}
 }

@@ -403,6 +403,23 @@ def test_sighup_reload(hub):
     a.expect(r"^IMSG !reload\\sfailed")
 
 
+@with_hub()
+def test_sighup_rereads_roles(hub):
+    a = hub.login("alice", "alicepw")
+    b = hub.login("bob", "bobpw")
+    b.msg("!users")
+    b.expect(r"^IMSG !users:\\sonly\\sops")
+    ipckit("hub", "user", "role", "bob", "op", "--db", hub.db, check=True)
+    hub.proc.signal(signal.SIGHUP)
+    b.expect(r"^IMSG Your\\srole\\sis\\snow\\sop")
+    a.expect(rf"^BINF {b.sid} CT4$")
+    b.msg("!users")
+    b.expect(r"^IMSG \d+\\susers\\sonline")
+    ipckit("hub", "user", "del", "bob", "--db", hub.db, check=True)
+    hub.proc.signal(signal.SIGHUP)
+    a.expect(rf"^BINF {b.sid} CT$")
+
+
 def test_graceful_shutdown():
     hub = Hub()
     try:
@@ -467,4 +484,5 @@ if __name__ == "__main__":
          test_slow_reader, test_login_timeout, test_kick_and_ban,
          test_registered_only, test_ops_see_users_with_address,
          test_history_replay_after_restart, test_sighup_reload,
+         test_sighup_rereads_roles,
          test_graceful_shutdown, test_user_commands], time_limit=60)
