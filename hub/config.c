@@ -42,6 +42,10 @@ static const struct config_key config_keys[] = {
 	{ "min_search_length", K_UINT, OFF(min_search_len), 0, 1000 },
 	{ "history_lines", K_UINT, OFF(history_lines), 0, 100000 },
 	{ "history_on_login", K_UINT, OFF(history_on_login), 0, 100000 },
+	{ "tls", K_BOOL, OFF(tls), 0, 0 },
+	{ "tls_require", K_BOOL, OFF(tls_require), 0, 0 },
+	{ "tls_cert", K_STR, OFF(tls_cert), 0, 0 },
+	{ "tls_key", K_STR, OFF(tls_key), 0, 0 },
 };
 
 void

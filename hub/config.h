@@ -32,6 +32,10 @@ struct hub_config {
 	unsigned min_search_len;   /* characters of the longest AN term */
 	unsigned history_lines;    /* main-chat lines kept */
 	unsigned history_on_login; /* lines replayed to a new user */
+	bool tls;                  /* also accept ADCS (TLS) on the port */
+	bool tls_require;          /* refuse plain ADC */
+	char *tls_cert;            /* owned: PEM; NULL = db + ".crt" */
+	char *tls_key;             /* owned: PEM; NULL = db + ".tls.key" */
 };
 
 /* config_defaults - safe defaults into *cfg (owned strings). */

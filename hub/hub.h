@@ -32,8 +32,9 @@ struct flood {
 #define CHALLENGE_BYTES 24 /* random bytes in IGPA (ADC: at least 24) */
 
 struct conn {
-	struct hub *hub;     /* borrowed */
-	int fd;              /* server.c's socket; -1 in tests */
+	struct hub *hub; /* borrowed */
+	int fd;          /* server.c's socket; -1 in tests */
+	uint32_t sid;
 	uint8_t state;       /* enum conn_state; changed by conn_set_state() */
 	uint8_t role;        /* enum role: the account's, once verified */
 	uint8_t family;      /* 4 or 6: the address the connection came from */
@@ -45,23 +46,25 @@ struct conn {
 	                        broadcast finishes */
 	bool wants_ping;     /* HSUP listed PING */
 	bool server_wr;      /* server.c: EPOLLOUT armed */
+	uint8_t tls_mode;    /* server.c: enum server_tls */
 	uint16_t port;       /* remote port of the hub connection */
 	uint16_t ctm_port;   /* TCP port the client last offered in a CTM */
 	uint8_t addr[16];    /* network order; 4 bytes for IPv4 */
-	uint32_t sid;
-	uint32_t online_idx;    /* index in hub->online while NORMAL */
+	uint32_t online_idx; /* index in hub->online while NORMAL */
+	uint32_t in_len;     /* bytes in `in` */
+	uint32_t inf_len;    /* bytes of `inf` before its NUL */
+	uint32_t tls_retry;  /* server.c: bytes of an SSL_write to repeat */
 	long long deadline_ms;  /* PROTOCOL..VERIFY: login must end by then */
 	long long last_warn_ms; /* last "invalid message" notice */
 	char *in;               /* owned: a partial line, NULL when none */
-	uint32_t in_len;
-	struct outq out; /* EPOLLOUT armed while non-empty */
-	char *inf;       /* owned: our full BINF line, '\n' and NUL ended
-	                    (from IDENTIFY's end on) */
-	uint32_t inf_len;
+	struct outq out;        /* EPOLLOUT armed while non-empty */
+	char *inf;  /* owned: our full BINF line, '\n' and NUL ended (from
+	               IDENTIFY's end on) */
 	char *nick; /* owned, unescaped */
 	char *su;   /* in nick's block: the SU field, or "" */
 	uint8_t cid[TIGER_BYTES];
 	uint8_t *challenge; /* owned, VERIFY only: CHALLENGE_BYTES */
+	void *tls;          /* server.c: SSL *, NULL for plain ADC */
 	struct conn *nick_next, *cid_next; /* hash chains */
 	struct conn *dirty_next, *dead_next;
 	struct flood flood[FLOOD_N];

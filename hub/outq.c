@@ -153,22 +153,28 @@ outq_clear(struct outq *q)
 }
 
 size_t
-outq_copy(const struct outq *q, char *out, size_t cap)
+outq_gather(const struct outq *q, char *out, size_t cap)
 {
 	size_t o = 0;
 
-	for (uint32_t i = 0; i < q->n; i++) {
+	for (uint32_t i = 0; i < q->n && o < cap; i++) {
 		const struct outq_ent *e = outq_at(q, i);
-		size_t n = e->len;
+		size_t n = e->len < cap - o ? e->len : cap - o;
 
-		if (cap == 0 || o >= cap - 1)
-			break;
-		if (n > cap - 1 - o)
-			n = cap - 1 - o;
 		memcpy(out + o, e->c->data + e->off, n);
 		o += n;
 	}
-	if (cap > 0)
-		out[o] = '\0';
+	return o;
+}
+
+size_t
+outq_copy(const struct outq *q, char *out, size_t cap)
+{
+	size_t o;
+
+	if (cap == 0)
+		return q->bytes;
+	o = outq_gather(q, out, cap - 1);
+	out[o] = '\0';
 	return q->bytes;
 }

@@ -46,6 +46,9 @@ void outq_push(struct outq *q, struct chunk *c, uint32_t off, uint32_t len);
 void outq_write(struct outq *q, const void *s, size_t n);
 /* outq_iov - fill up to max iovecs from the head; returns the count. */
 int outq_iov(const struct outq *q, struct iovec *iov, int max);
+/* outq_gather - copy up to cap queued bytes from the head into out
+ * (nothing is consumed); the count copied. */
+size_t outq_gather(const struct outq *q, char *out, size_t cap);
 /* outq_consume - n bytes were written: drop what they covered. */
 void outq_consume(struct outq *q, size_t n);
 /* outq_clear - drop everything and free the ring. */

@@ -20,10 +20,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "hub.h"
 #include "ipckit.h"
 #include "log.h"
 #include "server.h"
+#include "tls.h"
 #include "xalloc.h"
 
 #define SERVER_READ_BYTES (64 * 1024)
@@ -36,6 +40,10 @@
  * client still sends is read and dropped until it hangs up (or the time
  * is up), because closing with unread input sends a reset that can
  * destroy the reason before the client reads it. */
+/* conn->tls_mode: with TLS on, the first byte a client sends tells ADCS
+ * (a TLS handshake record, 0x16) from plain ADC ("HSUP"). */
+enum server_tls { TLS_UNKNOWN, TLS_PLAIN, TLS_HANDSHAKE, TLS_READY };
+
 struct lingering {
 	int fd;
 	long long until_ms;
@@ -54,6 +62,8 @@ struct server {
 	char *rbuf; /* owned: SERVER_READ_BYTES, shared by every read */
 	struct lingering linger[SERVER_LINGER];
 	int n_linger;
+	SSL_CTX *tls_ctx;   /* owned; NULL when TLS is off */
+	char keyprint[128]; /* "SHA256/<base32>" */
 };
 
 int
@@ -142,13 +152,81 @@ static const struct hub_ops server_ops = {
 static void server_watch(struct server *s, struct conn *c, bool want_write);
 static void server_on_conn(struct ipk_loop *l, int fd, unsigned ev, void *a);
 
+static void
+server_tls_failed(struct server *s, struct conn *c, const char *what, int e)
+{
+	char why[200], detail[120] = "";
+	unsigned long err = ERR_get_error();
+
+	if (err)
+		ERR_error_string_n(err, detail, sizeof(detail));
+	else if (e == SSL_ERROR_SYSCALL)
+		snprintf(detail, sizeof(detail), "%s",
+		         errno ? strerror(errno) : "peer closed");
+	ERR_clear_error();
+	snprintf(why, sizeof(why), "TLS %s failed%s%s", what,
+	         detail[0] ? ": " : "", detail);
+	if (!c->closing)
+		hub_conn_gone(s->hub, c, why);
+	outq_clear(&c->out);
+	c->tls_retry = 0;
+}
+
+/* TLS cannot take a scatter list: whole 16 kB pieces of the queue go to
+ * SSL_write, and a write that must be repeated is repeated with the same
+ * bytes (they stay at the head of the queue until written). */
+static bool
+server_flush_tls(struct server *s, struct conn *c)
+{
+	char buf[16384];
+
+	while (c->out.n > 0) {
+		size_t n = c->tls_retry
+		                   ? c->tls_retry
+		                   : outq_gather(&c->out, buf, sizeof(buf));
+		int w, e;
+
+		if (c->tls_retry)
+			outq_gather(&c->out, buf, n);
+		w = SSL_write(c->tls, buf, (int)n);
+		if (w > 0) {
+			c->tls_retry = 0;
+			s->hub->stats.bytes_out += (size_t)w;
+			outq_consume(&c->out, (size_t)w);
+			continue;
+		}
+		e = SSL_get_error(c->tls, w);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+			c->tls_retry = (uint32_t)n;
+			return e == SSL_ERROR_WANT_WRITE;
+		}
+		server_tls_failed(s, c, "write", e);
+		return false;
+	}
+	return false;
+}
+
 /* One writev() per call when the socket takes everything (the normal
  * case); more only while IOV_MAX cuts a long queue short. */
 static void
 server_flush(struct server *s, struct conn *c)
 {
 	struct iovec iov[SERVER_IOV];
+	bool want_write = false;
 
+	if (c->tls_mode == TLS_HANDSHAKE ||
+	    (c->tls_mode == TLS_UNKNOWN && !c->closing)) {
+		/* Nothing is queued before HSUP; wait for the handshake.  (A
+		 * client closed before saying a word gets its reason in
+		 * plain text: it never started TLS.) */
+		return;
+	}
+	if (c->tls) {
+		want_write = server_flush_tls(s, c);
+		if (!c->closing)
+			server_watch(s, c, want_write || c->out.n > 0);
+		return;
+	}
 	while (c->out.n > 0) {
 		int k = outq_iov(&c->out, iov, SERVER_IOV);
 		size_t want = 0;
@@ -232,6 +310,13 @@ server_close_conn(struct server *s, struct conn *c)
 {
 	if (c->flush_on_close && c->out.n > 0)
 		server_flush(s, c); /* one try: it is leaving */
+	if (c->tls) {
+		if (c->tls_mode == TLS_READY)
+			SSL_shutdown(c->tls); /* close_notify, no waiting */
+		SSL_free(c->tls);
+		c->tls = NULL;
+		ERR_clear_error();
+	}
 	if (c->flush_on_close && s->n_linger < SERVER_LINGER &&
 	    shutdown(c->fd, SHUT_WR) == 0 &&
 	    ipk_loop_watch(s->loop, c->fd, IPK_READ, server_on_linger, s) ==
@@ -261,6 +346,82 @@ server_flush_all(struct ipk_loop *loop, void *arg)
 		server_close_conn(s, c);
 }
 
+/* With TLS on, the first byte decides: 0x16 starts a TLS handshake. */
+static void
+server_detect(struct server *s, struct conn *c)
+{
+	unsigned char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		hub_conn_gone(s->hub, c,
+		              n == 0 ? "connection closed by peer"
+		                     : strerror(errno));
+		return;
+	}
+	if (b != 0x16) {
+		c->tls_mode = TLS_PLAIN;
+		if (s->cfg.tls_require) {
+			conn_sta(c, 240,
+			         "This hub requires TLS: connect to "
+			         "adcs://",
+			         NULL);
+			conn_close(c, "plain ADC refused (tls_require)", true,
+			           true);
+		}
+		return;
+	}
+	c->tls = SSL_new(s->tls_ctx);
+	if (c->tls == NULL || SSL_set_fd(c->tls, c->fd) != 1) {
+		server_tls_failed(s, c, "setup", 0);
+		return;
+	}
+	c->tls_mode = TLS_HANDSHAKE;
+}
+
+static void
+server_read_tls(struct server *s, struct conn *c)
+{
+	if (c->tls_mode == TLS_HANDSHAKE) {
+		int r = SSL_accept(c->tls), e;
+
+		if (r != 1) {
+			e = SSL_get_error(c->tls, r);
+			if (e == SSL_ERROR_WANT_READ)
+				server_watch(s, c, false);
+			else if (e == SSL_ERROR_WANT_WRITE)
+				server_watch(s, c, true);
+			else
+				server_tls_failed(s, c, "handshake", e);
+			return;
+		}
+		c->tls_mode = TLS_READY;
+		server_watch(s, c, c->out.n > 0);
+	}
+	/* Records already decrypted inside OpenSSL do not make the socket
+	 * readable again: read until it wants more from the socket. */
+	for (int i = 0; i < 64 && !c->closing; i++) {
+		int n = SSL_read(c->tls, s->rbuf, SERVER_READ_BYTES), e;
+
+		if (n > 0) {
+			hub_input(s->hub, c, s->rbuf, (size_t)n);
+			continue;
+		}
+		e = SSL_get_error(c->tls, n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			break;
+		if (e == SSL_ERROR_ZERO_RETURN)
+			hub_conn_gone(s->hub, c, "connection closed by peer");
+		else
+			server_tls_failed(s, c, "read", e);
+		break;
+	}
+	if (!c->closing && c->tls_retry)
+		server_flush(s, c); /* a write that waited for a read */
+}
+
 static void
 server_on_conn(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 {
@@ -270,18 +431,33 @@ server_on_conn(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 	(void)loop;
 	if (c->closing || c->fd != fd)
 		return;
+	if (c->tls_mode == TLS_UNKNOWN && (events & IPK_READ))
+		server_detect(s, c);
+	if (c->closing || c->tls_mode == TLS_UNKNOWN)
+		return;
+	if (c->tls && (events & (IPK_READ | IPK_WRITE)) &&
+	    c->tls_mode == TLS_HANDSHAKE) {
+		server_read_tls(s, c);
+		return;
+	}
 	if (events & IPK_READ) {
-		ssize_t n = read(fd, s->rbuf, SERVER_READ_BYTES);
+		if (c->tls) {
+			server_read_tls(s, c);
+		} else {
+			ssize_t n = read(fd, s->rbuf, SERVER_READ_BYTES);
 
-		if (n > 0) {
-			hub_input(s->hub, c, s->rbuf, (size_t)n);
-		} else if (n == 0) {
-			hub_conn_gone(s->hub, c, "connection closed by peer");
-		} else if (errno != EAGAIN && errno != EINTR) {
-			char why[96];
+			if (n > 0) {
+				hub_input(s->hub, c, s->rbuf, (size_t)n);
+			} else if (n == 0) {
+				hub_conn_gone(s->hub, c,
+				              "connection closed by peer");
+			} else if (errno != EAGAIN && errno != EINTR) {
+				char why[96];
 
-			snprintf(why, sizeof(why), "read: %s", strerror(errno));
-			hub_conn_gone(s->hub, c, why);
+				snprintf(why, sizeof(why), "read: %s",
+				         strerror(errno));
+				hub_conn_gone(s->hub, c, why);
+			}
 		}
 	}
 	if ((events & IPK_WRITE) && !c->closing)
@@ -339,6 +515,7 @@ server_on_listen(struct ipk_loop *loop, int lfd, unsigned events, void *arg)
 			continue;
 		}
 		c->fd = fd;
+		c->tls_mode = s->tls_ctx ? TLS_UNKNOWN : TLS_PLAIN;
 		if (ipk_loop_watch(s->loop, fd, IPK_READ, server_on_conn, c) !=
 		    0) {
 			conn_close(c, "cannot watch the socket", false, true);
@@ -510,6 +687,24 @@ server_run(const struct server_opts *o)
 		fprintf(stderr, "ipckit hub: %s\n", err);
 		goto out;
 	}
+	if (s.cfg.tls || s.cfg.tls_require) {
+		char cert[4096], tkey[4096];
+
+		snprintf(cert, sizeof(cert), "%s",
+		         s.cfg.tls_cert ? s.cfg.tls_cert : "");
+		if (!cert[0])
+			snprintf(cert, sizeof(cert), "%s.crt", s.cfg.db);
+		snprintf(tkey, sizeof(tkey), "%s",
+		         s.cfg.tls_key ? s.cfg.tls_key : "");
+		if (!tkey[0])
+			snprintf(tkey, sizeof(tkey), "%s.tls.key", s.cfg.db);
+		s.tls_ctx = tls_ctx_new(cert, tkey, s.cfg.name, s.keyprint,
+		                        sizeof(s.keyprint), err, sizeof(err));
+		if (s.tls_ctx == NULL) {
+			fprintf(stderr, "ipckit hub: %s\n", err);
+			goto out;
+		}
+	}
 	s.lfd = server_listen(s.cfg.listen, err, sizeof(err));
 	if (s.lfd < 0) {
 		fprintf(stderr, "ipckit hub: %s\n", err);
@@ -537,6 +732,10 @@ server_run(const struct server_opts *o)
 	log_info("listening on adc://%s (db %s, %s)", addr, s.cfg.db,
 	         s.cfg.registered_only ? "registered users only"
 	                               : "guests welcome");
+	if (s.tls_ctx)
+		log_info("TLS on the same port%s: adcs://%s/?kp=%s",
+		         s.cfg.tls_require ? " (required)" : "", addr,
+		         s.keyprint);
 	if (o->ready_fd >= 0) {
 		char line[160];
 		int n = snprintf(line, sizeof(line), "ready adc://%s\n", addr);
@@ -557,10 +756,17 @@ out:
 	if (s.hub) {
 		struct conn *c;
 
-		for (uint32_t i = 0; i < s.hub->sid_cap; i++)
-			if (s.hub->sids[i] && s.hub->sids[i]->fd >= 0)
-				close(s.hub->sids[i]->fd);
+		for (uint32_t i = 0; i < s.hub->sid_cap; i++) {
+			c = s.hub->sids[i];
+			if (c == NULL)
+				continue;
+			SSL_free(c->tls);
+			c->tls = NULL;
+			if (c->fd >= 0)
+				close(c->fd);
+		}
 		while ((c = hub_take_dead(s.hub)) != NULL) {
+			SSL_free(c->tls);
 			close(c->fd);
 			hub_conn_free(s.hub, c);
 		}
@@ -571,6 +777,7 @@ out:
 	if (s.spare_fd >= 0)
 		close(s.spare_fd);
 	ipk_loop_free(s.loop);
+	tls_ctx_free(s.tls_ctx);
 	store_close(s.store);
 	config_fini(&s.cfg);
 	free(s.rbuf);

@@ -10,10 +10,12 @@ Debian's librhash through ctypes, the same library the hub uses).
 import base64
 import ctypes
 import ctypes.util
+import hashlib
 import os
 import re
 import select
 import socket
+import ssl
 import time
 
 _rhash = ctypes.CDLL(ctypes.util.find_library("rhash") or "librhash.so.0")
@@ -56,9 +58,18 @@ class HubClosed(Exception):
 
 
 class AdcClient:
-    def __init__(self, host, port, timeout=10.0):
+    def __init__(self, host, port, timeout=10.0, tls=False):
         self.sock = socket.create_connection((host, port), timeout=timeout)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.keyprint = None
+        if tls:
+            # ADC hubs are self-signed: the client pins the keyprint.
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            self.sock = ctx.wrap_socket(self.sock)
+            der = self.sock.getpeercert(binary_form=True)
+            self.keyprint = "SHA256/" + b32(hashlib.sha256(der).digest())
         self.timeout = timeout
         self.buf = b""
         self.lines = []  # every line received, in order
@@ -77,13 +88,17 @@ class AdcClient:
     def _fill(self, deadline):
         """Read once (waiting until deadline); False on EOF or timeout."""
         left = max(0.0, deadline - time.monotonic())
-        r, _, _ = select.select([self.sock], [], [], left)
-        if not r:
-            return False
+        pending = getattr(self.sock, "pending", lambda: 0)()
+        if not pending:
+            r, _, _ = select.select([self.sock], [], [], left)
+            if not r:
+                return False
         try:
             chunk = self.sock.recv(65536)
-        except (ConnectionResetError, BrokenPipeError):
+        except (ConnectionResetError, BrokenPipeError, ssl.SSLError):
             chunk = b""
+        except ssl.SSLWantReadError:
+            return True
         if not chunk:
             self.closed = True
             return False

@@ -46,11 +46,11 @@ class Hub:
             self.proc.ready
         self.port = int(self.proc.ready.rsplit(":", 1)[1])
 
-    def client(self):
-        return AdcClient("127.0.0.1", self.port)
+    def client(self, tls=False):
+        return AdcClient("127.0.0.1", self.port, tls=tls)
 
-    def login(self, nick, password=None, **kw):
-        c = self.client()
+    def login(self, nick, password=None, tls=False, **kw):
+        c = self.client(tls)
         c.login(nick, password, **kw)
         return c
 
@@ -420,6 +420,39 @@ def test_sighup_rereads_roles(hub):
     a.expect(rf"^BINF {b.sid} CT$")
 
 
+@with_hub({"tls": "true"})
+def test_tls_and_plain_on_one_port(hub):
+    log = hub.log_text()
+    kp = log.split("/?kp=", 1)[1].split()[0]
+    a = hub.login("alice", "alicepw", tls=True)
+    assert a.keyprint == kp, (a.keyprint, kp)
+    b = hub.login("bob", "bobpw")  # plain ADC on the same port
+    a.expect(rf"^BINF {b.sid} ")
+    b.msg("over plain")
+    a.expect(r"^BMSG .* over\\splain$")
+    a.send_raw((f"BMSG {a.sid} {'x' * 12000}\n"
+                f"BMSG {a.sid} {'y' * 12000}\n").encode())  # > 1 record
+    b.expect(r"^BMSG .* x{12000}$")
+    b.expect(r"^BMSG .* y{12000}$")
+    a.send(f"EMSG {a.sid} {b.sid} secret PM{a.sid}")
+    b.expect(r"^EMSG .* secret")
+    a.close()
+    b.expect(rf"^IQUI {a.sid}$")
+    # the certificate is kept: same keyprint after a restart
+    assert hub.stop() == 0
+    hub.start()
+    assert hub.login("carol", "carolpw", tls=True).keyprint == kp
+
+
+@with_hub({"tls_require": "true"})
+def test_tls_required(hub):
+    c = hub.client()
+    c.send("HSUP ADBASE ADTIGR")
+    c.expect(r"^ISTA 240 This\\shub\\srequires\\sTLS")
+    c.wait_closed()
+    hub.login("bob", "bobpw", tls=True)
+
+
 def test_graceful_shutdown():
     hub = Hub()
     try:
@@ -484,5 +517,6 @@ if __name__ == "__main__":
          test_slow_reader, test_login_timeout, test_kick_and_ban,
          test_registered_only, test_ops_see_users_with_address,
          test_history_replay_after_restart, test_sighup_reload,
-         test_sighup_rereads_roles,
+         test_sighup_rereads_roles, test_tls_and_plain_on_one_port,
+         test_tls_required,
          test_graceful_shutdown, test_user_commands], time_limit=60)
