@@ -512,6 +512,9 @@ hub_tick(struct hub *h, long long now_ms)
 		}
 	}
 	chat_history_save(h);
+	if (h->store && ++h->ticks % 60 == 0 &&
+	    store_ban_expire(h->store, (long long)time(NULL)) != 0)
+		log_error("bans: %s", store_error(h->store));
 	hub_trim(h);
 }
 

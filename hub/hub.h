@@ -118,6 +118,7 @@ struct hub {
 	unsigned long long logins_at_tick; /* stats.logins at the last tick */
 	unsigned long long disconnects_at_tick;
 	unsigned quiet_trims; /* malloc_trim()s still due on quiet ticks */
+	unsigned ticks;       /* hub_tick() calls */
 	struct hub_stats stats;
 };
 

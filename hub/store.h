@@ -66,10 +66,12 @@ int store_ban_put(struct store *st, const char *kind, const char *value,
 /* store_ban_del - rows removed (0 if none), or -1. */
 int store_ban_del(struct store *st, const char *kind, const char *value);
 /* store_ban_find - 1 with *until_s and reason if an unexpired ban matches
- * at now_s (expired ones are removed), 0 if none, -1. */
+ * at now_s, 0 if none, -1.  Reads only. */
 int store_ban_find(struct store *st, const char *kind, const char *value,
                    long long now_s, long long *until_s, char *reason,
                    size_t cap);
+/* store_ban_expire - remove bans that ended before now_s. */
+int store_ban_expire(struct store *st, long long now_s);
 typedef void store_ban_fn(const char *kind, const char *value,
                           long long until_s, const char *reason, const char *by,
                           void *arg);

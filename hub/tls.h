@@ -14,9 +14,8 @@
  * SSL_CTX (as void *, so callers need not include OpenSSL), or NULL with
  * a sentence in err.  *kp receives "SHA256/<base32 of the DER cert>".
  */
-void *tls_ctx_new(const char *cert_path, const char *key_path,
-                  const char *cn, char *kp, size_t kpcap, char *err,
-                  size_t errcap);
+void *tls_ctx_new(const char *cert_path, const char *key_path, const char *cn,
+                  char *kp, size_t kpcap, char *err, size_t errcap);
 void tls_ctx_free(void *ctx);
 
 #endif

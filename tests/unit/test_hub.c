@@ -710,6 +710,23 @@ test_store(void **state)
 	assert_int_equal(store_user_role(F.st, "BOB", &r), 1);
 	assert_int_equal(r, ROLE_OP);
 	assert_int_equal(store_user_del(F.st, "nobody"), -ENOENT);
+	/* a ban that ended no longer matches, and expiry removes it */
+	{
+		long long until;
+		char why[64];
+
+		assert_int_equal(store_ban_put(F.st, "ip", "10.1.1.1", 1000,
+		                               "old", "op"),
+		                 0);
+		assert_int_equal(store_ban_find(F.st, "ip", "10.1.1.1", 999,
+		                                &until, why, sizeof(why)),
+		                 1);
+		assert_int_equal(store_ban_find(F.st, "ip", "10.1.1.1", 1000,
+		                                &until, why, sizeof(why)),
+		                 0);
+		assert_int_equal(store_ban_expire(F.st, 1000), 0);
+		assert_int_equal(store_ban_del(F.st, "ip", "10.1.1.1"), 0);
+	}
 	/* the password is not in the database file in clear */
 	{
 		char cmd[1200];
