@@ -416,7 +416,7 @@ storm(uint32_t concurrency)
 		while (next < g.n && next - g.online < concurrency)
 			c_connect(&g.c[next++]);
 		poll_once(100);
-		if (now_ns() - t0 > 300LL * 1000000000) {
+		if (now_ns() - t0 > 120LL * 1000000000) {
 			fprintf(stderr, "hubload: login storm timed out\n");
 			exit(1);
 		}
