@@ -634,6 +634,29 @@ test_userlist_shared(void **state)
 }
 
 static void
+test_hub_full(void **state)
+{
+	struct conn *c;
+
+	(void)state;
+	F.cfg.max_users = 1;
+	fix_hub();
+	login("bob", "bobpw");
+	c = start_login("guest", NULL);
+	assert_non_null(strstr(out(c), "ISTA 211 Hub\\sis\\sfull"));
+	assert_true(c->closing);
+	login("alice", "secret"); /* operators may log in beyond it */
+	assert_int_equal(F.h->n_online, 2);
+	/* half-open logins are bounded too */
+	for (int i = 0; i < 200 && (c = conn_from("127.0.0.1", 1)); i++)
+		;
+	assert_null(c);
+	reap();
+	F.cfg.max_users = 1000;
+	fix_hub();
+}
+
+static void
 test_outq(void **state)
 {
 	struct outq q = { 0 };
@@ -781,6 +804,7 @@ main(void)
 		                                setup, teardown),
 		cmocka_unit_test_setup_teardown(test_userlist_shared, setup,
 		                                teardown),
+		cmocka_unit_test_setup_teardown(test_hub_full, setup, teardown),
 		cmocka_unit_test(test_outq),
 		cmocka_unit_test(test_config),
 		cmocka_unit_test_setup_teardown(test_store, setup, teardown),
