@@ -1,0 +1,785 @@
+// SPDX-License-Identifier: MIT
+/* server.c - moves bytes between sockets and the protocol core (hub.h).
+ * One thread on ipk_loop; reads go to hub_input(); output queued by the
+ * core during a round is written after it, one writev() per connection,
+ * and EPOLLOUT is armed only while a queue stays non-empty. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <malloc.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "hub.h"
+#include "ipckit.h"
+#include "log.h"
+#include "server.h"
+#include "tls.h"
+#include "xalloc.h"
+
+#define SERVER_READ_BYTES (64 * 1024)
+#define SERVER_IOV        1024 /* IOV_MAX on Linux */
+#define SERVER_ACCEPTS    128  /* accepted per readiness event */
+#define SERVER_LINGER     256  /* closing sockets drained at once */
+#define SERVER_LINGER_MS  2000
+
+/* A socket closed with a reason: its write side is shut and what the
+ * client still sends is read and dropped until it hangs up (or the time
+ * is up), because closing with unread input sends a reset that can
+ * destroy the reason before the client reads it. */
+/* conn->tls_mode: with TLS on, the first byte a client sends tells ADCS
+ * (a TLS handshake record, 0x16) from plain ADC ("HSUP"). */
+enum server_tls { TLS_UNKNOWN, TLS_PLAIN, TLS_HANDSHAKE, TLS_READY };
+
+struct lingering {
+	int fd;
+	long long until_ms;
+};
+
+struct server {
+	const struct server_opts *opts; /* borrowed */
+	struct ipk_loop *loop;          /* owned */
+	struct hub *hub;                /* owned */
+	struct store *store;            /* owned; NULL if none */
+	struct hub_config cfg;          /* owned: settings in force */
+	int lfd;                        /* listening socket, -1 when closed */
+	int spare_fd;                   /* reserve for EMFILE, -1 if none */
+	struct ipk_timer tick;
+	bool flush_pending;
+	char *rbuf; /* owned: SERVER_READ_BYTES, shared by every read */
+	struct lingering linger[SERVER_LINGER];
+	int n_linger;
+	SSL_CTX *tls_ctx;   /* owned; NULL when TLS is off */
+	char keyprint[128]; /* "SHA256/<base32>" */
+};
+
+int
+server_load_config(const struct server_opts *o, struct hub_config *cfg,
+                   char *err, size_t cap)
+{
+	config_defaults(cfg);
+	if (o->config_path && config_load(cfg, o->config_path, err, cap) != 0)
+		return -1;
+	for (int i = 0; i < o->n_overrides; i++) {
+		const char *kv = o->overrides[i], *eq = strchr(kv, '=');
+		char key[64], why[256];
+
+		if (eq == NULL || (size_t)(eq - kv) >= sizeof(key)) {
+			snprintf(err, cap, "--set %s: expected KEY=VALUE", kv);
+			return -1;
+		}
+		memcpy(key, kv, (size_t)(eq - kv));
+		key[eq - kv] = '\0';
+		if (config_set(cfg, key, eq + 1, why, sizeof(why)) != 0) {
+			snprintf(err, cap, "command line: %s", why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void server_flush_all(struct ipk_loop *loop, void *arg);
+
+static void
+server_wake(void *arg)
+{
+	struct server *s = arg;
+
+	if (!s->flush_pending &&
+	    ipk_loop_defer(s->loop, server_flush_all, s) == 0)
+		s->flush_pending = true;
+}
+
+static void
+server_refresh_roles(struct server *s)
+{
+	struct hub *h = s->hub;
+
+	if (s->store == NULL)
+		return;
+	for (uint32_t i = 0; i < h->n_online; i++) {
+		struct conn *c = h->online[i];
+		enum role r = ROLE_GUEST;
+
+		if (c->role == ROLE_GUEST)
+			continue; /* a guest stays one until it logs in again */
+		if (store_user_role(s->store, c->nick, &r) < 0)
+			continue; /* a database error: change nothing */
+		if (r != c->role) {
+			log_info("reload: %s is now %s", c->nick, role_name(r));
+			login_set_role(h, c, r);
+		}
+	}
+}
+
+static int
+server_reload(void *arg, char *msg, size_t cap)
+{
+	struct server *s = arg;
+	struct hub_config cfg;
+
+	if (server_load_config(s->opts, &cfg, msg, cap) != 0) {
+		log_error("reload failed, keeping the old settings: %s", msg);
+		config_fini(&cfg);
+		return -1;
+	}
+	hub_apply_config(s->hub, &cfg);
+	config_fini(&s->cfg);
+	s->cfg = cfg;
+	server_refresh_roles(s);
+	log_info("configuration reloaded");
+	return 0;
+}
+
+static const struct hub_ops server_ops = {
+	.wake = server_wake,
+	.reload = server_reload,
+};
+
+static void server_watch(struct server *s, struct conn *c, bool want_write);
+static void server_on_conn(struct ipk_loop *l, int fd, unsigned ev, void *a);
+
+static void
+server_tls_failed(struct server *s, struct conn *c, const char *what, int e)
+{
+	char why[200], detail[120] = "";
+	unsigned long err = ERR_get_error();
+
+	if (err)
+		ERR_error_string_n(err, detail, sizeof(detail));
+	else if (e == SSL_ERROR_SYSCALL)
+		snprintf(detail, sizeof(detail), "%s",
+		         errno ? strerror(errno) : "peer closed");
+	ERR_clear_error();
+	snprintf(why, sizeof(why), "TLS %s failed%s%s", what,
+	         detail[0] ? ": " : "", detail);
+	if (!c->closing)
+		hub_conn_gone(s->hub, c, why);
+	outq_clear(&c->out);
+	c->tls_retry = 0;
+}
+
+/* TLS cannot take a scatter list: whole 16 kB pieces of the queue go to
+ * SSL_write, and a write that must be repeated is repeated with the same
+ * bytes (they stay at the head of the queue until written). */
+static bool
+server_flush_tls(struct server *s, struct conn *c)
+{
+	char buf[16384];
+
+	while (c->out.n > 0) {
+		size_t n = c->tls_retry
+		                   ? c->tls_retry
+		                   : outq_gather(&c->out, buf, sizeof(buf));
+		int w, e;
+
+		if (c->tls_retry)
+			outq_gather(&c->out, buf, n);
+		w = SSL_write(c->tls, buf, (int)n);
+		if (w > 0) {
+			c->tls_retry = 0;
+			s->hub->stats.bytes_out += (size_t)w;
+			outq_consume(&c->out, (size_t)w);
+			continue;
+		}
+		e = SSL_get_error(c->tls, w);
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+			c->tls_retry = (uint32_t)n;
+			return e == SSL_ERROR_WANT_WRITE;
+		}
+		server_tls_failed(s, c, "write", e);
+		return false;
+	}
+	return false;
+}
+
+/* One writev() per call when the socket takes everything (the normal
+ * case); more only while IOV_MAX cuts a long queue short. */
+static void
+server_flush(struct server *s, struct conn *c)
+{
+	struct iovec iov[SERVER_IOV];
+	bool want_write = false;
+
+	if (c->tls_mode == TLS_HANDSHAKE ||
+	    (c->tls_mode == TLS_UNKNOWN && !c->closing)) {
+		/* Nothing is queued before HSUP; wait for the handshake.  (A
+		 * client closed before saying a word gets its reason in
+		 * plain text: it never started TLS.) */
+		return;
+	}
+	if (c->tls) {
+		want_write = server_flush_tls(s, c);
+		if (!c->closing)
+			server_watch(s, c, want_write || c->out.n > 0);
+		return;
+	}
+	while (c->out.n > 0) {
+		int k = outq_iov(&c->out, iov, SERVER_IOV);
+		size_t want = 0;
+		ssize_t w;
+
+		for (int i = 0; i < k; i++)
+			want += iov[i].iov_len;
+		w = writev(c->fd, iov, k);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (w < 0) {
+			char why[96];
+
+			snprintf(why, sizeof(why), "write: %s",
+			         strerror(errno));
+			if (!c->closing)
+				hub_conn_gone(s->hub, c, why);
+			outq_clear(&c->out);
+			return;
+		}
+		s->hub->stats.bytes_out += (size_t)w;
+		outq_consume(&c->out, (size_t)w);
+		if ((size_t)w < want)
+			break;
+	}
+	if (!c->closing)
+		server_watch(s, c, c->out.n > 0);
+}
+
+static void
+server_watch(struct server *s, struct conn *c, bool want_write)
+{
+	if (c->server_wr == want_write)
+		return;
+	if (ipk_loop_watch(s->loop, c->fd,
+	                   IPK_READ | (want_write ? IPK_WRITE : 0),
+	                   server_on_conn, c) == 0)
+		c->server_wr = want_write;
+}
+
+static void
+server_unlinger(struct server *s, int i)
+{
+	ipk_loop_unwatch(s->loop, s->linger[i].fd);
+	close(s->linger[i].fd);
+	s->linger[i] = s->linger[--s->n_linger];
+}
+
+static void
+server_on_linger(struct ipk_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct server *s = arg;
+	ssize_t n;
+
+	(void)loop;
+	(void)events;
+	n = read(fd, s->rbuf, SERVER_READ_BYTES);
+	if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EINTR)))
+		return;
+	for (int i = 0; i < s->n_linger; i++)
+		if (s->linger[i].fd == fd) {
+			server_unlinger(s, i);
+			return;
+		}
+}
+
+static void
+server_expire_lingers(struct server *s, bool all)
+{
+	long long now = ipk_loop_now_ms(s->loop);
+
+	for (int i = s->n_linger - 1; i >= 0; i--)
+		if (all || now >= s->linger[i].until_ms)
+			server_unlinger(s, i);
+}
+
+static void
+server_close_conn(struct server *s, struct conn *c)
+{
+	if (c->flush_on_close && c->out.n > 0)
+		server_flush(s, c); /* one try: it is leaving */
+	if (c->tls) {
+		if (c->tls_mode == TLS_READY)
+			SSL_shutdown(c->tls); /* close_notify, no waiting */
+		SSL_free(c->tls);
+		c->tls = NULL;
+		ERR_clear_error();
+	}
+	if (c->flush_on_close && s->n_linger < SERVER_LINGER &&
+	    shutdown(c->fd, SHUT_WR) == 0 &&
+	    ipk_loop_watch(s->loop, c->fd, IPK_READ, server_on_linger, s) ==
+	            0) {
+		s->linger[s->n_linger++] =
+		        (struct lingering){ c->fd, ipk_loop_now_ms(s->loop) +
+			                                   SERVER_LINGER_MS };
+	} else {
+		ipk_loop_unwatch(s->loop, c->fd);
+		close(c->fd);
+	}
+	hub_conn_free(s->hub, c);
+}
+
+static void
+server_flush_all(struct ipk_loop *loop, void *arg)
+{
+	struct server *s = arg;
+	struct conn *c;
+
+	(void)loop;
+	s->flush_pending = false;
+	while ((c = hub_take_dirty(s->hub)) != NULL)
+		if (!c->closing)
+			server_flush(s, c);
+	while ((c = hub_take_dead(s->hub)) != NULL)
+		server_close_conn(s, c);
+}
+
+/* With TLS on, the first byte decides: 0x16 starts a TLS handshake. */
+static void
+server_detect(struct server *s, struct conn *c)
+{
+	unsigned char b;
+	ssize_t n = recv(c->fd, &b, 1, MSG_PEEK);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		hub_conn_gone(s->hub, c,
+		              n == 0 ? "connection closed by peer"
+		                     : strerror(errno));
+		return;
+	}
+	if (b != 0x16) {
+		c->tls_mode = TLS_PLAIN;
+		if (s->cfg.tls_require) {
+			conn_sta(c, 240,
+			         "This hub requires TLS: connect to "
+			         "adcs://",
+			         NULL);
+			conn_close(c, "plain ADC refused (tls_require)", true,
+			           true);
+		}
+		return;
+	}
+	c->tls = SSL_new(s->tls_ctx);
+	if (c->tls == NULL || SSL_set_fd(c->tls, c->fd) != 1) {
+		server_tls_failed(s, c, "setup", 0);
+		return;
+	}
+	c->tls_mode = TLS_HANDSHAKE;
+}
+
+static void
+server_read_tls(struct server *s, struct conn *c)
+{
+	if (c->tls_mode == TLS_HANDSHAKE) {
+		int r = SSL_accept(c->tls), e;
+
+		if (r != 1) {
+			e = SSL_get_error(c->tls, r);
+			if (e == SSL_ERROR_WANT_READ)
+				server_watch(s, c, false);
+			else if (e == SSL_ERROR_WANT_WRITE)
+				server_watch(s, c, true);
+			else
+				server_tls_failed(s, c, "handshake", e);
+			return;
+		}
+		c->tls_mode = TLS_READY;
+		server_watch(s, c, c->out.n > 0);
+	}
+	/* Records already decrypted inside OpenSSL do not make the socket
+	 * readable again: read until it wants more from the socket. */
+	for (int i = 0; i < 64 && !c->closing; i++) {
+		int n = SSL_read(c->tls, s->rbuf, SERVER_READ_BYTES), e;
+
+		if (n > 0) {
+			hub_input(s->hub, c, s->rbuf, (size_t)n);
+			continue;
+		}
+		e = SSL_get_error(c->tls, n);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			break;
+		if (e == SSL_ERROR_ZERO_RETURN)
+			hub_conn_gone(s->hub, c, "connection closed by peer");
+		else
+			server_tls_failed(s, c, "read", e);
+		break;
+	}
+	if (!c->closing && c->tls_retry)
+		server_flush(s, c); /* a write that waited for a read */
+}
+
+static void
+server_on_conn(struct ipk_loop *loop, int fd, unsigned events, void *arg)
+{
+	struct conn *c = arg;
+	struct server *s = c->hub->ops_arg;
+
+	(void)loop;
+	if (c->closing || c->fd != fd)
+		return;
+	if (c->tls_mode == TLS_UNKNOWN && (events & IPK_READ))
+		server_detect(s, c);
+	if (c->closing || c->tls_mode == TLS_UNKNOWN)
+		return;
+	if (c->tls && (events & (IPK_READ | IPK_WRITE)) &&
+	    c->tls_mode == TLS_HANDSHAKE) {
+		server_read_tls(s, c);
+		return;
+	}
+	if (events & IPK_READ) {
+		if (c->tls) {
+			server_read_tls(s, c);
+		} else {
+			ssize_t n = read(fd, s->rbuf, SERVER_READ_BYTES);
+
+			if (n > 0) {
+				hub_input(s->hub, c, s->rbuf, (size_t)n);
+			} else if (n == 0) {
+				hub_conn_gone(s->hub, c,
+				              "connection closed by peer");
+			} else if (errno != EAGAIN && errno != EINTR) {
+				char why[96];
+
+				snprintf(why, sizeof(why), "read: %s",
+				         strerror(errno));
+				hub_conn_gone(s->hub, c, why);
+			}
+		}
+	}
+	if ((events & IPK_WRITE) && !c->closing)
+		server_flush(s, c);
+}
+
+static void
+server_on_listen(struct ipk_loop *loop, int lfd, unsigned events, void *arg)
+{
+	struct server *s = arg;
+
+	(void)loop;
+	(void)events;
+	for (int i = 0; i < SERVER_ACCEPTS; i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = sizeof(ss);
+		int one = 1, fd;
+		struct conn *c;
+
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len,
+		             SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE) {
+				/* Out of descriptors: accept with the spare
+				 * and close at once, or the listener stays
+				 * readable and the loop spins. */
+				log_warn("accept: %s (raise the open file "
+				         "limit)",
+				         strerror(errno));
+				if (s->spare_fd >= 0) {
+					close(s->spare_fd);
+					fd = accept(lfd, NULL, NULL);
+					if (fd >= 0)
+						close(fd);
+					s->spare_fd =
+					        open("/dev/null",
+					             O_RDONLY | O_CLOEXEC);
+				}
+			} else if (errno != EAGAIN && errno != EINTR &&
+			           errno != ECONNABORTED) {
+				log_warn("accept: %s", strerror(errno));
+			}
+			return;
+		}
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+		hub_set_now(s->hub, ipk_loop_now_ms(s->loop));
+		c = hub_conn_new(s->hub, (struct sockaddr *)&ss, len);
+		if (c == NULL) {
+			static const char full[] = "ISTA 211 Hub\\sis\\sfull\n";
+
+			if (write(fd, full, sizeof(full) - 1) < 0) {
+				/* closing anyway */
+			}
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->tls_mode = s->tls_ctx ? TLS_UNKNOWN : TLS_PLAIN;
+		if (ipk_loop_watch(s->loop, fd, IPK_READ, server_on_conn, c) !=
+		    0) {
+			conn_close(c, "cannot watch the socket", false, true);
+			continue;
+		}
+	}
+}
+
+static void
+server_on_tick(struct ipk_loop *loop, void *arg)
+{
+	struct server *s = arg;
+
+	hub_tick(s->hub, ipk_loop_now_ms(loop));
+	server_expire_lingers(s, false);
+	ipk_timer_start(loop, &s->tick, 1000);
+}
+
+static void
+server_stop(struct ipk_loop *loop, void *arg)
+{
+	(void)arg;
+	ipk_loop_stop(loop);
+}
+
+static void
+server_on_signal(struct ipk_loop *loop, int signo, void *arg)
+{
+	struct server *s = arg;
+	char msg[512];
+
+	if (signo == SIGHUP) {
+		log_info("SIGHUP: reloading %s", s->opts->config_path
+		                                         ? s->opts->config_path
+		                                         : "(no config file)");
+		server_reload(s, msg, sizeof(msg));
+		return;
+	}
+	if (s->hub->shutting_down)
+		return;
+	log_info("%s: shutting down, telling %u users",
+	         signo == SIGTERM ? "SIGTERM" : "SIGINT", s->hub->n_online);
+	if (s->lfd >= 0) {
+		ipk_loop_unwatch(loop, s->lfd);
+		close(s->lfd);
+		s->lfd = -1;
+	}
+	hub_shutdown(s->hub, signo == SIGTERM
+	                             ? "Hub is shutting down (SIGTERM)"
+	                             : "Hub is shutting down (SIGINT)");
+	server_wake(s);
+	/* After the flush that the shutdown queued. */
+	ipk_loop_defer(loop, server_stop, s);
+}
+
+/* "host:port" or "[v6]:port" into a bound, listening socket. */
+static int
+server_listen(const char *addr, char *err, size_t cap)
+{
+	char host[256];
+	const char *port, *colon = strrchr(addr, ':');
+	struct addrinfo hints = { 0 }, *res = NULL;
+	int fd = -1, one = 1, rc;
+	size_t hl;
+
+	if (colon == NULL) {
+		snprintf(err, cap, "listen %s: expected HOST:PORT", addr);
+		return -1;
+	}
+	port = colon + 1;
+	hl = (size_t)(colon - addr);
+	if (hl >= 2 && addr[0] == '[' && addr[hl - 1] == ']') {
+		addr++;
+		hl -= 2;
+	}
+	if (hl >= sizeof(host)) {
+		snprintf(err, cap, "listen: host too long");
+		return -1;
+	}
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	rc = getaddrinfo(hl ? host : NULL, port, &hints, &res);
+	if (rc != 0) {
+		snprintf(err, cap, "listen %s: %s", colon - hl,
+		         gai_strerror(rc));
+		return -1;
+	}
+	fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	            0);
+	if (fd < 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+	    bind(fd, res->ai_addr, res->ai_addrlen) != 0 ||
+	    listen(fd, 4096) != 0) {
+		snprintf(err, cap, "listen %s: %s", host[0] ? host : "*",
+		         strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		freeaddrinfo(res);
+		return -1;
+	}
+	freeaddrinfo(res);
+	return fd;
+}
+
+static void
+server_address(int fd, char *out, size_t cap)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+		if (ss.ss_family == AF_INET) {
+			struct sockaddr_in *in = (void *)&ss;
+
+			inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+			port = ntohs(in->sin_port);
+			snprintf(out, cap, "%s:%u", ip, port);
+			return;
+		}
+		if (ss.ss_family == AF_INET6) {
+			struct sockaddr_in6 *in6 = (void *)&ss;
+
+			inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+			port = ntohs(in6->sin6_port);
+		}
+	}
+	snprintf(out, cap, "[%s]:%u", ip, port);
+}
+
+static void
+server_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+server_run(const struct server_opts *o)
+{
+	struct server s = { .opts = o, .lfd = -1, .spare_fd = -1 };
+	char err[1024], addr[128], key[4096];
+	int rc = 1;
+
+	signal(SIGPIPE, SIG_IGN);
+	server_raise_nofile();
+	/* A fixed mmap threshold: glibc's sliding one would move user lists
+	 * (hundreds of kB, short-lived) into the heap, where they fragment
+	 * it and idle memory stays high after a login storm. */
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	tiger_init_library();
+	if (server_load_config(o, &s.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ipckit hub: %s\n", err);
+		config_fini(&s.cfg);
+		return 2;
+	}
+	snprintf(key, sizeof(key), "%s", s.cfg.key_file ? s.cfg.key_file : "");
+	if (!key[0])
+		snprintf(key, sizeof(key), "%s.key", s.cfg.db);
+	if (store_open(&s.store, s.cfg.db, key, true, err, sizeof(err)) != 0) {
+		fprintf(stderr, "ipckit hub: %s\n", err);
+		goto out;
+	}
+	if (s.cfg.tls || s.cfg.tls_require) {
+		char cert[4096], tkey[4096];
+
+		snprintf(cert, sizeof(cert), "%s",
+		         s.cfg.tls_cert ? s.cfg.tls_cert : "");
+		if (!cert[0])
+			snprintf(cert, sizeof(cert), "%s.crt", s.cfg.db);
+		snprintf(tkey, sizeof(tkey), "%s",
+		         s.cfg.tls_key ? s.cfg.tls_key : "");
+		if (!tkey[0])
+			snprintf(tkey, sizeof(tkey), "%s.tls.key", s.cfg.db);
+		s.tls_ctx = tls_ctx_new(cert, tkey, s.cfg.name, s.keyprint,
+		                        sizeof(s.keyprint), err, sizeof(err));
+		if (s.tls_ctx == NULL) {
+			fprintf(stderr, "ipckit hub: %s\n", err);
+			goto out;
+		}
+	}
+	s.lfd = server_listen(s.cfg.listen, err, sizeof(err));
+	if (s.lfd < 0) {
+		fprintf(stderr, "ipckit hub: %s\n", err);
+		goto out;
+	}
+	if (ipk_loop_new(&s.loop) != 0) {
+		fprintf(stderr, "ipckit hub: cannot create the event loop\n");
+		goto out;
+	}
+	s.rbuf = xmalloc(SERVER_READ_BYTES);
+	s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	s.hub = hub_new(&s.cfg, s.store, &server_ops, &s);
+	hub_set_now(s.hub, ipk_loop_now_ms(s.loop));
+	if (ipk_loop_watch(s.loop, s.lfd, IPK_READ, server_on_listen, &s) !=
+	            0 ||
+	    ipk_loop_signal(s.loop, SIGHUP, server_on_signal, &s) != 0 ||
+	    ipk_loop_signal(s.loop, SIGTERM, server_on_signal, &s) != 0 ||
+	    ipk_loop_signal(s.loop, SIGINT, server_on_signal, &s) != 0) {
+		fprintf(stderr, "ipckit hub: cannot set up the event loop\n");
+		goto out;
+	}
+	ipk_timer_init(&s.tick, server_on_tick, &s);
+	ipk_timer_start(s.loop, &s.tick, 1000);
+	server_address(s.lfd, addr, sizeof(addr));
+	log_info("listening on adc://%s (db %s, %s)", addr, s.cfg.db,
+	         s.cfg.registered_only ? "registered users only"
+	                               : "guests welcome");
+	if (s.tls_ctx)
+		log_info("TLS on the same port%s: adcs://%s/?kp=%s",
+		         s.cfg.tls_require ? " (required)" : "", addr,
+		         s.keyprint);
+	if (o->ready_fd >= 0) {
+		char line[160];
+		int n = snprintf(line, sizeof(line), "ready adc://%s\n", addr);
+
+		if (write(o->ready_fd, line, (size_t)n) != n)
+			log_warn("--ready-fd %d: %s", o->ready_fd,
+			         strerror(errno));
+		close(o->ready_fd);
+	}
+	if (ipk_loop_run(s.loop) != 0) {
+		log_error("event loop failed: %s", strerror(errno));
+		goto out;
+	}
+	server_expire_lingers(&s, true);
+	log_info("stopped");
+	rc = 0;
+out:
+	if (s.hub) {
+		struct conn *c;
+
+		for (uint32_t i = 0; i < s.hub->sid_cap; i++) {
+			c = s.hub->sids[i];
+			if (c == NULL)
+				continue;
+			SSL_free(c->tls);
+			c->tls = NULL;
+			if (c->fd >= 0)
+				close(c->fd);
+		}
+		while ((c = hub_take_dead(s.hub)) != NULL) {
+			SSL_free(c->tls);
+			close(c->fd);
+			hub_conn_free(s.hub, c);
+		}
+		hub_free(s.hub);
+	}
+	if (s.lfd >= 0)
+		close(s.lfd);
+	if (s.spare_fd >= 0)
+		close(s.spare_fd);
+	ipk_loop_free(s.loop);
+	tls_ctx_free(s.tls_ctx);
+	store_close(s.store);
+	config_fini(&s.cfg);
+	free(s.rbuf);
+	return rc;
+}
