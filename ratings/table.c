@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: MIT
+/* table.c - the flat array for dense ids, the hash table for the rest, and
+ * the policy between them: the array grows only while it stays within
+ * TABLE_DENSITY slots per distinct id, so sparse ids (1, 10^9, 10^15) cost
+ * a hash slot each instead of gigabytes of array. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "table.h"
+#include "xalloc.h"
+
+/* The flat array never exceeds this many slots (16 B each: 256 MiB). */
+#define TABLE_FLAT_MAX (UINT64_C(1) << 24)
+/* Slots the array may always have, however few ids there are. */
+#define TABLE_FLAT_FREE (UINT64_C(1) << 16)
+/* Slots allowed per distinct id beyond TABLE_FLAT_FREE. */
+#define TABLE_DENSITY 8
+
+void
+table_init(struct table *t)
+{
+	memset(t, 0, sizeof(*t));
+}
+
+void
+table_fini(struct table *t)
+{
+	if (t == NULL)
+		return;
+	free(t->flat);
+	free(t->hash);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t
+table_slot(const struct table *t, uint64_t id)
+{
+	/* Fibonacci hashing: the top bits of id * 2^64/phi. */
+	unsigned bits = (unsigned)__builtin_ctzll(t->hash_cap);
+
+	return (size_t)((id * UINT64_C(0x9E3779B97F4A7C15)) >> (64 - bits));
+}
+
+static struct table_rec *
+table_find(struct table *t, uint64_t id)
+{
+	size_t mask = t->hash_cap - 1;
+	size_t i = table_slot(t, id);
+
+	while (t->hash[i].id != 0 && t->hash[i].id != id)
+		i = (i + 1) & mask;
+	return &t->hash[i];
+}
+
+static void
+table_rehash(struct table *t, size_t cap)
+{
+	struct table_rec *old = t->hash;
+	size_t old_cap = t->hash_cap;
+
+	t->hash = xcalloc(cap, sizeof(*t->hash));
+	t->hash_cap = cap;
+	t->hash_len = 0;
+	for (size_t i = 0; i < old_cap; i++) {
+		struct table_rec *r = &old[i];
+
+		if (r->id == 0)
+			continue;
+		if (r->id < t->flat_len) {
+			t->flat[r->id].count += r->count;
+			t->flat[r->id].sum2 += r->sum2;
+		} else {
+			*table_find(t, r->id) = *r;
+			t->hash_len++;
+		}
+	}
+	free(old);
+}
+
+static uint64_t
+table_flat_distinct(const struct table *t)
+{
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < t->flat_len; i++)
+		n += t->flat[i].count != 0;
+	return n;
+}
+
+/* The array may cover id when it would stay dense enough. */
+static int
+table_flat_fits(const struct table *t, uint64_t id, uint64_t *new_len)
+{
+	uint64_t len = t->flat_len ? t->flat_len : 1024;
+	uint64_t distinct;
+
+	if (id >= TABLE_FLAT_MAX)
+		return 0;
+	while (len <= id)
+		len *= 2;
+	if (len <= TABLE_FLAT_FREE) {
+		*new_len = len;
+		return 1;
+	}
+	/* An upper bound first, so the scan below runs only when growing is
+	 * possible (at most log2(TABLE_FLAT_MAX) times per table). */
+	if (len > TABLE_FLAT_FREE + TABLE_DENSITY * (t->flat_len + t->hash_len))
+		return 0;
+	distinct = table_flat_distinct(t) + t->hash_len + 1;
+	if (len > TABLE_FLAT_FREE + TABLE_DENSITY * distinct)
+		return 0;
+	*new_len = len;
+	return 1;
+}
+
+static void
+table_flat_grow(struct table *t, uint64_t len)
+{
+	t->flat = xreallocarray(t->flat, len, sizeof(*t->flat));
+	memset(t->flat + t->flat_len, 0,
+	       (len - t->flat_len) * sizeof(*t->flat));
+	t->flat_len = len;
+	/* Ids now below flat_len move from the hash into the array. */
+	if (t->hash_cap)
+		table_rehash(t, t->hash_cap);
+}
+
+void
+table_add_slow(struct table *t, uint64_t id, uint64_t count, uint64_t sum2)
+{
+	struct table_rec *r;
+	uint64_t len;
+
+	if (id >= t->flat_len && table_flat_fits(t, id, &len))
+		table_flat_grow(t, len);
+	if (id < t->flat_len) {
+		t->flat[id].count += count;
+		t->flat[id].sum2 += sum2;
+		return;
+	}
+	if (t->hash_cap == 0)
+		table_rehash(t, 1024);
+	r = table_find(t, id);
+	if (r->id == 0) {
+		if (2 * (t->hash_len + 1) > t->hash_cap) {
+			table_rehash(t, 2 * t->hash_cap);
+			r = table_find(t, id);
+		}
+		r->id = id;
+		t->hash_len++;
+	}
+	r->count += count;
+	r->sum2 += sum2;
+}
+
+uint64_t
+table_distinct(const struct table *t)
+{
+	return table_flat_distinct(t) + t->hash_len;
+}
+
+static int
+table_cmp(const void *a, const void *b)
+{
+	uint64_t x = ((const struct table_rec *)a)->id;
+	uint64_t y = ((const struct table_rec *)b)->id;
+
+	return (x > y) - (x < y);
+}
+
+void
+table_seal(struct table *t)
+{
+	size_t n = 0;
+
+	if (t->sealed)
+		return;
+	for (size_t i = 0; i < t->hash_cap; i++)
+		if (t->hash[i].id != 0)
+			t->hash[n++] = t->hash[i];
+	if (n > 1)
+		qsort(t->hash, n, sizeof(*t->hash), table_cmp);
+	t->sealed = 1;
+}
+
+int
+table_next(const struct table *t, uint64_t *cursor, struct table_rec *rec)
+{
+	uint64_t i = *cursor;
+
+	for (; i < t->flat_len; i++)
+		if (t->flat[i].count != 0) {
+			rec->id = i;
+			rec->count = t->flat[i].count;
+			rec->sum2 = t->flat[i].sum2;
+			*cursor = i + 1;
+			return 1;
+		}
+	if (i - t->flat_len < t->hash_len) {
+		*rec = t->hash[i - t->flat_len];
+		*cursor = i + 1;
+		return 1;
+	}
+	*cursor = i;
+	return 0;
+}
