@@ -12,7 +12,7 @@
 /* The flat array never exceeds this many slots (16 B each: 256 MiB). */
 #define TABLE_FLAT_MAX (UINT64_C(1) << 24)
 /* Slots the array may always have, however few ids there are. */
-#define TABLE_FLAT_FREE (UINT64_C(1) << 16)
+#define TABLE_FLAT_FREE (UINT64_C(1) << 18)
 /* Slots allowed per distinct id beyond TABLE_FLAT_FREE. */
 #define TABLE_DENSITY 8
 
@@ -87,30 +87,25 @@ table_flat_distinct(const struct table *t)
 	return n;
 }
 
-/* The array may cover id when it would stay dense enough. */
-static int
-table_flat_fits(const struct table *t, uint64_t id, uint64_t *new_len)
+/* The array length that covers id, a power of two. */
+static uint64_t
+table_flat_len_for(const struct table *t, uint64_t id)
 {
 	uint64_t len = t->flat_len ? t->flat_len : 1024;
-	uint64_t distinct;
 
-	if (id >= TABLE_FLAT_MAX)
-		return 0;
 	while (len <= id)
 		len *= 2;
-	if (len <= TABLE_FLAT_FREE) {
-		*new_len = len;
-		return 1;
-	}
-	/* An upper bound first, so the scan below runs only when growing is
-	 * possible (at most log2(TABLE_FLAT_MAX) times per table). */
-	if (len > TABLE_FLAT_FREE + TABLE_DENSITY * (t->flat_len + t->hash_len))
-		return 0;
-	distinct = table_flat_distinct(t) + t->hash_len + 1;
-	if (len > TABLE_FLAT_FREE + TABLE_DENSITY * distinct)
-		return 0;
-	*new_len = len;
-	return 1;
+	return len;
+}
+
+/* Would an array of len slots stay dense enough?  Counts the array's ids,
+ * so it is asked only when the hash has doubled since the last time. */
+static int
+table_flat_dense(const struct table *t, uint64_t len)
+{
+	uint64_t distinct = table_flat_distinct(t) + t->hash_len;
+
+	return len <= TABLE_FLAT_FREE + TABLE_DENSITY * distinct;
 }
 
 static void
@@ -123,6 +118,11 @@ table_flat_grow(struct table *t, uint64_t len)
 	/* Ids now below flat_len move from the hash into the array. */
 	if (t->hash_cap)
 		table_rehash(t, t->hash_cap);
+	t->hash_max = 0;
+	for (size_t i = 0; i < t->hash_cap; i++)
+		if (t->hash[i].id > t->hash_max)
+			t->hash_max = t->hash[i].id;
+	t->next_check = t->hash_len + 1024;
 }
 
 void
@@ -131,8 +131,11 @@ table_add_slow(struct table *t, uint64_t id, uint64_t count, uint64_t sum2)
 	struct table_rec *r;
 	uint64_t len;
 
-	if (id >= t->flat_len && table_flat_fits(t, id, &len))
-		table_flat_grow(t, len);
+	if (id >= t->flat_len && id < TABLE_FLAT_MAX) {
+		len = table_flat_len_for(t, id);
+		if (len <= TABLE_FLAT_FREE)
+			table_flat_grow(t, len);
+	}
 	if (id < t->flat_len) {
 		t->flat[id].count += count;
 		t->flat[id].sum2 += sum2;
@@ -148,9 +151,20 @@ table_add_slow(struct table *t, uint64_t id, uint64_t count, uint64_t sum2)
 		}
 		r->id = id;
 		t->hash_len++;
+		if (id > t->hash_max)
+			t->hash_max = id;
 	}
 	r->count += count;
 	r->sum2 += sum2;
+	/* Now and then, see whether the array could take the hash's ids. */
+	if (t->hash_len >= t->next_check) {
+		t->next_check = 2 * t->hash_len;
+		if (t->hash_max < TABLE_FLAT_MAX) {
+			len = table_flat_len_for(t, t->hash_max);
+			if (table_flat_dense(t, len))
+				table_flat_grow(t, len);
+		}
+	}
 }
 
 uint64_t

@@ -31,6 +31,8 @@ struct table {
 	struct table_rec *hash;
 	size_t hash_cap; /* 0 or a power of two */
 	size_t hash_len;
+	uint64_t hash_max;   /* the largest id in the hash */
+	uint64_t next_check; /* hash_len at which to try growing the array */
 	/* After table_seal(): the hash's records, sorted by id, at the start
 	 * of `hash`. */
 	int sealed;
