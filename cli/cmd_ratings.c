@@ -47,8 +47,10 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 			else if (strcmp(arg, "mmap") == 0)
 				o.via = AREA_MMAP;
 			else
-				return opts_usage_error(self, "--via: '%s' is "
-				                        "not shm or mmap", arg);
+				return opts_usage_error(self,
+				                        "--via: '%s' is "
+				                        "not shm or mmap",
+				                        arg);
 			break;
 		case RATINGS_BY:
 			if (strcmp(arg, "movie") == 0)
@@ -56,8 +58,10 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 			else if (strcmp(arg, "user") == 0)
 				o.by_user = true;
 			else
-				return opts_usage_error(self, "--by: '%s' is "
-				                        "not movie or user", arg);
+				return opts_usage_error(self,
+				                        "--by: '%s' is "
+				                        "not movie or user",
+				                        arg);
 			break;
 		case 'o':
 			o.output = arg;
@@ -90,9 +94,12 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 			else if (strcmp(arg, "never") == 0)
 				o.progress = -1;
 			else
-				return opts_usage_error(self, "--progress: '%s' "
-				                        "is not auto, always or "
-				                        "never", arg);
+				return opts_usage_error(
+				        self,
+				        "--progress: '%s' "
+				        "is not auto, always or "
+				        "never",
+				        arg);
 			break;
 		default:
 			return EXIT_USAGE;
@@ -100,7 +107,7 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 	}
 	if (o.strict && o.lenient)
 		return opts_usage_error(self, "--strict and --lenient "
-		                        "contradict each other");
+		                              "contradict each other");
 	first = opts_index(&op);
 	if (first < argc) {
 		o.files = argv + first;
@@ -128,29 +135,35 @@ const struct cmd cmd_ratings = {
 	        "Malformed lines are reported as\nFILE:LINE: reason, skipped, "
 	        "and make the exit status 1 unless --lenient.\n"
 	        "Example: ipckit ratings --top 10 --min-count 100 ratings.csv",
-	.opts = (const struct opt[]){
-	        { "jobs", 'j', "N",
-	          "worker processes (default: one per core, fewer for small "
-	          "input)" },
-	        { "via", RATINGS_VIA, "shm|mmap",
-	          "System V shm + semaphores, or shared mmap (default)" },
-	        { "by", RATINGS_BY, "movie|user",
-	          "group by movie (default) or by user" },
-	        { "output", 'o', "FILE",
-	          "write the result to FILE (replaced whole, never half)" },
-	        { "top", RATINGS_TOP, "K",
-	          "the K highest means (ties: more ratings, then lower id)" },
-	        { "min-count", RATINGS_MIN_COUNT, "C",
-	          "leave out ids with fewer than C ratings" },
-	        { "json", RATINGS_JSON, NULL,
-	          "print a JSON array of {id, count, mean}" },
-	        { "strict", RATINGS_STRICT, NULL,
-	          "stop at the first malformed line, print no result" },
-	        { "lenient", RATINGS_LENIENT, NULL,
-	          "exit 0 even when malformed lines were skipped" },
-	        { "progress", RATINGS_PROGRESS, "WHEN",
-	          "progress bar on stderr: auto (a terminal), always, never" },
-	        { NULL },
-	},
+	.opts =
+	        (const struct opt[]){
+	                { "jobs", 'j', "N",
+	                  "worker processes (default: one per core, fewer for "
+	                  "small "
+	                  "input)" },
+	                { "via", RATINGS_VIA, "shm|mmap",
+	                  "System V shm + semaphores, or shared mmap "
+	                  "(default)" },
+	                { "by", RATINGS_BY, "movie|user",
+	                  "group by movie (default) or by user" },
+	                { "output", 'o', "FILE",
+	                  "write the result to FILE (replaced whole, never "
+	                  "half)" },
+	                { "top", RATINGS_TOP, "K",
+	                  "the K highest means (ties: more ratings, then lower "
+	                  "id)" },
+	                { "min-count", RATINGS_MIN_COUNT, "C",
+	                  "leave out ids with fewer than C ratings" },
+	                { "json", RATINGS_JSON, NULL,
+	                  "print a JSON array of {id, count, mean}" },
+	                { "strict", RATINGS_STRICT, NULL,
+	                  "stop at the first malformed line, print no result" },
+	                { "lenient", RATINGS_LENIENT, NULL,
+	                  "exit 0 even when malformed lines were skipped" },
+	                { "progress", RATINGS_PROGRESS, "WHEN",
+	                  "progress bar on stderr: auto (a terminal), always, "
+	                  "never" },
+	                { NULL },
+	        },
 	.run = ratings_cmd,
 };

@@ -38,7 +38,8 @@ area_open_shm(struct area *a, const char **why)
 		*why = "shmat";
 		return err;
 	}
-	a->semid = semget(IPC_PRIVATE, (int)a->nsems, IPC_CREAT | IPC_EXCL | 0600);
+	a->semid =
+	        semget(IPC_PRIVATE, (int)a->nsems, IPC_CREAT | IPC_EXCL | 0600);
 	if (a->semid == -1) {
 		*why = "semget (see /proc/sys/kernel/sem)";
 		return -errno;
@@ -122,7 +123,8 @@ int
 area_post(struct area *a, unsigned i)
 {
 	if (a->via == AREA_SHM) {
-		struct sembuf op = { .sem_num = (unsigned short)i, .sem_op = 1 };
+		struct sembuf op = { .sem_num = (unsigned short)i,
+			             .sem_op = 1 };
 
 		return semop(a->semid, &op, 1) == -1 ? -errno : 0;
 	}
@@ -137,7 +139,8 @@ area_wait(struct area *a, unsigned i, int timeout_ms)
 	int rc;
 
 	if (a->via == AREA_SHM) {
-		struct sembuf op = { .sem_num = (unsigned short)i, .sem_op = -1 };
+		struct sembuf op = { .sem_num = (unsigned short)i,
+			             .sem_op = -1 };
 
 		rc = semtimedop(a->semid, &op, 1, timeout_ms < 0 ? NULL : &ts);
 		if (rc == -1 && errno == EAGAIN)

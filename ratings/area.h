@@ -17,12 +17,12 @@ enum area_via {
 
 struct area {
 	enum area_via via;
-	void *base;   /* size bytes, zeroed, shared with children */
+	void *base; /* size bytes, zeroed, shared with children */
 	size_t size;
 	unsigned nsems;
-	int shmid;    /* AREA_SHM: already marked for removal; -1 */
-	int semid;    /* AREA_SHM: the semaphore set, removed by close; -1 */
-	sem_t *sems;  /* AREA_MMAP: nsems semaphores after base + size */
+	int shmid;   /* AREA_SHM: already marked for removal; -1 */
+	int semid;   /* AREA_SHM: the semaphore set, removed by close; -1 */
+	sem_t *sems; /* AREA_MMAP: nsems semaphores after base + size */
 	size_t map_size;
 };
 

@@ -37,11 +37,11 @@
 #define COORD_MIN_BYTES_PER_WORKER (4u << 20)
 /* How long a wait lasts before the coordinator looks at its children,
  * signals and the progress bar again. */
-#define COORD_TICK_MS 100
+#define COORD_TICK_MS              100
 /* Malformed lines printed before "... and N more". */
-#define COORD_REPORTS_MAX 20
+#define COORD_REPORTS_MAX          20
 /* The progress bar appears only for runs longer than this. */
-#define COORD_PROGRESS_AFTER_MS 250
+#define COORD_PROGRESS_AFTER_MS    250
 
 static volatile sig_atomic_t coord_signal;
 
@@ -62,13 +62,13 @@ struct coord {
 	struct worker_input *inputs; /* owned, o->nfiles */
 	struct worker_range *plan;   /* owned, before the area exists */
 	unsigned nranges, nworkers;
-	uint64_t total;              /* bytes of regular input */
+	uint64_t total; /* bytes of regular input */
 	struct area area;
-	struct worker_shared *sh;    /* in area */
-	pid_t *pids;                 /* owned; 0 once reaped */
-	unsigned *box;               /* owned: the box each worker fills next */
-	bool *last;                  /* owned: its last box was taken */
-	bool failed;                 /* an error was printed */
+	struct worker_shared *sh; /* in area */
+	pid_t *pids;              /* owned; 0 once reaped */
+	unsigned *box;            /* owned: the box each worker fills next */
+	bool *last;               /* owned: its last box was taken */
+	bool failed;              /* an error was printed */
 	struct timespec t0;
 	bool progress_shown;
 	int64_t progress_next_ms;
@@ -87,8 +87,7 @@ coord_ms_since(const struct timespec *t0)
 	       (now.tv_nsec - t0->tv_nsec) / 1000000;
 }
 
-static void
-coord_error(struct coord *c, const char *fmt, ...)
+static void coord_error(struct coord *c, const char *fmt, ...)
         __attribute__((format(printf, 2, 3)));
 
 static void
@@ -173,8 +172,9 @@ coord_inputs(struct coord *c)
 				return -1;
 			}
 			if (S_ISDIR(st.st_mode)) {
-				coord_error(c, "%s: is a directory, not a file "
-				               "of ratings",
+				coord_error(c,
+				            "%s: is a directory, not a file "
+				            "of ratings",
 				            name);
 				return -1;
 			}
@@ -205,15 +205,17 @@ coord_inputs(struct coord *c)
 		}
 		rc = parse_detect(head, (size_t)n, (uint64_t)n >= in->size, &f);
 		if (rc == -EAGAIN) {
-			coord_error(c, "%s: not ratings: no line ends in the "
-			               "first 64 KiB",
+			coord_error(c,
+			            "%s: not ratings: no line ends in the "
+			            "first 64 KiB",
 			            in->name);
 			return -1;
 		}
 		if (rc) {
-			coord_error(c, "%s: not ratings: no tab or comma in "
-			               "the first line (expected u.data or "
-			               "ratings.csv lines)",
+			coord_error(c,
+			            "%s: not ratings: no tab or comma in "
+			            "the first line (expected u.data or "
+			            "ratings.csv lines)",
 			            in->name);
 			return -1;
 		}
@@ -272,7 +274,8 @@ coord_plan(struct coord *c)
 		}
 		for (unsigned w = 0; w < n; w++) {
 			/* Worker w's span of the concatenated files. */
-			uint64_t s = (uint64_t)((unsigned __int128)c->total * w / n);
+			uint64_t s =
+			        (uint64_t)((unsigned __int128)c->total * w / n);
 			uint64_t e = (uint64_t)((unsigned __int128)c->total *
 			                        (w + 1) / n);
 			uint64_t lo = s > g ? s : g;
@@ -317,8 +320,9 @@ static int
 coord_share(struct coord *c)
 {
 	size_t off_ranges = coord_align(sizeof(struct worker_shared));
-	size_t off_slots = off_ranges +
-	                   coord_align(c->nranges * sizeof(struct worker_range));
+	size_t off_slots =
+	        off_ranges +
+	        coord_align(c->nranges * sizeof(struct worker_range));
 	size_t size = off_slots + c->nworkers * sizeof(struct worker_slot);
 	const char *why;
 	int rc;
@@ -435,15 +439,17 @@ coord_reap(struct coord *c, bool block)
 			continue;
 		c->pids[w] = 0;
 		if (WIFSIGNALED(st)) {
-			coord_error(c, "worker %u (pid %ld) was killed by "
-			               "signal %d (%s); no results written",
+			coord_error(c,
+			            "worker %u (pid %ld) was killed by "
+			            "signal %d (%s); no results written",
 			            w, (long)r, WTERMSIG(st),
 			            strsignal(WTERMSIG(st)));
 			return -1;
 		}
 		if (WEXITSTATUS(st) > 1) {
-			coord_error(c, "worker %u (pid %ld) failed with status "
-			               "%d; no results written",
+			coord_error(c,
+			            "worker %u (pid %ld) failed with status "
+			            "%d; no results written",
 			            w, (long)r, WEXITSTATUS(st));
 			return -1;
 		}
@@ -475,8 +481,9 @@ coord_progress(struct coord *c, bool force_clear)
 		done += atomic_load_explicit(&c->sh->slots[w].bytes_done,
 		                             memory_order_relaxed);
 	if (c->total > 0) {
-		unsigned pct = (unsigned)(done >= c->total ? 100
-		                                           : done * 100 / c->total);
+		unsigned pct =
+		        (unsigned)(done >= c->total ? 100
+		                                    : done * 100 / c->total);
 		char bar[31];
 
 		memset(bar, ' ', 30);
@@ -526,8 +533,9 @@ coord_refill(void *arg, unsigned w, struct merge_src *s)
 			/* It has ended: whatever it posted is there now. */
 			if (area_wait(&c->area, WORKER_SEM_FULL(w), 0) == 0)
 				break;
-			coord_error(c, "worker %u ended without sending its "
-			               "results; no results written",
+			coord_error(c,
+			            "worker %u ended without sending its "
+			            "results; no results written",
 			            w);
 			return -ECHILD;
 		}
@@ -591,7 +599,8 @@ coord_reports(struct coord *c, unsigned max)
 	qsort(all, n, sizeof(*all), coord_report_cmp);
 	for (size_t i = 0; i < n && i < max; i++) {
 		const struct worker_report *r = all[i].r;
-		const char *name = c->inputs[c->sh->ranges[r->range].input].name;
+		const char *name =
+		        c->inputs[c->sh->ranges[r->range].input].name;
 		char ex[WORKER_EXCERPT * 4 + 1];
 		size_t k = 0;
 
@@ -600,9 +609,9 @@ coord_reports(struct coord *c, unsigned max)
 			unsigned char ch = (unsigned char)r->excerpt[j];
 
 			if (ch < 0x20 || ch == 0x7f)
-				k += (size_t)snprintf(ex + k, sizeof(ex) - k,
-				                      ch == '\t' ? "\\t" : "\\x%02x",
-				                      ch);
+				k += (size_t)snprintf(
+				        ex + k, sizeof(ex) - k,
+				        ch == '\t' ? "\\t" : "\\x%02x", ch);
 			else
 				ex[k++] = (char)ch;
 		}
@@ -613,8 +622,9 @@ coord_reports(struct coord *c, unsigned max)
 		        r->len == WORKER_EXCERPT ? "..." : "");
 	}
 	if (bad > max && max > 1)
-		fprintf(stderr, "ipckit ratings: ... and %llu more malformed "
-		                "lines\n",
+		fprintf(stderr,
+		        "ipckit ratings: ... and %llu more malformed "
+		        "lines\n",
 		        (unsigned long long)(bad - (n < max ? n : max)));
 	free(all);
 	return bad;
@@ -638,9 +648,10 @@ coord_worker_failures(struct coord *c)
 			            name);
 			return -1;
 		default:
-			coord_error(c, "%s: not ratings: no tab or comma in "
-			               "the first line (expected u.data or "
-			               "ratings.csv lines)",
+			coord_error(c,
+			            "%s: not ratings: no tab or comma in "
+			            "the first line (expected u.data or "
+			            "ratings.csv lines)",
 			            name);
 			return -1;
 		}
@@ -762,8 +773,9 @@ ratings_run(const struct ratings_opts *o)
 	if (coord_output(&c, &sink))
 		goto out;
 	if (bad) {
-		fprintf(stderr, "ipckit ratings: %llu malformed line%s "
-		                "skipped, %llu ratings used\n",
+		fprintf(stderr,
+		        "ipckit ratings: %llu malformed line%s "
+		        "skipped, %llu ratings used\n",
 		        (unsigned long long)bad, bad == 1 ? "" : "s",
 		        (unsigned long long)sink.ratings);
 		code = o->lenient ? EXIT_OK : EXIT_FAIL;

@@ -13,15 +13,15 @@
 #define RATINGS_JOBS_MAX 256
 
 struct ratings_opts {
-	char **files;      /* borrowed; "-" is stdin */
+	char **files; /* borrowed; "-" is stdin */
 	unsigned nfiles;
-	unsigned jobs;     /* 0: one per core (fewer for small inputs) */
+	unsigned jobs; /* 0: one per core (fewer for small inputs) */
 	enum area_via via;
 	bool by_user;
 	bool json;
 	bool strict;
 	bool lenient;
-	int progress;       /* -1 never, 0 when stderr is a terminal, 1 always */
+	int progress; /* -1 never, 0 when stderr is a terminal, 1 always */
 	const char *output; /* NULL or "-": stdout */
 	uint64_t top;       /* 0: all ids */
 	uint64_t min_count;

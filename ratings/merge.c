@@ -152,7 +152,8 @@ merge_heap_push(struct merge_sink *s, const struct table_rec *r)
 		}
 		i = s->heap_len++;
 		s->heap[i] = *r;
-		while (i > 0 && merge_better(&s->heap[(i - 1) / 2], &s->heap[i])) {
+		while (i > 0 &&
+		       merge_better(&s->heap[(i - 1) / 2], &s->heap[i])) {
 			struct table_rec t = s->heap[i];
 			s->heap[i] = s->heap[(i - 1) / 2];
 			s->heap[(i - 1) / 2] = t;
@@ -230,8 +231,7 @@ merge_src_down(const struct merge_src *src, unsigned *h, size_t n, size_t i)
 
 /* Make sure src[k] has a current record; 1 if so, 0 if done, <0 error. */
 static int
-merge_fill(unsigned k, merge_refill_fn *refill, void *arg,
-           struct merge_src *s)
+merge_fill(unsigned k, merge_refill_fn *refill, void *arg, struct merge_src *s)
 {
 	while (s->i >= s->n) {
 		int rc = refill(arg, k, s);

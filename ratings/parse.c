@@ -196,8 +196,9 @@ parse_detect(const char *buf, size_t len, bool eof, struct parse_format *fmt)
 }
 
 #if defined(__SSE2__)
-/* Bit i set when p[i] is not an ASCII digit, for i < 32; bit 32 always
- * set, so a count of trailing zeros never exceeds 32. */
+/* Bit i set when p[i] is not an ASCII digit, for i < 32; bits 32..63
+ * always set, so the mask never runs out of bits however many are taken
+ * off, and a field end found past the window reads as 32 or more. */
 static inline uint64_t
 parse_nondigits(const char *p)
 {
@@ -211,13 +212,13 @@ parse_nondigits(const char *p)
 	uint32_t hi = (uint32_t)_mm_movemask_epi8(
 	        _mm_cmplt_epi8(_mm_add_epi8(b, off), lim));
 
-	return ((uint64_t)~(lo | hi << 16) & 0xFFFFFFFFu) | UINT64_C(1) << 32;
+	return ((uint64_t) ~(lo | hi << 16) & 0xFFFFFFFFu) | ~UINT64_C(0) << 32;
 }
 #else
 static inline uint64_t
 parse_nondigits(const char *p)
 {
-	uint64_t m = UINT64_C(1) << 32;
+	uint64_t m = ~UINT64_C(0) << 32;
 
 	for (unsigned i = 0; i < 32; i++)
 		m |= (uint64_t)!parse_is_digit(p[i]) << i;
@@ -256,7 +257,8 @@ parse_swar_value(uint64_t w)
 {
 	w = (w * 2561) >> 8;
 	w = ((w & UINT64_C(0x00FF00FF00FF00FF)) * 6553601) >> 16;
-	return ((w & UINT64_C(0x0000FFFF0000FFFF)) * UINT64_C(42949672960001)) >>
+	return ((w & UINT64_C(0x0000FFFF0000FFFF)) *
+	        UINT64_C(42949672960001)) >>
 	       32;
 }
 
@@ -284,8 +286,8 @@ parse_slow(struct parse_ctx *c, const char *p, const char *end)
  * 0 where D.F is not a half in 0.5-5. */
 static const uint8_t parse_r2_dot[256] = {
 #define PARSE_R2(d) [(d) << 4] = 2 * (d), [(d) << 4 | 5] = 2 * (d) + 1
-	[5] = 1, PARSE_R2(1), PARSE_R2(2), PARSE_R2(3), PARSE_R2(4),
-	[5 << 4] = 10,
+	[5] = 1,     PARSE_R2(1), PARSE_R2(2),
+	PARSE_R2(3), PARSE_R2(4), [5 << 4] = 10,
 #undef PARSE_R2
 };
 
@@ -300,7 +302,8 @@ static const uint8_t parse_r2_dot[256] = {
  */
 #if defined(__GNUC__) && !defined(__clang__)
 /* Two scalar adds to a table cell beat the vector add GCC would build. */
-#define PARSE_HOT __attribute__((always_inline, optimize("no-tree-slp-vectorize")))
+#define PARSE_HOT \
+	__attribute__((always_inline, optimize("no-tree-slp-vectorize")))
 #else
 #define PARSE_HOT __attribute__((always_inline))
 #endif
@@ -338,9 +341,10 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 		if (p[i3] == '.') {
 			/* "D.F" + sep: F a digit, so the next non-digit
 			 * is the separator two bytes on. */
-			if (__builtin_expect((unsigned)__builtin_ctzll(m) != i3 + 2 ||
-			                             (w & 0xFF00FF00u) != dot_want,
-			                     0))
+			if (__builtin_expect(
+			            (unsigned)__builtin_ctzll(m) != i3 + 2 ||
+			                    (w & 0xFF00FF00u) != dot_want,
+			            0))
 				goto slow;
 			r2 = parse_r2_dot[(w & 0x0F) << 4 | (w >> 16 & 0x0F)];
 			m &= m - 1;
@@ -376,7 +380,7 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 			flat_len = t->flat_len;
 		}
 		continue;
-slow:
+	slow:
 		c->lines += lines;
 		lines = 0;
 		p = parse_slow(c, p, end);

@@ -23,15 +23,15 @@
 /* Why a line is malformed; 0 for a good line. */
 enum parse_err {
 	PARSE_OK = 0,
-	PARSE_EEMPTY,    /* empty line */
-	PARSE_EFIELDS,   /* not 4 fields with the file's separator */
-	PARSE_EUSER,     /* user id: not a positive integer */
-	PARSE_EITEM,     /* movie id: not a positive integer */
-	PARSE_ERATING,   /* rating: not a number in halves */
-	PARSE_ERANGE,    /* rating outside 0.5-5 */
-	PARSE_ETIME,     /* timestamp: not a non-negative integer */
-	PARSE_ELONG,     /* longer than PARSE_LINE_MAX */
-	PARSE_ECOUNT_,   /* number of codes */
+	PARSE_EEMPTY,  /* empty line */
+	PARSE_EFIELDS, /* not 4 fields with the file's separator */
+	PARSE_EUSER,   /* user id: not a positive integer */
+	PARSE_EITEM,   /* movie id: not a positive integer */
+	PARSE_ERATING, /* rating: not a number in halves */
+	PARSE_ERANGE,  /* rating outside 0.5-5 */
+	PARSE_ETIME,   /* timestamp: not a non-negative integer */
+	PARSE_ELONG,   /* longer than PARSE_LINE_MAX */
+	PARSE_ECOUNT_, /* number of codes */
 };
 
 /* One good line: ids are 1..UINT64_MAX, r2 is the rating times 2 (1..10),

@@ -10,11 +10,11 @@
 #include "xalloc.h"
 
 /* The flat array never exceeds this many slots (16 B each: 256 MiB). */
-#define TABLE_FLAT_MAX (UINT64_C(1) << 24)
+#define TABLE_FLAT_MAX  (UINT64_C(1) << 24)
 /* Slots the array may always have, however few ids there are. */
 #define TABLE_FLAT_FREE (UINT64_C(1) << 18)
 /* Slots allowed per distinct id beyond TABLE_FLAT_FREE. */
-#define TABLE_DENSITY 8
+#define TABLE_DENSITY   8
 
 void
 table_init(struct table *t)

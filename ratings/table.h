@@ -72,7 +72,6 @@ void table_seal(struct table *t);
  * table_next - the records in ascending id order, after table_seal().
  * *cursor starts at 0.  Returns 1 with *rec filled, 0 at the end.
  */
-int table_next(const struct table *t, uint64_t *cursor,
-               struct table_rec *rec);
+int table_next(const struct table *t, uint64_t *cursor, struct table_rec *rec);
 
 #endif

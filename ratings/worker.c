@@ -82,8 +82,8 @@ worker_strict_failed(struct worker *w)
 	_Atomic uint32_t *stop = &w->job->sh->strict_stop;
 	uint32_t cur = atomic_load(stop);
 
-	while (w->range < cur && !atomic_compare_exchange_weak(stop, &cur,
-	                                                       w->range))
+	while (w->range < cur &&
+	       !atomic_compare_exchange_weak(stop, &cur, w->range))
 		;
 }
 
@@ -280,7 +280,8 @@ worker_send(struct worker *w)
 		int rc;
 
 		do
-			rc = area_wait(job->area, WORKER_SEM_EMPTY(job->index), -1);
+			rc = area_wait(job->area, WORKER_SEM_EMPTY(job->index),
+			               -1);
 		while (rc == -EINTR);
 		if (rc)
 			return rc;

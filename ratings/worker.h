@@ -16,16 +16,16 @@
 /* Records per mailbox (24 B each), two mailboxes per worker. */
 #define WORKER_BOX_RECS 4096
 /* Malformed lines each worker keeps for the report. */
-#define WORKER_REPORTS 32
-#define WORKER_EXCERPT 60
+#define WORKER_REPORTS  32
+#define WORKER_EXCERPT  60
 
 /* One input: a file, or a stream (stdin or a FIFO) read once. */
 struct worker_input {
 	const char *name; /* as the user gave it ("-" for stdin); borrowed */
-	int fd;           /* regular files: opened by the coordinator; else -1 */
-	bool stream;      /* read sequentially by one worker */
-	uint64_t size;    /* regular files */
-	char sep;         /* regular files: from parse_detect() */
+	int fd;        /* regular files: opened by the coordinator; else -1 */
+	bool stream;   /* read sequentially by one worker */
+	uint64_t size; /* regular files */
+	char sep;      /* regular files: from parse_detect() */
 	bool header;
 	uint64_t data_off;
 };
@@ -42,7 +42,7 @@ struct worker_range {
 
 struct worker_report {
 	uint32_t range;
-	int32_t code; /* enum parse_err */
+	int32_t code;  /* enum parse_err */
 	uint64_t line; /* within its range, 1-based */
 	uint32_t len;  /* of excerpt */
 	char excerpt[WORKER_EXCERPT];

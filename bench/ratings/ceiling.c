@@ -23,7 +23,8 @@ ceiling_span(int fd, uint64_t off, uint64_t end)
 	uint64_t acc = 0;
 
 	while (off < end) {
-		size_t want = end - off < CEIL_BUF ? (size_t)(end - off) : CEIL_BUF;
+		size_t want =
+		        end - off < CEIL_BUF ? (size_t)(end - off) : CEIL_BUF;
 		ssize_t n = pread(fd, buf, want, (off_t)off);
 
 		if (n <= 0)

@@ -40,8 +40,8 @@ struct shape {
 	int halves;
 };
 
-static double *cdf;     /* popularity by rank */
-static int *quality;    /* per rank, in half stars: -3..+2 */
+static double *cdf;  /* popularity by rank */
+static int *quality; /* per rank, in half stars: -3..+2 */
 
 static unsigned
 gen_rank(unsigned n)
@@ -65,7 +65,8 @@ static unsigned
 gen_r2(int q, int halves)
 {
 	/* Roughly the 25M file's spread: 4 most common, then 3, 5, 3.5. */
-	static const unsigned w[10] = { 16, 31, 16, 66, 50, 196, 126, 266, 88, 145 };
+	static const unsigned w[10] = { 16,  31,  16,  66, 50,
+		                        196, 126, 266, 88, 145 };
 	unsigned u = (unsigned)(gen_next() % 1000), acc = 0, i;
 	int r;
 
@@ -99,7 +100,7 @@ gen_u64(char *p, uint64_t v)
 	return p;
 }
 
-static unsigned *ids;   /* movie id of each rank */
+static unsigned *ids; /* movie id of each rank */
 
 static int
 gen_cmp(const void *a, const void *b)
@@ -127,8 +128,8 @@ main(int argc, char **argv)
 	rows = strtoull(argv[2], NULL, 10);
 	gen_state = strtoull(argv[3], NULL, 10);
 	if (csv)
-		s = (struct shape){ 162541, 59047, 209171, 789652009,
-			            1574327703, 1 };
+		s = (struct shape){ 162541,    59047,      209171,
+			            789652009, 1574327703, 1 };
 	else
 		s = (struct shape){ 943, 1682, 1682, 874724710, 893286638, 0 };
 	cdf = malloc(s.movies * sizeof(*cdf));
@@ -196,8 +197,8 @@ main(int argc, char **argv)
 			qsort(batch, k, sizeof(*batch), gen_cmp);
 		m = csv ? u : 1 + (unsigned)(gen_next() % s.users);
 		for (uint64_t i = 0; i < k; i++) {
-			unsigned rank = batch[i], r2 = gen_r2(quality[rank],
-			                                      s.halves);
+			unsigned rank = batch[i],
+			         r2 = gen_r2(quality[rank], s.halves);
 			uint64_t t = s.t0 + gen_next() % (s.t1 - s.t0);
 			char *p = out + n, sep = csv ? ',' : '\t';
 

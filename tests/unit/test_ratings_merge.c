@@ -41,8 +41,8 @@ test_mean_rounding(void **state)
 	/* Just below a half: 1/3 + ... stays down. */
 	assert_string_equal(mean(7, 44), "3.1429");
 	/* Huge counts stay exact. */
-	assert_string_equal(mean(UINT64_C(1) << 40, (UINT64_C(1) << 40) * 7 + 1),
-	                    "3.5000");
+	assert_string_equal(
+	        mean(UINT64_C(1) << 40, (UINT64_C(1) << 40) * 7 + 1), "3.5000");
 	assert_string_equal(mean(2000000000000, 14000000000001), "3.5000");
 }
 
@@ -142,9 +142,10 @@ test_merge_top_json(void **state)
 	struct batches b;
 	struct merge_sink s;
 	/* Means: 7 and 9 are 5.0 (7 has more ratings), then 5 (3.5). */
-	static const char want[] = "[\n{\"id\":7,\"count\":3,\"mean\":5.0000},\n"
-	                           "{\"id\":9,\"count\":1,\"mean\":5.0000},\n"
-	                           "{\"id\":5,\"count\":3,\"mean\":3.5000}\n]\n";
+	static const char want[] =
+	        "[\n{\"id\":7,\"count\":3,\"mean\":5.0000},\n"
+	        "{\"id\":9,\"count\":1,\"mean\":5.0000},\n"
+	        "{\"id\":5,\"count\":3,\"mean\":3.5000}\n]\n";
 
 	(void)state;
 	setup_batches(&b);
@@ -227,8 +228,8 @@ test_top_many(void **state)
 				continue;
 			for (size_t j = 0; j < k; j++)
 				taken |= best[j] == i;
-			if (!taken && (bi == SIZE_MAX ||
-			               merge_better(&all[i], &all[bi])))
+			if (!taken &&
+			    (bi == SIZE_MAX || merge_better(&all[i], &all[bi])))
 				bi = i;
 		}
 		best[k] = bi;

@@ -101,7 +101,8 @@ test_bad_lines(void **state)
 		assert_int_equal(parse_line(big, sizeof(big), ',', &r),
 		                 PARSE_ELONG);
 	}
-	assert_string_equal(parse_strerror(PARSE_ERANGE), "rating outside 0.5-5");
+	assert_string_equal(parse_strerror(PARSE_ERANGE),
+	                    "rating outside 0.5-5");
 	assert_string_equal(parse_strerror(-1), "unknown error");
 }
 
@@ -109,7 +110,8 @@ static void
 test_detect(void **state)
 {
 	struct parse_format f;
-	static const char csv[] = "userId,movieId,rating,timestamp\n1,2,3.5,4\n";
+	static const char csv[] =
+	        "userId,movieId,rating,timestamp\n1,2,3.5,4\n";
 	static const char bom[] = "\xEF\xBB\xBF"
 	                          "1\t2\t3\t4\n";
 
@@ -164,10 +166,10 @@ gen_digits(char *p, unsigned n)
 static size_t
 gen_line(char *p, char sep)
 {
-	static const char *const ratings[] = { "1",   "3",   "5",   "0",
-		                               "6",   "0.5", "3.5", "5.0",
-		                               "5.5", "4.0", "2.2", "3.",
-		                               ".5",  "4.50", "x",  "" };
+	static const char *const ratings[] = { "1",   "3",    "5",   "0",
+		                               "6",   "0.5",  "3.5", "5.0",
+		                               "5.5", "4.0",  "2.2", "3.",
+		                               ".5",  "4.50", "x",   "" };
 	size_t n = 0;
 	const char *r = ratings[rnd() % 16];
 
@@ -243,8 +245,8 @@ check_block(char sep, bool by_user)
 	assert_int_equal(c.lines, LINES);
 	for (int i = 0; i < LINES; i++) {
 		struct parse_row row;
-		int code = parse_line(buf + starts[i], starts[i + 1] - starts[i] - 1,
-		                      sep, &row);
+		int code = parse_line(buf + starts[i],
+		                      starts[i + 1] - starts[i] - 1, sep, &row);
 
 		if (code == PARSE_OK) {
 			table_add(&ref, by_user ? row.user : row.item, row.r2);
@@ -253,12 +255,13 @@ check_block(char sep, bool by_user)
 		assert_true(nbad < log->n);
 		if (log->lines[nbad] != (uint64_t)i + 1 ||
 		    log->codes[nbad] != code)
-			fail_msg("line %d '%.*s': block says line %llu code %d, "
-			         "parse_line says %d",
-			         i + 1, (int)(starts[i + 1] - starts[i] - 1),
-			         buf + starts[i],
-			         (unsigned long long)log->lines[nbad],
-			         log->codes[nbad], code);
+			fail_msg(
+			        "line %d '%.*s': block says line %llu code %d, "
+			        "parse_line says %d",
+			        i + 1, (int)(starts[i + 1] - starts[i] - 1),
+			        buf + starts[i],
+			        (unsigned long long)log->lines[nbad],
+			        log->codes[nbad], code);
 		nbad++;
 	}
 	assert_int_equal(nbad, log->n);
@@ -269,7 +272,8 @@ check_block(char sep, bool by_user)
 	table_seal(&fast);
 	table_seal(&ref);
 	for (;;) {
-		int x = table_next(&fast, &cf, &a), y = table_next(&ref, &cr, &b);
+		int x = table_next(&fast, &cf, &a),
+		    y = table_next(&ref, &cr, &b);
 
 		assert_int_equal(x, y);
 		if (!x)
