@@ -131,6 +131,7 @@ def tools(ipckit, ceiling, path, csv, skip, tmp):
                            " k, c[k], s[k]/c[k]}", path]))
     if shutil.which("datamash"):
         t.append(("datamash -s", ["sh", "-c", "datamash -s -t '" + fs + "' "
+                                  "--output-delimiter '\t' "
                                   + ("--header-in " if csv else "")
                                   + "-g 2 count 2 mean 3 < \"$0\"", path]))
     if shutil.which("sqlite3"):
@@ -186,6 +187,14 @@ def load(path):
     return res
 
 
+def check(ours, path):
+    """None when the output at path agrees with ours, else why not."""
+    try:
+        return agree(ours, load(path))
+    except ValueError as e:
+        return f"unreadable output ({e})"
+
+
 def agree(ours, theirs):
     """None, or why they differ: same ids and counts, means within
     half a unit of the 4th decimal (ours is rounded, theirs are not)."""
@@ -231,7 +240,7 @@ def bench(size, args, ipckit, gen, ceiling):
         for name, _, _ in ts:
             if name in fast:
                 continue
-            checks[name] = agree(ours, load(os.path.join(tmp, name)))
+            checks[name] = check(ours, os.path.join(tmp, name))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
