@@ -163,7 +163,7 @@ const struct cmd cmd_ratings = {
 	                { "progress", RATINGS_PROGRESS, "WHEN",
 	                  "progress bar on stderr: auto (a terminal), always, "
 	                  "never" },
-	                { NULL },
+	                { 0 },
 	        },
 	.run = ratings_cmd,
 };

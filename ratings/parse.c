@@ -297,18 +297,11 @@ static const uint8_t parse_r2_dot[256] = {
  * A line is taken here only when the window proves it well formed: a key
  * id of 1..8 digits and the other id of 1..19 digits, neither 0; a rating
  * "D", "D.0" or "D.5" within 0.5-5; a timestamp of digits; '\n' or
- * "\r\n" within 32 bytes.  Anything else goes to parse_line(), which
+ * "\r\n" by byte 32.  Anything else goes to parse_line(), which
  * accepts exactly the same lines, so both paths agree.  The branches are
  * never taken on good input.
  */
-#if defined(__GNUC__) && !defined(__clang__)
-/* Two scalar adds to a table cell beat the vector add GCC would build. */
-#define PARSE_HOT \
-	__attribute__((always_inline, optimize("no-tree-slp-vectorize")))
-#else
-#define PARSE_HOT __attribute__((always_inline))
-#endif
-static inline PARSE_HOT const char *
+static inline __attribute__((always_inline)) const char *
 parse_block_t(struct parse_ctx *c, const char *p, const char *end,
               const char sep, const bool by_user,
               uint64_t (*nondigits)(const char *))
@@ -321,16 +314,17 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 	uint64_t flat_len = t->flat_len, lines = 0;
 
 	while (p < end) {
-		uint64_t m = nondigits(p), key, other, id;
-		unsigned i1, i2, i3, i5, r2, klen, olen;
+		uint64_t m = nondigits(p), key, other, id, n;
+		/* Positions as 64-bit values: no extension before indexing. */
+		uint64_t i1, i2, i3, i5, r2, klen, olen;
 		uint32_t w;
 
 		/* Field ends: user at i1, movie at i2, rating at i3. */
-		i1 = (unsigned)__builtin_ctzll(m);
+		i1 = (uint64_t)__builtin_ctzll(m);
 		m &= m - 1;
-		i2 = (unsigned)__builtin_ctzll(m);
+		i2 = (uint64_t)__builtin_ctzll(m);
 		m &= m - 1;
-		i3 = (unsigned)__builtin_ctzll(m);
+		i3 = (uint64_t)__builtin_ctzll(m);
 		m &= m - 1;
 		klen = by_user ? i1 : i2 - i1 - 1;
 		olen = by_user ? i2 - i1 - 1 : i1;
@@ -356,28 +350,36 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 			if (__builtin_expect(p[i3] != sep, 0))
 				goto slow;
 		}
-		i5 = (unsigned)__builtin_ctzll(m);
-		if (__builtin_expect(r2 - 1 > 9 || i5 == i3 + 1 || i5 > 30, 0))
+		/* The forced bits 32.. make i5 at most 33: a line whose '\n' is
+		 * at 32 is taken (its bytes up to 31 are digits), any other
+		 * byte there sends it to the slow path. */
+		i5 = (uint64_t)__builtin_ctzll(m);
+		if (__builtin_expect(r2 - 1 > 9 || i5 == i3 + 1, 0))
 			goto slow;
 		if (__builtin_expect(p[i5] != '\n', 0)) {
 			if (p[i5] != '\r' || p[i5 + 1] != '\n')
 				goto slow;
 			i5++;
 		}
-		key = parse_swar_load(p + (by_user ? i1 : i2), klen);
+		key = parse_swar_load(p + (by_user ? i1 : i2), (unsigned)klen);
 		/* The other id's last (up to) 8 digits: not all zero proves
 		 * it positive; all zero goes to the exact parser. */
-		other = parse_swar_load(p + (by_user ? i2 : i1), olen);
+		other = parse_swar_load(p + (by_user ? i2 : i1),
+		                        (unsigned)olen);
 		if (__builtin_expect(key == 0 || other == 0, 0))
 			goto slow;
 		id = parse_swar_value(key);
 		lines++;
 		p += i5 + 1;
 		if (__builtin_expect(id < flat_len, 1)) {
-			flat[id].count++;
+			/* Two scalar adds: left alone, compilers build a vector
+			 * {1, r2} for one 16-byte add, which costs more. */
+			n = flat[id].count;
+			__asm__("" : "+r"(n));
+			flat[id].count = n + 1;
 			flat[id].sum2 += r2;
 		} else {
-			table_add_slow(t, id, 1, r2);
+			table_add_slow(t, id, 1, (unsigned)r2);
 			flat = t->flat;
 			flat_len = t->flat_len;
 		}
