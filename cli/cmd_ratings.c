@@ -19,6 +19,28 @@ enum {
 	RATINGS_PROGRESS,
 };
 
+static const char *const via_words[] = { "shm", "mmap", NULL };
+static const char *const by_words[] = { "movie", "user", NULL };
+static const char *const progress_words[] = { "never", "auto", "always", NULL };
+
+/* The index of arg in words, or a usage error naming the choices. */
+static int
+ratings_word(const struct cmd *self, const char *opt, const char *arg,
+             const char *const *words)
+{
+	char choices[64] = "";
+
+	for (int i = 0; words[i]; i++) {
+		if (strcmp(arg, words[i]) == 0)
+			return i;
+		snprintf(choices + strlen(choices),
+		         sizeof(choices) - strlen(choices), "%s%s",
+		         i ? "|" : "", words[i]);
+	}
+	opts_usage_error(self, "%s: '%s' is not one of %s", opt, arg, choices);
+	return -1;
+}
+
 static int
 ratings_cmd(const struct cmd *self, int argc, char **argv)
 {
@@ -28,7 +50,7 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 	struct opts op;
 	const char *arg;
 	long long v;
-	int key, first;
+	int key, first, k;
 
 	opts_init(&op, self, argc, argv);
 	while ((key = opts_next(&op, &arg)) != -1) {
@@ -42,26 +64,15 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 			o.jobs = (unsigned)v;
 			break;
 		case RATINGS_VIA:
-			if (strcmp(arg, "shm") == 0)
-				o.via = AREA_SHM;
-			else if (strcmp(arg, "mmap") == 0)
-				o.via = AREA_MMAP;
-			else
-				return opts_usage_error(self,
-				                        "--via: '%s' is "
-				                        "not shm or mmap",
-				                        arg);
+			if ((k = ratings_word(self, "--via", arg, via_words)) <
+			    0)
+				return EXIT_USAGE;
+			o.via = k == 0 ? AREA_SHM : AREA_MMAP;
 			break;
 		case RATINGS_BY:
-			if (strcmp(arg, "movie") == 0)
-				o.by_user = false;
-			else if (strcmp(arg, "user") == 0)
-				o.by_user = true;
-			else
-				return opts_usage_error(self,
-				                        "--by: '%s' is "
-				                        "not movie or user",
-				                        arg);
+			if ((k = ratings_word(self, "--by", arg, by_words)) < 0)
+				return EXIT_USAGE;
+			o.by_user = k == 1;
 			break;
 		case 'o':
 			o.output = arg;
@@ -87,19 +98,11 @@ ratings_cmd(const struct cmd *self, int argc, char **argv)
 			o.lenient = true;
 			break;
 		case RATINGS_PROGRESS:
-			if (strcmp(arg, "auto") == 0)
-				o.progress = 0;
-			else if (strcmp(arg, "always") == 0)
-				o.progress = 1;
-			else if (strcmp(arg, "never") == 0)
-				o.progress = -1;
-			else
-				return opts_usage_error(
-				        self,
-				        "--progress: '%s' "
-				        "is not auto, always or "
-				        "never",
-				        arg);
+			k = ratings_word(self, "--progress", arg,
+			                 progress_words);
+			if (k < 0)
+				return EXIT_USAGE;
+			o.progress = k - 1; /* never -1, auto 0, always 1 */
 			break;
 		default:
 			return EXIT_USAGE;

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "parse.h"
+#include "ratings_rng.h"
 #include "table.h"
 
 static int
@@ -139,18 +140,6 @@ test_detect(void **state)
 	/* A first line of punctuation is data, not a header. */
 	assert_int_equal(parse_detect("--,--\n", 6, true, &f), 0);
 	assert_false(f.header);
-}
-
-/* Deterministic generator for the property test. */
-static uint64_t rng = 42;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
 }
 
 static size_t

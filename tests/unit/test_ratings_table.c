@@ -11,18 +11,8 @@
 
 #include <cmocka.h>
 
+#include "ratings_rng.h"
 #include "table.h"
-
-static uint64_t rng = 7;
-
-static uint64_t
-rnd(void)
-{
-	rng ^= rng << 13;
-	rng ^= rng >> 7;
-	rng ^= rng << 17;
-	return rng;
-}
 
 static int
 rec_cmp(const void *a, const void *b)
