@@ -292,8 +292,15 @@ static const uint8_t parse_r2_dot[256] = {
 #undef PARSE_R2
 };
 
+/* How parse_run() stopped. */
+enum parse_stop {
+	PARSE_STOP_END,  /* the block is done */
+	PARSE_STOP_SLOW, /* the line at *pp needs parse_slow() */
+	PARSE_STOP_ADD,  /* a good row whose id is past the flat array */
+};
+
 /*
- * The fast path, specialised by the compiler for each separator and key.
+ * The hot loop: good rows with ids inside the flat array, nothing else.
  * A line is taken here only when the window proves it well formed: a key
  * id of 1..8 digits and the other id of 1..19 digits, neither 0; a rating
  * "D", "D.0" or "D.5" within 0.5-5; a timestamp of digits; '\n' or
@@ -301,17 +308,18 @@ static const uint8_t parse_r2_dot[256] = {
  * accepts exactly the same lines, so both paths agree.  The branches are
  * never taken on good input.
  */
-static inline __attribute__((always_inline)) const char *
-parse_block_t(struct parse_ctx *c, const char *p, const char *end,
-              const char sep, const bool by_user,
-              uint64_t (*nondigits)(const char *))
+static inline __attribute__((always_inline)) enum parse_stop
+parse_run(const char **pp, const char *end, const char sep, const bool by_user,
+          uint64_t (*nondigits)(const char *), struct table_cell *flat,
+          uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
+          uint64_t *add_r2)
 {
 	/* Bytes at the rating: "D.F" + sep, as a little-endian word. */
 	const uint32_t dot_want = (uint32_t)'.' << 8 | (uint32_t)(uint8_t)sep
 	                                                       << 24;
-	struct table *t = c->table;
-	struct table_cell *flat = t->flat;
-	uint64_t flat_len = t->flat_len, lines = 0;
+	const char *p = *pp;
+	uint64_t n_lines = 0;
+	enum parse_stop stop = PARSE_STOP_END;
 
 	while (p < end) {
 		uint64_t m = nondigits(p), key, other, id, n;
@@ -369,32 +377,58 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 		if (__builtin_expect(key == 0 || other == 0, 0))
 			goto slow;
 		id = parse_swar_value(key);
-		lines++;
+		n_lines++;
 		p += i5 + 1;
-		if (__builtin_expect(id < flat_len, 1)) {
-			/* Two scalar adds: left alone, compilers build a vector
-			 * {1, r2} for one 16-byte add, which costs more. */
-			n = flat[id].count;
-			__asm__("" : "+r"(n));
-			flat[id].count = n + 1;
-			flat[id].sum2 += r2;
-		} else {
-			table_add_slow(t, id, 1, (unsigned)r2);
-			flat = t->flat;
-			flat_len = t->flat_len;
+		if (__builtin_expect(id >= flat_len, 0)) {
+			*add_id = id;
+			*add_r2 = r2;
+			stop = PARSE_STOP_ADD;
+			break;
 		}
+		/* Two scalar adds: left alone, compilers build a vector {1, r2}
+		 * for one 16-byte add, which costs more. */
+		n = flat[id].count;
+		__asm__("" : "+r"(n));
+		flat[id].count = n + 1;
+		flat[id].sum2 += r2;
 		continue;
 	slow:
-		c->lines += lines;
-		lines = 0;
-		p = parse_slow(c, p, end);
-		if (c->stop_on_bad && c->bad)
-			return p;
-		flat = t->flat;
-		flat_len = t->flat_len;
+		stop = PARSE_STOP_SLOW;
+		break;
 	}
-	c->lines += lines;
-	return p;
+	*pp = p;
+	*lines += n_lines;
+	return stop;
+}
+
+/*
+ * The fast path, specialised by the compiler for each separator and key.
+ * parse_run() has no calls inside, so its constants and the table stay
+ * in registers; rows it cannot finish come back here.
+ */
+static inline __attribute__((always_inline)) const char *
+parse_block_t(struct parse_ctx *c, const char *p, const char *end,
+              const char sep, const bool by_user,
+              uint64_t (*nondigits)(const char *))
+{
+	struct table *t = c->table;
+	uint64_t id, r2;
+
+	for (;;) {
+		switch (parse_run(&p, end, sep, by_user, nondigits, t->flat,
+		                  t->flat_len, &c->lines, &id, &r2)) {
+		case PARSE_STOP_END:
+			return p;
+		case PARSE_STOP_ADD:
+			table_add_slow(t, id, 1, (unsigned)r2);
+			break;
+		case PARSE_STOP_SLOW:
+			p = parse_slow(c, p, end);
+			if (c->stop_on_bad && c->bad)
+				return p;
+			break;
+		}
+	}
 }
 
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)

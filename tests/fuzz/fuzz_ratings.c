@@ -74,7 +74,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	table_seal(&fast);
 	table_seal(&ref);
 	for (;;) {
-		int x = table_next(&fast, &cf, &a), y = table_next(&ref, &cr, &b);
+		int x = table_next(&fast, &cf, &a),
+		    y = table_next(&ref, &cr, &b);
 
 		if (x != y)
 			abort();
