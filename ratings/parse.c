@@ -297,6 +297,7 @@ enum parse_stop {
 	PARSE_STOP_END,  /* the block is done */
 	PARSE_STOP_SLOW, /* the line at *pp needs parse_slow() */
 	PARSE_STOP_ADD,  /* a good row whose id is past the flat array */
+	PARSE_STOP_FULL, /* the packed cells want draining */
 };
 
 /*
@@ -310,38 +311,73 @@ enum parse_stop {
  */
 static inline __attribute__((always_inline)) enum parse_stop
 parse_run(const char **pp, const char *end, const char sep, const bool by_user,
-          uint64_t (*nondigits)(const char *), struct table_cell *flat,
-          uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
+          uint64_t (*nondigits)(const char *), uint64_t *flat,
+          uint64_t flat_len, uint64_t budget, uint64_t *lines, uint64_t *add_id,
           uint64_t *add_r2)
 {
 	/* Bytes at the rating: "D.F" + sep, as a little-endian word. */
 	const uint32_t dot_want = (uint32_t)'.' << 8 | (uint32_t)(uint8_t)sep
 	                                                       << 24;
+	/* The usual shape after the movie id, in the bytes from its end:
+	 * sep D . F sep (ratings.csv) or sep D sep (u.data). */
+	const bool csv = sep == ',';
+	const uint64_t shape_mask = csv ? UINT64_C(0xFF00FF00FF) : 0xFF00FF;
+	const uint64_t shape_want =
+	        csv ? (uint64_t)(uint8_t)sep | (uint64_t)'.' << 16 |
+	                        (uint64_t)(uint8_t)sep << 32
+	            : (uint64_t)(uint8_t)sep | (uint64_t)(uint8_t)sep << 16;
 	const char *p = *pp;
 	uint64_t n_lines = 0;
 	enum parse_stop stop = PARSE_STOP_END;
 
 	while (p < end) {
-		uint64_t m = nondigits(p), key, other, id, n;
+		const uint64_t m0 = nondigits(p);
+		uint64_t m = m0, key, other, id, w8;
 		/* Positions as 64-bit values: no extension before indexing. */
 		uint64_t i1, i2, i3, i5, r2, klen, olen;
 		uint32_t w;
 
-		/* Field ends: user at i1, movie at i2, rating at i3. */
+		/* Field ends: user at i1, movie at i2. */
 		i1 = (uint64_t)__builtin_ctzll(m);
 		m &= m - 1;
 		i2 = (uint64_t)__builtin_ctzll(m);
 		m &= m - 1;
-		i3 = (uint64_t)__builtin_ctzll(m);
-		m &= m - 1;
 		klen = by_user ? i1 : i2 - i1 - 1;
 		olen = by_user ? i2 - i1 - 1 : i1;
-		if (__builtin_expect(klen - 1 > 7 || olen - 1 > 18 ||
-		                             p[i1] != sep || p[i2] != sep ||
-		                             i3 != i2 + 2,
-		                     0))
+		if (__builtin_expect(
+		            klen - 1 > 7 || olen - 1 > 18 || p[i1] != sep, 0))
 			goto slow;
-		memcpy(&w, p + i2 + 1, 4);
+		/* The file's usual shape, proved by one look at the mask (the
+		 * digits and non-digits after i2) and one masked compare (which
+		 * non-digits they are); then the timestamp's end. */
+		memcpy(&w8, p + i2, 8);
+		if (csv) {
+			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 5)) + i2 + 5;
+			r2 = parse_r2_dot[(w8 >> 4 & 0xF0) | (w8 >> 24 & 0x0F)];
+			if (__builtin_expect((m0 >> i2 & 0x1F) == 0x15 &&
+			                             (w8 & shape_mask) ==
+			                                     shape_want &&
+			                             r2 != 0 && i5 > i2 + 5 &&
+			                             p[i5] == '\n',
+			                     1))
+				goto good;
+		} else {
+			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 3)) + i2 + 3;
+			r2 = 2 * ((w8 >> 8 & 0xFF) - '0');
+			if (__builtin_expect(
+			            (m0 >> i2 & 0x7) == 0x5 &&
+			                    (w8 & shape_mask) == shape_want &&
+			                    r2 - 2 <= 8 && i5 > i2 + 3 &&
+			                    p[i5] == '\n',
+			            1))
+				goto good;
+		}
+		/* Any other good line: the rating field ends at i3. */
+		i3 = (uint64_t)__builtin_ctzll(m);
+		m &= m - 1;
+		if (__builtin_expect(p[i2] != sep || i3 != i2 + 2, 0))
+			goto slow;
+		w = (uint32_t)(w8 >> 8);
 		if (p[i3] == '.') {
 			/* "D.F" + sep: F a digit, so the next non-digit
 			 * is the separator two bytes on. */
@@ -369,6 +405,7 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 				goto slow;
 			i5++;
 		}
+	good:
 		key = parse_swar_load(p + (by_user ? i1 : i2), (unsigned)klen);
 		/* The other id's last (up to) 8 digits: not all zero proves
 		 * it positive; all zero goes to the exact parser. */
@@ -385,12 +422,11 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 			stop = PARSE_STOP_ADD;
 			break;
 		}
-		/* Two scalar adds: left alone, compilers build a vector {1, r2}
-		 * for one 16-byte add, which costs more. */
-		n = flat[id].count;
-		__asm__("" : "+r"(n));
-		flat[id].count = n + 1;
-		flat[id].sum2 += r2;
+		flat[id] += TABLE_PACK(r2);
+		if (__builtin_expect(n_lines == budget, 0)) {
+			stop = PARSE_STOP_FULL;
+			break;
+		}
 		continue;
 	slow:
 		stop = PARSE_STOP_SLOW;
@@ -412,13 +448,22 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
               uint64_t (*nondigits)(const char *))
 {
 	struct table *t = c->table;
-	uint64_t id, r2;
+	uint64_t id, r2, before;
+	enum parse_stop stop;
 
 	for (;;) {
-		switch (parse_run(&p, end, sep, by_user, nondigits, t->flat,
-		                  t->flat_len, &c->lines, &id, &r2)) {
+		if (t->pending >= t->drain_at)
+			table_drain(t);
+		before = c->lines;
+		stop = parse_run(&p, end, sep, by_user, nondigits, t->flat,
+		                 t->flat_len, t->drain_at - t->pending,
+		                 &c->lines, &id, &r2);
+		t->pending += c->lines - before;
+		switch (stop) {
 		case PARSE_STOP_END:
 			return p;
+		case PARSE_STOP_FULL:
+			break;
 		case PARSE_STOP_ADD:
 			table_add_slow(t, id, 1, (unsigned)r2);
 			break;

@@ -9,7 +9,8 @@
 #include "table.h"
 #include "xalloc.h"
 
-/* The flat array never exceeds this many slots (16 B each: 256 MiB). */
+/* The flat array never exceeds this many slots (8 B each: 128 MiB, and as
+ * much again for wide cells if they are needed). */
 #define TABLE_FLAT_MAX  (UINT64_C(1) << 24)
 /* Slots the array may always have, however few ids there are. */
 #define TABLE_FLAT_FREE (UINT64_C(1) << 18)
@@ -20,6 +21,7 @@ void
 table_init(struct table *t)
 {
 	memset(t, 0, sizeof(*t));
+	t->drain_at = TABLE_DRAIN_AT;
 }
 
 void
@@ -28,8 +30,62 @@ table_fini(struct table *t)
 	if (t == NULL)
 		return;
 	free(t->flat);
+	free(t->wide);
 	free(t->hash);
 	memset(t, 0, sizeof(*t));
+}
+
+/* The wide cells, made on first use. */
+static struct table_cell *
+table_wide(struct table *t)
+{
+	if (t->wide == NULL && t->flat_len)
+		t->wide = xcalloc(t->flat_len, sizeof(*t->wide));
+	return t->wide;
+}
+
+/* Add to an id below flat_len: packed when it is one small rating. */
+static void
+table_flat_add(struct table *t, uint64_t id, uint64_t count, uint64_t sum2)
+{
+	struct table_cell *w;
+
+	if (count == 1 && sum2 <= 10) {
+		t->flat[id] += TABLE_PACK(sum2);
+		if (++t->pending >= t->drain_at)
+			table_drain(t);
+		return;
+	}
+	w = table_wide(t);
+	w[id].count += count;
+	w[id].sum2 += sum2;
+}
+
+void
+table_drain(struct table *t)
+{
+	struct table_cell *w = table_wide(t);
+
+	for (uint64_t i = 0; i < t->flat_len; i++)
+		if (t->flat[i]) {
+			w[i].count += t->flat[i] & 0xFFFFFFFFu;
+			w[i].sum2 += t->flat[i] >> 32;
+			t->flat[i] = 0;
+		}
+	t->pending = 0;
+}
+
+/* An id's totals in the flat array. */
+static void
+table_flat_get(const struct table *t, uint64_t id, struct table_rec *rec)
+{
+	rec->id = id;
+	rec->count = t->flat[id] & 0xFFFFFFFFu;
+	rec->sum2 = t->flat[id] >> 32;
+	if (t->wide) {
+		rec->count += t->wide[id].count;
+		rec->sum2 += t->wide[id].sum2;
+	}
 }
 
 static size_t
@@ -67,8 +123,7 @@ table_rehash(struct table *t, size_t cap)
 		if (r->id == 0)
 			continue;
 		if (r->id < t->flat_len) {
-			t->flat[r->id].count += r->count;
-			t->flat[r->id].sum2 += r->sum2;
+			table_flat_add(t, r->id, r->count, r->sum2);
 		} else {
 			*table_find(t, r->id) = *r;
 			t->hash_len++;
@@ -83,7 +138,7 @@ table_flat_distinct(const struct table *t)
 	uint64_t n = 0;
 
 	for (uint64_t i = 0; i < t->flat_len; i++)
-		n += t->flat[i].count != 0;
+		n += t->flat[i] != 0 || (t->wide && t->wide[i].count != 0);
 	return n;
 }
 
@@ -114,6 +169,11 @@ table_flat_grow(struct table *t, uint64_t len)
 	t->flat = xreallocarray(t->flat, len, sizeof(*t->flat));
 	memset(t->flat + t->flat_len, 0,
 	       (len - t->flat_len) * sizeof(*t->flat));
+	if (t->wide) {
+		t->wide = xreallocarray(t->wide, len, sizeof(*t->wide));
+		memset(t->wide + t->flat_len, 0,
+		       (len - t->flat_len) * sizeof(*t->wide));
+	}
 	t->flat_len = len;
 	/* Ids now below flat_len move from the hash into the array. */
 	if (t->hash_cap)
@@ -137,8 +197,7 @@ table_add_slow(struct table *t, uint64_t id, uint64_t count, uint64_t sum2)
 			table_flat_grow(t, len);
 	}
 	if (id < t->flat_len) {
-		t->flat[id].count += count;
-		t->flat[id].sum2 += sum2;
+		table_flat_add(t, id, count, sum2);
 		return;
 	}
 	if (t->hash_cap == 0)
@@ -203,10 +262,8 @@ table_next(const struct table *t, uint64_t *cursor, struct table_rec *rec)
 	uint64_t i = *cursor;
 
 	for (; i < t->flat_len; i++)
-		if (t->flat[i].count != 0) {
-			rec->id = i;
-			rec->count = t->flat[i].count;
-			rec->sum2 = t->flat[i].sum2;
+		if (t->flat[i] != 0 || (t->wide && t->wide[i].count != 0)) {
+			table_flat_get(t, i, rec);
 			*cursor = i + 1;
 			return 1;
 		}

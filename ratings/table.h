@@ -20,12 +20,26 @@ struct table_cell {
 	uint64_t sum2;
 };
 
+/* A rating as an increment of a packed cell: count in the low 32 bits, the
+ * sum (x2) in the high 32, so the hot path is one add to memory and the
+ * array half the size. */
+#define TABLE_PACK(r2) ((uint64_t)(r2) << 32 | 1)
+/* Ratings that may go into packed cells between drains: the fullest cell
+ * then holds at most 2^28 ratings and a sum of 10 x 2^28 < 2^32. */
+#define TABLE_DRAIN_AT (UINT64_C(1) << 28)
+
 struct table {
 	/* Ids below flat_len live here (index = id); owned; flat_len is 0 or
 	 * a power of two.  The flat array grows only while it stays dense
-	 * (table.c: table_flat_fits). */
-	struct table_cell *flat;
+	 * (table.c: table_flat_dense).  Each id's totals are its packed cell
+	 * plus, once anything was drained or added in bulk, its wide cell. */
+	uint64_t *flat;
+	struct table_cell *wide; /* NULL, or flat_len cells; owned */
 	uint64_t flat_len;
+	/* Ratings added to packed cells since the last drain (an upper
+	 * bound), and the bound that triggers table_drain(). */
+	uint64_t pending;
+	uint64_t drain_at;
 	/* Ids >= flat_len: linear probing, id 0 marks a free slot (ids are
 	 * positive), at most half full; owned. */
 	struct table_rec *hash;
@@ -45,15 +59,17 @@ void table_fini(struct table *t);
 void table_add_slow(struct table *t, uint64_t id, uint64_t count,
                     uint64_t sum2);
 
-/* table_add - one rating (r2 = rating x 2) for id > 0: the hot path. */
+/* table_drain - move the packed cells' totals into the wide cells. */
+void table_drain(struct table *t);
+
+/* table_add - one rating (r2 = rating x 2, 1..10) for id > 0. */
 static inline void
 table_add(struct table *t, uint64_t id, unsigned r2)
 {
 	if (__builtin_expect(id < t->flat_len, 1)) {
-		struct table_cell *c = &t->flat[id];
-
-		c->count++;
-		c->sum2 += r2;
+		t->flat[id] += TABLE_PACK(r2);
+		if (__builtin_expect(++t->pending >= t->drain_at, 0))
+			table_drain(t);
 	} else {
 		table_add_slow(t, id, 1, r2);
 	}

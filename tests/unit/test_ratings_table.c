@@ -23,9 +23,11 @@ rec_cmp(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-/* Add n ratings with ids from pick(); compare with a plain sorted list. */
+/* Add n ratings with ids from pick(); compare with a plain sorted list.
+ * drain_at 0 keeps the default; small values drain the packed cells into
+ * the wide ones many times on the way. */
 static void
-check_against_reference(uint64_t (*pick)(void), size_t n)
+check_against_reference(uint64_t (*pick)(void), size_t n, uint64_t drain_at)
 {
 	struct table t;
 	struct table_rec *ref = calloc(n, sizeof(*ref)), r;
@@ -34,11 +36,16 @@ check_against_reference(uint64_t (*pick)(void), size_t n)
 
 	assert_non_null(ref);
 	table_init(&t);
+	if (drain_at)
+		t.drain_at = drain_at;
 	for (size_t k = 0; k < n; k++) {
 		uint64_t id = pick();
 		unsigned r2 = 1 + (unsigned)(rnd() % 10);
 
-		table_add(&t, id, r2);
+		if (k % 97 == 0)
+			table_add_slow(&t, id, 1, r2); /* the other door */
+		else
+			table_add(&t, id, r2);
 		ref[nref].id = id;
 		ref[nref].count = 1;
 		ref[nref].sum2 = r2;
@@ -103,21 +110,25 @@ static void
 test_dense(void **state)
 {
 	(void)state;
-	check_against_reference(pick_dense, 50000);
+	check_against_reference(pick_dense, 50000, 0);
+	check_against_reference(pick_dense, 50000, 7);
+	check_against_reference(pick_dense, 50000, 1);
 }
 
 static void
 test_sparse(void **state)
 {
 	(void)state;
-	check_against_reference(pick_sparse, 50000);
+	check_against_reference(pick_sparse, 50000, 0);
+	check_against_reference(pick_sparse, 50000, 13);
 }
 
 static void
 test_growing(void **state)
 {
 	(void)state;
-	check_against_reference(pick_growing, 400000);
+	check_against_reference(pick_growing, 400000, 0);
+	check_against_reference(pick_growing, 400000, 1000);
 }
 
 static void
@@ -132,6 +143,7 @@ test_memory_bounded_by_ids(void **state)
 		table_add(&t, 1 + (uint64_t)(k % 100), 7);
 	assert_true(t.flat_len <= 1024);
 	assert_int_equal(t.hash_cap, 0);
+	assert_null(t.wide); /* no drain, no bulk add: packed cells only */
 	/* A few huge ids go to the hash, not into a huge array. */
 	table_add(&t, UINT64_C(1) << 40, 2);
 	table_add(&t, UINT64_C(1) << 30, 2);
@@ -141,6 +153,30 @@ test_memory_bounded_by_ids(void **state)
 	assert_int_equal(table_distinct(&t), 103);
 	table_fini(&t);
 	table_fini(NULL);
+}
+
+static void
+test_drain_keeps_exact_totals(void **state)
+{
+	struct table t;
+	struct table_rec r;
+	uint64_t cursor = 0;
+
+	(void)state;
+	table_init(&t);
+	/* 3 x drain_at ratings of 5 for one id: the packed cell would have
+	 * overflowed its 32-bit halves without the drains. */
+	t.drain_at = 1000;
+	for (int k = 0; k < 3000; k++)
+		table_add(&t, 9, 10);
+	table_add_slow(&t, 9, UINT64_C(5000000000), UINT64_C(50000000000));
+	table_seal(&t);
+	assert_int_equal(table_next(&t, &cursor, &r), 1);
+	assert_int_equal(r.id, 9);
+	assert_int_equal(r.count, UINT64_C(5000003000));
+	assert_int_equal(r.sum2, UINT64_C(50000030000));
+	assert_int_equal(table_next(&t, &cursor, &r), 0);
+	table_fini(&t);
 }
 
 static void
@@ -175,6 +211,7 @@ main(void)
 		cmocka_unit_test(test_sparse),
 		cmocka_unit_test(test_growing),
 		cmocka_unit_test(test_memory_bounded_by_ids),
+		cmocka_unit_test(test_drain_keeps_exact_totals),
 		cmocka_unit_test(test_add_slow_counts),
 	};
 
