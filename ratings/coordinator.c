@@ -162,7 +162,10 @@ coord_inputs(struct coord *c)
 				coord_error(c, "stdin: %s", strerror(errno));
 				return -1;
 			}
-			if (!S_ISREG(st.st_mode)) {
+			/* A file read from its start can be split; a pipe, or
+			 * a file someone has read part of, is read on. */
+			if (!S_ISREG(st.st_mode) ||
+			    lseek(STDIN_FILENO, 0, SEEK_CUR) != 0) {
 				in->stream = true;
 				continue;
 			}

@@ -277,6 +277,20 @@ def test_stdin_and_dash():
         cp = subprocess.run([IPCKIT, "ratings", "-j", "4", "-"], stdin=f,
                             capture_output=True, timeout=30)
     assert cp.returncode == 0 and cp.stdout.decode() == want
+    # A file someone has read part of: the rest, as cat would.
+    first = data[:data.index(b"\n") + 1]
+    fd = os.open(files[0], os.O_RDONLY)
+    try:
+        os.lseek(fd, len(first), os.SEEK_SET)
+        cp = subprocess.run([IPCKIT, "ratings", "-j", "2"], stdin=fd,
+                            capture_output=True, timeout=30)
+    finally:
+        os.close(fd)
+    rest = tmp.join("rest.tsv")
+    with open(rest, "wb") as f:
+        f.write(data[len(first):])
+    assert cp.returncode == 0
+    assert cp.stdout.decode() == reference([rest])[0]
     # stdin with files: one data set.
     other = SETS["several-mixed"]
     want2, _ = reference(files + other)
