@@ -98,12 +98,12 @@ pick_sparse(void)
 static uint64_t
 pick_growing(void)
 {
-	/* Ids that start sparse beyond the free array size and fill in:
-	 * the array must take them over from the hash on the way. */
-	static uint64_t next = 1;
+	/* Ids from 700000 down: first beyond the free array size, so into
+	 * the hash; as they fill in, the array grows over them and takes
+	 * them from the hash.  Then random ids in the same span. */
+	static uint64_t next = 700000;
 
-	next += 1 + rnd() % 3;
-	return next < 400000 ? 2000000 - next : 1 + rnd() % 2000000;
+	return next > 1 ? next-- : 1 + rnd() % 700000;
 }
 
 static void
@@ -127,8 +127,18 @@ static void
 test_growing(void **state)
 {
 	(void)state;
-	check_against_reference(pick_growing, 400000, 0);
-	check_against_reference(pick_growing, 400000, 1000);
+	struct table t;
+
+	check_against_reference(pick_growing, 300000, 0);
+	check_against_reference(pick_growing, 300000, 1000);
+	/* The move itself: every id ends in the array, none in the hash. */
+	table_init(&t);
+	for (uint64_t id = 700000; id > 0; id--)
+		table_add(&t, id, 3);
+	assert_true(t.flat_len > 700000);
+	assert_int_equal(t.hash_len, 0);
+	assert_int_equal(table_distinct(&t), 700000);
+	table_fini(&t);
 }
 
 static void
