@@ -227,9 +227,8 @@ parse_nondigits(const char *p)
 }
 #endif
 
-/* Masks that keep the last len bytes of a word (len 1..19; [0] unused):
- * past 8, the last 8 digits. */
-static const uint64_t parse_keep[20] = {
+/* Masks that keep the last len bytes of a word (len 1..8; [0] unused). */
+static const uint64_t parse_keep[9] = {
 	0,
 	UINT64_C(0x0F00000000000000),
 	UINT64_C(0x0F0F000000000000),
@@ -238,7 +237,7 @@ static const uint64_t parse_keep[20] = {
 	UINT64_C(0x0F0F0F0F0F000000),
 	UINT64_C(0x0F0F0F0F0F0F0000),
 	UINT64_C(0x0F0F0F0F0F0F0F00),
-	[8 ... 19] = UINT64_C(0x0F0F0F0F0F0F0F0F),
+	UINT64_C(0x0F0F0F0F0F0F0F0F),
 };
 
 /* The len (1..8) digits ending at end, as a little-endian word of digit
@@ -292,18 +291,26 @@ static const uint8_t parse_r2_dot[256] = {
 #undef PARSE_R2
 };
 
+/* The same, indexed F << 4 | D: what one multiply gathers from the word
+ * that holds "D.F" in its second to fourth bytes. */
+static const uint8_t parse_r2_fd[256] = {
+#define PARSE_R2(d) [(d)] = 2 * (d), [5 << 4 | (d)] = 2 * (d) + 1
+	[5 << 4] = 1, PARSE_R2(1), PARSE_R2(2),
+	PARSE_R2(3),  PARSE_R2(4), [5] = 10,
+#undef PARSE_R2
+};
+
 /* How parse_run() stopped. */
 enum parse_stop {
 	PARSE_STOP_END,  /* the block is done */
 	PARSE_STOP_SLOW, /* the line at *pp needs parse_slow() */
 	PARSE_STOP_ADD,  /* a good row whose id is past the flat array */
-	PARSE_STOP_FULL, /* the packed cells want draining */
 };
 
 /*
  * The hot loop: good rows with ids inside the flat array, nothing else.
- * A line is taken here only when the window proves it well formed: a key
- * id of 1..8 digits and the other id of 1..19 digits, neither 0; a rating
+ * A line is taken here only when the window proves it well formed: ids of
+ * 1..8 digits, not 0; a rating
  * "D", "D.0" or "D.5" within 0.5-5; a timestamp of digits; '\n' or
  * "\r\n" by byte 32.  Anything else goes to parse_line(), which
  * accepts exactly the same lines, so both paths agree.  The branches are
@@ -312,7 +319,7 @@ enum parse_stop {
 static inline __attribute__((always_inline)) enum parse_stop
 parse_run(const char **pp, const char *end, const char sep, const bool by_user,
           uint64_t (*nondigits)(const char *), uint64_t *flat,
-          uint64_t flat_len, uint64_t budget, uint64_t *lines, uint64_t *add_id,
+          uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
           uint64_t *add_r2)
 {
 	/* Bytes at the rating: "D.F" + sep, as a little-endian word. */
@@ -344,8 +351,9 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 		m &= m - 1;
 		klen = by_user ? i1 : i2 - i1 - 1;
 		olen = by_user ? i2 - i1 - 1 : i1;
+		/* Both ids 1..8 digits (longer ones: the exact parser). */
 		if (__builtin_expect(
-		            klen - 1 > 7 || olen - 1 > 18 || p[i1] != sep, 0))
+		            ((klen - 1) | (olen - 1)) > 7 || p[i1] != sep, 0))
 			goto slow;
 		/* The file's usual shape, proved by one look at the mask (the
 		 * digits and non-digits after i2) and one masked compare (which
@@ -353,7 +361,8 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 		memcpy(&w8, p + i2, 8);
 		if (csv) {
 			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 5)) + i2 + 5;
-			r2 = parse_r2_dot[(w8 >> 4 & 0xF0) | (w8 >> 24 & 0x0F)];
+			r2 = parse_r2_fd[(w8 & 0x0F000F00) * 0x1001 >> 20 &
+			                 0xFF];
 			if (__builtin_expect((m0 >> i2 & 0x1F) == 0x15 &&
 			                             (w8 & shape_mask) ==
 			                                     shape_want &&
@@ -407,8 +416,7 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 		}
 	good:
 		key = parse_swar_load(p + (by_user ? i1 : i2), (unsigned)klen);
-		/* The other id's last (up to) 8 digits: not all zero proves
-		 * it positive; all zero goes to the exact parser. */
+		/* The other id's digits: not all zero proves it positive. */
 		other = parse_swar_load(p + (by_user ? i2 : i1),
 		                        (unsigned)olen);
 		if (__builtin_expect(key == 0 || other == 0, 0))
@@ -423,10 +431,6 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 			break;
 		}
 		flat[id] += TABLE_PACK(r2);
-		if (__builtin_expect(n_lines == budget, 0)) {
-			stop = PARSE_STOP_FULL;
-			break;
-		}
 		continue;
 	slow:
 		stop = PARSE_STOP_SLOW;
@@ -435,6 +439,23 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 	*pp = p;
 	*lines += n_lines;
 	return stop;
+}
+
+/* The end of the longest run of whole lines from p that holds at most
+ * `rows` bytes / 8 good rows: all of [p, end) when it is short enough. */
+static const char *
+parse_chunk_end(const char *p, const char *end, uint64_t rows)
+{
+	const char *nl;
+
+	if (rows == 0)
+		rows = 1;
+	if ((uint64_t)(end - p) / 8 <= rows)
+		return end;
+	nl = memrchr(p, '\n', rows * 8);
+	if (nl == NULL) /* one line longer than that: one row at most */
+		nl = memchr(p + rows * 8, '\n', (size_t)(end - p) - rows * 8);
+	return nl + 1;
 }
 
 /*
@@ -449,25 +470,29 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 {
 	struct table *t = c->table;
 	uint64_t id, r2, before;
-	enum parse_stop stop;
+	const char *lim;
 
 	for (;;) {
-		if (t->pending >= t->drain_at)
+		/* A good line is at least 8 bytes, so [p, lim) adds at most
+		 * (lim - p) / 8 ratings to packed cells: keep that within the
+		 * drain bound, with no count in the hot loop. */
+		if (t->pending + (uint64_t)(end - p) / 8 >= t->drain_at)
 			table_drain(t);
+		lim = parse_chunk_end(p, end, t->drain_at - t->pending - 1);
 		before = c->lines;
-		stop = parse_run(&p, end, sep, by_user, nondigits, t->flat,
-		                 t->flat_len, t->drain_at - t->pending,
-		                 &c->lines, &id, &r2);
-		t->pending += c->lines - before;
-		switch (stop) {
+		switch (parse_run(&p, lim, sep, by_user, nondigits, t->flat,
+		                  t->flat_len, &c->lines, &id, &r2)) {
 		case PARSE_STOP_END:
-			return p;
-		case PARSE_STOP_FULL:
+			t->pending += c->lines - before;
+			if (p == end)
+				return p;
 			break;
 		case PARSE_STOP_ADD:
+			t->pending += c->lines - before;
 			table_add_slow(t, id, 1, (unsigned)r2);
 			break;
 		case PARSE_STOP_SLOW:
+			t->pending += c->lines - before;
 			p = parse_slow(c, p, end);
 			if (c->stop_on_bad && c->bad)
 				return p;
