@@ -11,9 +11,17 @@ merge_mean4(uint64_t count, uint64_t sum2, char *buf)
 {
 	/* mean x 10^4 rounded half up = floor(sum2 x 10^4 / (2 count) + 1/2)
 	 * = floor((sum2 x 10^4 + count) / (2 count)). */
-	unsigned __int128 m = ((unsigned __int128)sum2 * 10000 + count) /
-	                      ((unsigned __int128)count * 2);
-	unsigned whole = (unsigned)(m / 10000), frac = (unsigned)(m % 10000);
+	uint64_t m;
+	unsigned whole, frac;
+
+	/* 64 bits suffice below 2^49 ratings; 128 beyond. */
+	if (sum2 < UINT64_C(1) << 50 && count < UINT64_C(1) << 50)
+		m = (sum2 * 10000 + count) / (count * 2);
+	else
+		m = (uint64_t)(((unsigned __int128)sum2 * 10000 + count) /
+		               ((unsigned __int128)count * 2));
+	whole = (unsigned)(m / 10000);
+	frac = (unsigned)(m % 10000);
 	size_t n = 0;
 
 	if (whole >= 10) /* cannot happen for ratings <= 5; stay bounded */
@@ -41,19 +49,39 @@ merge_better(const struct table_rec *a, const struct table_rec *b)
 	return a->id < b->id;
 }
 
+/* Decimal digits of v, two at a time from a table of pairs. */
 static size_t
 merge_u64(uint64_t v, char *buf)
 {
+	static const char pairs[201] = "00010203040506070809"
+	                               "10111213141516171819"
+	                               "20212223242526272829"
+	                               "30313233343536373839"
+	                               "40414243444546474849"
+	                               "50515253545556575859"
+	                               "60616263646566676869"
+	                               "70717273747576777879"
+	                               "80818283848586878889"
+	                               "90919293949596979899";
 	char tmp[20];
-	size_t n = 0, len;
+	char *p = tmp + sizeof(tmp);
+	size_t len;
 
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	len = n;
-	while (n)
-		*buf++ = tmp[--n];
+	while (v >= 100) {
+		unsigned d = (unsigned)(v % 100);
+
+		v /= 100;
+		p -= 2;
+		memcpy(p, pairs + 2 * d, 2);
+	}
+	if (v >= 10) {
+		p -= 2;
+		memcpy(p, pairs + 2 * v, 2);
+	} else {
+		*--p = (char)('0' + v);
+	}
+	len = (size_t)(tmp + sizeof(tmp) - p);
+	memcpy(buf, p, len);
 	return len;
 }
 

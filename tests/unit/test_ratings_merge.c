@@ -182,6 +182,29 @@ test_merge_min_count_and_empty(void **state)
 }
 
 static void
+test_sink_extreme_values(void **state)
+{
+	struct merge_sink s;
+	struct table_rec a = { 7, 1, 1 }, b = { 10, 100, 1000 },
+	                 c = { UINT64_MAX, UINT64_C(12345678901234567),
+		               UINT64_C(12345678901234567) * 7 };
+	static const char want[] = "7\t1\t0.5000\n"
+	                           "10\t100\t5.0000\n"
+	                           "18446744073709551615\t12345678901234567\t"
+	                           "3.5000\n";
+
+	(void)state;
+	merge_sink_init(&s, false, 0, 0);
+	merge_sink_add(&s, &a);
+	merge_sink_add(&s, &b);
+	merge_sink_add(&s, &c);
+	merge_sink_finish(&s);
+	assert_int_equal(s.len, sizeof(want) - 1);
+	assert_memory_equal(s.out, want, s.len);
+	merge_sink_fini(&s);
+}
+
+static void
 test_merge_refill_error(void **state)
 {
 	struct batches b;
@@ -260,6 +283,7 @@ main(void)
 		cmocka_unit_test(test_merge_tsv),
 		cmocka_unit_test(test_merge_top_json),
 		cmocka_unit_test(test_merge_min_count_and_empty),
+		cmocka_unit_test(test_sink_extreme_values),
 		cmocka_unit_test(test_merge_refill_error),
 		cmocka_unit_test(test_top_many),
 	};
