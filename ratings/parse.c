@@ -441,15 +441,14 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 	return stop;
 }
 
-/* The end of the longest run of whole lines from p that holds at most
- * `rows` bytes / 8 good rows: all of [p, end) when it is short enough. */
+/* The end of a run of whole lines from p with at most `rows` (>= 1) good
+ * rows in it: at most rows x 8 bytes, or a single line; all of [p, end)
+ * when that is short enough. */
 static const char *
 parse_chunk_end(const char *p, const char *end, uint64_t rows)
 {
 	const char *nl;
 
-	if (rows == 0)
-		rows = 1;
 	if ((uint64_t)(end - p) / 8 <= rows)
 		return end;
 	nl = memrchr(p, '\n', rows * 8);
@@ -474,11 +473,11 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 
 	for (;;) {
 		/* A good line is at least 8 bytes, so [p, lim) adds at most
-		 * (lim - p) / 8 ratings to packed cells: keep that within the
-		 * drain bound, with no count in the hot loop. */
-		if (t->pending + (uint64_t)(end - p) / 8 >= t->drain_at)
+		 * (lim - p) / 8 ratings to packed cells: the chunk keeps them
+		 * within the drain bound, with no count in the hot loop. */
+		if (t->pending >= t->drain_at)
 			table_drain(t);
-		lim = parse_chunk_end(p, end, t->drain_at - t->pending - 1);
+		lim = parse_chunk_end(p, end, t->drain_at - t->pending);
 		before = c->lines;
 		switch (parse_run(&p, lim, sep, by_user, nondigits, t->flat,
 		                  t->flat_len, &c->lines, &id, &r2)) {
