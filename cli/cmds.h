@@ -9,6 +9,7 @@
 
 extern const struct cmd cmd_help;
 extern const struct cmd cmd_hub;
+extern const struct cmd cmd_ratings;
 
 /* The table, NULL-terminated (main.c). */
 extern const struct cmd *const cli_commands[];

@@ -10,6 +10,7 @@
 const struct cmd *const cli_commands[] = {
 	&cmd_help,
 	&cmd_hub,
+	&cmd_ratings,
 	NULL,
 };
 

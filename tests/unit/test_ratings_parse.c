@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: MIT
+/* test_ratings_parse.c - the rating parser: every reason a line is
+ * malformed, format detection, and the fast block parser checked against
+ * the exact line parser on many generated lines, good and bad. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "parse.h"
+#include "ratings_rng.h"
+#include "table.h"
+
+static int
+line(const char *s, char sep, struct parse_row *row)
+{
+	return parse_line(s, strlen(s), sep, row);
+}
+
+static void
+test_good_lines(void **state)
+{
+	struct parse_row r;
+
+	(void)state;
+	assert_int_equal(line("196\t242\t3\t881250949", '\t', &r), PARSE_OK);
+	assert_int_equal(r.user, 196);
+	assert_int_equal(r.item, 242);
+	assert_int_equal(r.r2, 6);
+	assert_int_equal(line("1,296,5.0,1147880044\r", ',', &r), PARSE_OK);
+	assert_int_equal(r.item, 296);
+	assert_int_equal(r.r2, 10);
+	assert_int_equal(line("7,8,0.5,0", ',', &r), PARSE_OK);
+	assert_int_equal(r.r2, 1);
+	assert_int_equal(line("7,8,3.50,0", ',', &r), PARSE_OK);
+	assert_int_equal(r.r2, 7);
+	assert_int_equal(line("007,08,4,1", ',', &r), PARSE_OK);
+	assert_int_equal(r.user, 7);
+	assert_int_equal(r.item, 8);
+	assert_int_equal(line("18446744073709551615,1,4,1", ',', &r), PARSE_OK);
+	assert_int_equal(r.user, UINT64_MAX);
+}
+
+static void
+test_bad_lines(void **state)
+{
+	static const struct {
+		const char *s;
+		int code;
+	} cases[] = {
+		{ "", PARSE_EEMPTY },
+		{ "\r", PARSE_EEMPTY },
+		{ "1,2,3", PARSE_EFIELDS },
+		{ "1,2,3,4,5", PARSE_EFIELDS },
+		{ "1\t2\t3\t4", PARSE_EFIELDS }, /* wrong separator */
+		{ "0,2,3,4", PARSE_EUSER },
+		{ ",2,3,4", PARSE_EUSER },
+		{ "a,2,3,4", PARSE_EUSER },
+		{ "-1,2,3,4", PARSE_EUSER },
+		{ "18446744073709551616,2,3,4", PARSE_EUSER },
+		{ "1,0,3,4", PARSE_EITEM },
+		{ "1,,3,4", PARSE_EITEM },
+		{ "1,2x,3,4", PARSE_EITEM },
+		{ "1,2,,4", PARSE_ERATING },
+		{ "1,2,x,4", PARSE_ERATING },
+		{ "1,2,3.,4", PARSE_ERATING },
+		{ "1,2,.5,4", PARSE_ERATING },
+		{ "1,2,3.25,4", PARSE_ERATING },
+		{ "1,2,3.51,4", PARSE_ERATING },
+		{ "1,2,-1,4", PARSE_ERATING },
+		{ "1,2, 3,4", PARSE_ERATING },
+		{ "1,2,0,4", PARSE_ERANGE },
+		{ "1,2,0.0,4", PARSE_ERANGE },
+		{ "1,2,5.5,4", PARSE_ERANGE },
+		{ "1,2,6,4", PARSE_ERANGE },
+		{ "1,2,99999999999,4", PARSE_ERANGE },
+		{ "1,2,3,", PARSE_ETIME },
+		{ "1,2,3,12a", PARSE_ETIME },
+		{ "1,2,3,-5", PARSE_ETIME },
+		{ "1,2,3,4 ", PARSE_ETIME },
+	};
+	struct parse_row r;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int got = line(cases[i].s, ',', &r);
+
+		if (got != cases[i].code)
+			fail_msg("'%s': got %d (%s), want %d", cases[i].s, got,
+			         parse_strerror(got), cases[i].code);
+	}
+	{
+		char big[PARSE_LINE_MAX + 16];
+
+		memset(big, '1', sizeof(big));
+		assert_int_equal(parse_line(big, sizeof(big), ',', &r),
+		                 PARSE_ELONG);
+	}
+	assert_string_equal(parse_strerror(PARSE_ERANGE),
+	                    "rating outside 0.5-5");
+	assert_string_equal(parse_strerror(-1), "unknown error");
+}
+
+static void
+test_detect(void **state)
+{
+	struct parse_format f;
+	static const char csv[] =
+	        "userId,movieId,rating,timestamp\n1,2,3.5,4\n";
+	static const char bom[] = "\xEF\xBB\xBF"
+	                          "1\t2\t3\t4\n";
+
+	(void)state;
+	assert_int_equal(parse_detect("196\t242\t3\t8812\n", 15, false, &f), 0);
+	assert_int_equal(f.sep, '\t');
+	assert_false(f.header);
+	assert_int_equal(f.data_off, 0);
+	assert_int_equal(parse_detect(csv, sizeof(csv) - 1, true, &f), 0);
+	assert_int_equal(f.sep, ',');
+	assert_true(f.header);
+	assert_int_equal(f.data_off, 32);
+	assert_int_equal(parse_detect(bom, sizeof(bom) - 1, true, &f), 0);
+	assert_int_equal(f.sep, '\t');
+	assert_int_equal(f.data_off, 3);
+	/* A header alone: its separator, and no data after it. */
+	assert_int_equal(parse_detect(csv, 32, true, &f), 0);
+	assert_int_equal(f.sep, ',');
+	assert_int_equal(f.data_off, 32);
+	/* Incomplete lines want more; no separator is not ratings. */
+	assert_int_equal(parse_detect("1,2,3", 5, false, &f), -EAGAIN);
+	assert_int_equal(parse_detect("h,e\n1,2", 7, false, &f), -EAGAIN);
+	assert_int_equal(parse_detect("1 2 3 4\n", 8, true, &f), -EINVAL);
+	assert_int_equal(parse_detect("", 0, true, &f), -EINVAL);
+	/* A first line of punctuation is data, not a header. */
+	assert_int_equal(parse_detect("--,--\n", 6, true, &f), 0);
+	assert_false(f.header);
+}
+
+static size_t
+gen_digits(char *p, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = (char)('0' + rnd() % 10);
+	return n;
+}
+
+/* A line that is usually good, with ids of 1..20 digits, all rating
+ * shapes, CRLF, and now and then one damaged byte. */
+static size_t
+gen_line(char *p, char sep)
+{
+	static const char *const ratings[] = { "1",   "3",    "5",   "0",
+		                               "6",   "0.5",  "3.5", "5.0",
+		                               "5.5", "4.0",  "2.2", "3.",
+		                               ".5",  "4.50", "x",   "" };
+	size_t n = 0;
+	const char *r = ratings[rnd() % 16];
+
+	n += gen_digits(p + n, 1 + (unsigned)(rnd() % (rnd() % 4 ? 6 : 20)));
+	p[n++] = sep;
+	n += gen_digits(p + n, 1 + (unsigned)(rnd() % (rnd() % 4 ? 6 : 12)));
+	p[n++] = sep;
+	memcpy(p + n, r, strlen(r));
+	n += strlen(r);
+	p[n++] = sep;
+	n += gen_digits(p + n, (unsigned)(rnd() % 12));
+	if (rnd() % 8 == 0)
+		p[n++] = '\r';
+	if (rnd() % 6 == 0) {
+		static const char junk[] = ",\t.\r x0\0-9";
+
+		p[rnd() % n] = junk[rnd() % (sizeof(junk) - 1)];
+	}
+	if (rnd() % 50 == 0)
+		n = 0; /* an empty line */
+	p[n++] = '\n';
+	return n;
+}
+
+struct bad_log {
+	uint64_t lines[4096];
+	int codes[4096];
+	size_t n;
+};
+
+static void
+bad_cb(void *arg, uint64_t lineno, int code, const char *p, size_t len)
+{
+	struct bad_log *log = arg;
+
+	(void)p;
+	(void)len;
+	if (log->n < 4096) {
+		log->lines[log->n] = lineno;
+		log->codes[log->n] = code;
+		log->n++;
+	}
+}
+
+static void
+check_block(char sep, bool by_user)
+{
+	enum { LINES = 3000 };
+	char *mem = malloc(PARSE_PAD_BEFORE + LINES * 64 + PARSE_PAD_AFTER);
+	char *buf = mem + PARSE_PAD_BEFORE;
+	size_t len = 0, starts[LINES + 1];
+	struct table fast, ref;
+	struct parse_ctx c = { .sep = sep, .by_user = by_user, .table = &fast };
+	struct bad_log *log = calloc(1, sizeof(*log));
+	size_t nbad = 0;
+	uint64_t cf = 0, cr = 0;
+	struct table_rec a, b;
+
+	assert_non_null(mem);
+	assert_non_null(log);
+	memset(mem, '7', PARSE_PAD_BEFORE);
+	for (int i = 0; i < LINES; i++) {
+		starts[i] = len;
+		len += gen_line(buf + len, sep);
+	}
+	starts[LINES] = len;
+	memset(buf + len, '9', PARSE_PAD_AFTER); /* digits: the worst case */
+	table_init(&fast);
+	table_init(&ref);
+	/* Now and then drain the packed cells every few hundred rows. */
+	if (rnd() % 4 == 0)
+		fast.drain_at = 1 + rnd() % 500;
+	c.bad_cb = bad_cb;
+	c.bad_arg = log;
+	assert_ptr_equal(parse_block(&c, buf, buf + len), buf + len);
+	assert_int_equal(c.lines, LINES);
+	for (int i = 0; i < LINES; i++) {
+		struct parse_row row;
+		int code = parse_line(buf + starts[i],
+		                      starts[i + 1] - starts[i] - 1, sep, &row);
+
+		if (code == PARSE_OK) {
+			table_add(&ref, by_user ? row.user : row.item, row.r2);
+			continue;
+		}
+		assert_true(nbad < log->n);
+		if (log->lines[nbad] != (uint64_t)i + 1 ||
+		    log->codes[nbad] != code)
+			fail_msg(
+			        "line %d '%.*s': block says line %llu code %d, "
+			        "parse_line says %d",
+			        i + 1, (int)(starts[i + 1] - starts[i] - 1),
+			        buf + starts[i],
+			        (unsigned long long)log->lines[nbad],
+			        log->codes[nbad], code);
+		nbad++;
+	}
+	assert_int_equal(nbad, log->n);
+	assert_int_equal(c.bad, nbad);
+	/* Some lines of each kind, or the test proves little. */
+	assert_true(nbad > LINES / 10);
+	assert_true(nbad < LINES * 9 / 10);
+	table_seal(&fast);
+	table_seal(&ref);
+	for (;;) {
+		int x = table_next(&fast, &cf, &a),
+		    y = table_next(&ref, &cr, &b);
+
+		assert_int_equal(x, y);
+		if (!x)
+			break;
+		assert_int_equal(a.id, b.id);
+		assert_int_equal(a.count, b.count);
+		assert_int_equal(a.sum2, b.sum2);
+	}
+	table_fini(&fast);
+	table_fini(&ref);
+	free(log);
+	free(mem);
+}
+
+static void
+test_block_matches_line_parser(void **state)
+{
+	(void)state;
+	for (int round = 0; round < 8; round++) {
+		check_block(',', false);
+		check_block(',', true);
+		check_block('\t', false);
+		check_block('\t', true);
+	}
+}
+
+static void
+test_block_strict_stops(void **state)
+{
+	static const char text[] = "1,2,3,4\n1,2,9,4\n1,3,4,5\n";
+	char mem[PARSE_PAD_BEFORE + sizeof(text) + PARSE_PAD_AFTER] = { 0 };
+	char *buf = mem + PARSE_PAD_BEFORE;
+	struct table t;
+	struct parse_ctx c = { .sep = ',', .stop_on_bad = true, .table = &t };
+	const char *end;
+
+	(void)state;
+	memcpy(buf, text, sizeof(text) - 1);
+	table_init(&t);
+	end = parse_block(&c, buf, buf + sizeof(text) - 1);
+	assert_ptr_equal(end, buf + 16);
+	assert_int_equal(c.lines, 2);
+	assert_int_equal(c.bad, 1);
+	assert_int_equal(table_distinct(&t), 1);
+	table_fini(&t);
+}
+
+static void
+test_block_other_separator(void **state)
+{
+	static const char text[] = "1;2;3;4\n";
+	char mem[PARSE_PAD_BEFORE + sizeof(text) + PARSE_PAD_AFTER] = { 0 };
+	char *buf = mem + PARSE_PAD_BEFORE;
+	struct table t;
+	struct parse_ctx c = { .sep = ';', .table = &t };
+
+	(void)state;
+	memcpy(buf, text, sizeof(text) - 1);
+	table_init(&t);
+	parse_block(&c, buf, buf + sizeof(text) - 1);
+	assert_int_equal(c.bad, 0);
+	assert_int_equal(table_distinct(&t), 1);
+	table_fini(&t);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_good_lines),
+		cmocka_unit_test(test_bad_lines),
+		cmocka_unit_test(test_detect),
+		cmocka_unit_test(test_block_matches_line_parser),
+		cmocka_unit_test(test_block_strict_stops),
+		cmocka_unit_test(test_block_other_separator),
+	};
+
+	cmocka_set_message_output(CM_OUTPUT_TAP);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
