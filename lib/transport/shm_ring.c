@@ -29,21 +29,22 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "shm_ring.h"
 #include "transport.h"
 #include "wait.h"
 
-#define SHM_MAGIC   0x3130524b50495053ull /* "SPIPKR01" */
-#define SHM_VERSION 1u
-#define SHM_PREFIX  "ipk-shm."  /* /dev/shm/ipk-shm.NAME */
-#define SHM_DIR     "/dev/shm"  /* where glibc's shm_open() puts names */
+#define SHM_MAGIC    0x3130524b50495053ull /* "SPIPKR01" */
+#define SHM_VERSION  1u
+#define SHM_PREFIX   "ipk-shm." /* /dev/shm/ipk-shm.NAME */
+#define SHM_DIR      "/dev/shm" /* where glibc's shm_open() puts names */
 #define SHM_NAME_MAX 200
-#define SHM_SLOTS   128 /* users of one ring at once */
-#define SHM_LINE    128 /* two cache lines: the adjacent-line prefetcher */
+#define SHM_SLOTS    128 /* users of one ring at once */
+#define SHM_LINE     128 /* two cache lines: the adjacent-line prefetcher */
 
-#define SHM_CAP_MIN     ((uint64_t)4 << 10)
-#define SHM_CAP_MAX     ((uint64_t)1 << 30)
-#define SHM_CAP_DEFAULT ((uint64_t)1 << 20)
-#define SHM_SPIN_MAX_US 100000
+#define SHM_CAP_MIN         ((uint64_t)4 << 10)
+#define SHM_CAP_MAX         ((uint64_t)1 << 30)
+#define SHM_CAP_DEFAULT     ((uint64_t)1 << 20)
+#define SHM_SPIN_MAX_US     100000
 #define SHM_SPIN_DEFAULT_US 50
 
 /* Byte offsets of the OFD locks (far past the data, never read). */
@@ -66,7 +67,7 @@ struct shm_slot {
 	alignas(SHM_LINE) _Atomic uint32_t state; /* SLOT_*, under reg */
 	_Atomic uint32_t roles;   /* 1 << ROLE_*, under that role's mutex */
 	_Atomic uint32_t busy[2]; /* in a lock-free op of that role */
-	uint32_t can_excl; /* its process registered for membarrier */
+	uint32_t can_excl;        /* its process registered for membarrier */
 	int32_t pid;
 	uint64_t start; /* /proc start time of pid, for ipk_list */
 	uint64_t gen;   /* bumped on every claim */
@@ -108,9 +109,9 @@ struct shm_hdr {
 };
 
 struct shm_state {
-	int fd;               /* the object; its OFD holds our slot lock */
-	struct shm_hdr *hdr;  /* mapping of map_size bytes */
-	unsigned char *data;  /* the ring, capacity bytes */
+	int fd;              /* the object; its OFD holds our slot lock */
+	struct shm_hdr *hdr; /* mapping of map_size bytes */
+	unsigned char *data; /* the ring, capacity bytes */
 	size_t map_size;
 	uint64_t cap, mask, max_msg;
 	uint64_t batch;      /* publish head after this many bytes */
@@ -119,20 +120,21 @@ struct shm_state {
 	uint64_t head_cache; /* sender: a recent head, re-read when full */
 	bool wake_pending;   /* IPK_MORE sends not yet announced */
 	int64_t spin_max_ns;
-	int64_t spin_ns[2]; /* adaptive budget per direction */
-	unsigned sleeps[2]; /* consecutive waits that slept */
+	int64_t spin_ns[2];    /* adaptive budget per direction */
+	unsigned sleeps[2];    /* consecutive waits that slept */
 	int64_t last_check_ns; /* last look for dead receivers */
-	int bell_rx;        /* our pollfd socket, -1 until ipk_pollfd() */
-	int bell_tx;        /* unbound socket for ringing pollers, or -1 */
-	unsigned fork_gen;  /* shm_fork_gen when the slot was claimed */
+	int bell_rx;           /* our pollfd socket, -1 until ipk_pollfd() */
+	int bell_tx;           /* unbound socket for ringing pollers, or -1 */
+	unsigned fork_gen;     /* shm_fork_gen when the slot was claimed */
 	char name[sizeof(SHM_PREFIX) + SHM_NAME_MAX + 1]; /* "/ipk-shm.N" */
 };
 
 /* Per process: set once. */
 static pthread_once_t shm_once = PTHREAD_ONCE_INIT;
-static bool shm_can_excl;  /* registered for MEMBARRIER_GLOBAL_EXPEDITED */
+/* Registered for MEMBARRIER_CMD_GLOBAL_EXPEDITED: only such processes take
+ * the lock-free path, and only they may skip a receiver's fence. */
+static bool shm_registered;
 static bool shm_expedited; /* the expedited command is there */
-static bool shm_any_barrier;
 static uint64_t shm_start; /* our /proc start time */
 static long shm_ncpu;
 static _Atomic unsigned shm_fork_gen;
@@ -176,16 +178,14 @@ shm_proc_init(void)
 
 	if (q > 0) {
 		shm_expedited = q & MEMBARRIER_CMD_GLOBAL_EXPEDITED;
-		shm_any_barrier = shm_expedited || (q & MEMBARRIER_CMD_GLOBAL);
 		/* Only registered processes receive the expedited barrier;
 		 * others never take the lock-free path. */
-		if (shm_expedited && (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
-			shm_can_excl =
+		if (shm_expedited &&
+		    (q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED))
+			shm_registered =
 			        syscall(SYS_membarrier,
 			                MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
 			                0, 0) == 0;
-		else
-			shm_can_excl = q & MEMBARRIER_CMD_GLOBAL;
 	}
 	shm_start = shm_proc_start(getpid());
 	shm_ncpu = sysconf(_SC_NPROCESSORS_ONLN);
@@ -271,8 +271,9 @@ shm_need(const struct shm_state *st, uint64_t t, uint64_t len)
 static int
 shm_lock_byte(int fd, off_t at, short type)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
-		            .l_start = at, .l_len = 1 };
+	struct flock fl = {
+		.l_type = type, .l_whence = SEEK_SET, .l_start = at, .l_len = 1
+	};
 
 	return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
 }
@@ -280,8 +281,10 @@ shm_lock_byte(int fd, off_t at, short type)
 static bool
 shm_byte_locked(int fd, off_t at)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-		            .l_start = at, .l_len = 1 };
+	struct flock fl = { .l_type = F_WRLCK,
+		            .l_whence = SEEK_SET,
+		            .l_start = at,
+		            .l_len = 1 };
 
 	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
 		return true; /* cannot tell: never declare a user dead */
@@ -363,7 +366,8 @@ shm_lock(struct shm_state *st, pthread_mutex_t *m, int role, int64_t deadline)
 	if (e == ETIMEDOUT)
 		return -ETIMEDOUT;
 	if (e == ENOTRECOVERABLE)
-		return errdetail(IPK_ECORRUPT, "%s: a lock of the ring is "
+		return errdetail(IPK_ECORRUPT,
+		                 "%s: a lock of the ring is "
 		                 "unrecoverable; ipckit rm it",
 		                 st->name + 1);
 	return -e;
@@ -418,14 +422,14 @@ shm_kick(struct shm_state *st, int role, int x)
 		return 0;
 	err = shm_barrier();
 	if (err)
-		return errdetail(-ENOTSUP,
-		                 "%s: membarrier(2) is refused, so this process "
-		                 "cannot join a ring used by a lone %s",
-		                 st->name + 1,
-		                 role == ROLE_SEND ? "sender" : "receiver");
-	for (unsigned n = 0;
-	     atomic_load_explicit(&h->slots[x].busy[role],
-	                          memory_order_acquire);
+		return errdetail(
+		        -ENOTSUP,
+		        "%s: membarrier(2) is refused, so this process "
+		        "cannot join a ring used by a lone %s",
+		        st->name + 1,
+		        role == ROLE_SEND ? "sender" : "receiver");
+	for (unsigned n = 0; atomic_load_explicit(&h->slots[x].busy[role],
+	                                          memory_order_acquire);
 	     n++) {
 		/* Its operation never sleeps: it ends soon, or x is dead. */
 		if (n % 64 == 63 && !shm_slot_alive(st, x)) {
@@ -608,13 +612,12 @@ shm_ring_bells(struct shm_state *st)
 			len = (socklen_t)(offsetof(struct sockaddr_un,
 			                           sun_path) +
 			                  1 +
-			                  (size_t)snprintf(sa.sun_path + 1,
-			                                   sizeof(sa.sun_path) -
-			                                           1,
-			                                   "ipk-shm.%016llx.%d",
-			                                   (unsigned long long)
-			                                           h->uuid,
-			                                   i));
+			                  (size_t)snprintf(
+			                          sa.sun_path + 1,
+			                          sizeof(sa.sun_path) - 1,
+			                          "ipk-shm.%016llx.%d",
+			                          (unsigned long long)h->uuid,
+			                          i));
 			/* A full socket is readable already; a gone poller
 			 * needs nothing. */
 			(void)sendto(st->bell_tx, "!", 1, MSG_DONTWAIT,
@@ -666,8 +669,8 @@ shm_put(struct shm_state *st, const void *msg, size_t len)
 	uint64_t need = shm_need(st, t, len);
 
 	if (t + need - st->head_cache > st->cap) {
-		st->head_cache = atomic_load_explicit(&h->head,
-		                                      memory_order_acquire);
+		st->head_cache =
+		        atomic_load_explicit(&h->head, memory_order_acquire);
 		if (t + need - st->head_cache > st->cap)
 			return -EAGAIN;
 	}
@@ -735,6 +738,12 @@ shm_get(struct shm_state *st, void *buf, size_t cap, bool take)
 			memcpy(buf, st->data + off + REC_HDR, len);
 		r += rec_size(len);
 		atomic_store_explicit(&h->rhead, r, memory_order_release);
+		/* A sender about to sleep reads rhead after a membarrier that
+		 * reaches registered processes; the others fence here. */
+		if (shm_registered)
+			atomic_signal_fence(memory_order_seq_cst);
+		else
+			atomic_thread_fence(memory_order_seq_cst);
 		if (r - atomic_load_explicit(&h->head, memory_order_relaxed) >=
 		            st->batch ||
 		    mask_any(h->send_sleep))
@@ -753,29 +762,32 @@ corrupt:
 static bool
 shm_can_take(struct shm_state *st)
 {
-	uint64_t r = atomic_load_explicit(&st->hdr->rhead,
-	                                  memory_order_acquire);
+	uint64_t r =
+	        atomic_load_explicit(&st->hdr->rhead, memory_order_acquire);
 
-	return rec_committed(atomic_load_explicit(rec_hdr(st, r),
-	                                          memory_order_acquire),
-	                     r);
+	return rec_committed(
+	        atomic_load_explicit(rec_hdr(st, r), memory_order_acquire), r);
 }
 
+/* Room for len bytes?  Spinning reads the batched head; a sender about
+ * to sleep reads the exact rhead, which a receiver that took a message
+ * and went quiet has not published. */
 static bool
-shm_can_put(struct shm_state *st, uint64_t len)
+shm_can_put(struct shm_state *st, uint64_t len, bool exact)
 {
 	uint64_t t = atomic_load_explicit(&st->hdr->tail, memory_order_relaxed);
 	uint64_t need = shm_need(st, t, len);
 
-	st->head_cache =
-	        atomic_load_explicit(&st->hdr->head, memory_order_acquire);
+	st->head_cache = atomic_load_explicit(
+	        exact ? &st->hdr->rhead : &st->hdr->head, memory_order_acquire);
 	return t + need - st->head_cache <= st->cap;
 }
 
 static bool
-shm_ready(struct shm_state *st, int dir, uint64_t need)
+shm_ready(struct shm_state *st, int dir, uint64_t need, bool exact)
 {
-	return dir == ROLE_RECV ? shm_can_take(st) : shm_can_put(st, need);
+	return dir == ROLE_RECV ? shm_can_take(st)
+	                        : shm_can_put(st, need, exact);
 }
 
 /* Senders blocked on a full ring: are all receivers gone? */
@@ -807,7 +819,7 @@ shm_spin(struct shm_state *st, int dir, uint64_t need, int64_t deadline)
 		return false;
 	t0 = wait_now_ns();
 	for (unsigned i = 1;; i++) {
-		if (shm_ready(st, dir, need)) {
+		if (shm_ready(st, dir, need, false)) {
 			st->spin_ns[dir] = st->spin_max_ns;
 			st->sleeps[dir] = 0;
 			return true;
@@ -835,15 +847,16 @@ shm_spin_slept(struct shm_state *st, int dir)
 }
 
 /* Wait until the ring may have a message (ROLE_RECV) or room for a
- * message of need bytes (ROLE_SEND).  0: try again; -ETIMEDOUT; -EPIPE (senders). */
+ * message of need bytes (ROLE_SEND).  0: try again; -ETIMEDOUT; -EPIPE
+ * (senders). */
 static int
 shm_wait(struct shm_state *st, int dir, uint64_t need, int64_t deadline)
 {
 	struct shm_hdr *h = st->hdr;
-	_Atomic uint64_t *mask = dir == ROLE_RECV ? h->recv_sleep
-	                                          : h->send_sleep;
-	_Atomic uint32_t *word = dir == ROLE_RECV ? &h->recv_futex
-	                                          : &h->send_futex;
+	_Atomic uint64_t *mask =
+	        dir == ROLE_RECV ? h->recv_sleep : h->send_sleep;
+	_Atomic uint32_t *word =
+	        dir == ROLE_RECV ? &h->recv_futex : &h->send_futex;
 	/* Senders look for dead receivers this often; receivers re-check
 	 * for a wake-up lost with a writer that died. */
 	int64_t chunk = dir == ROLE_RECV ? 1000000000 : 100000000;
@@ -863,7 +876,10 @@ shm_wait(struct shm_state *st, int dir, uint64_t need, int64_t deadline)
 	left = deadline == WAIT_FOREVER ? chunk : deadline - now;
 	mask_set(mask, st->slot); /* seq_cst RMW: our half of Dekker */
 	v = atomic_load(word);
-	if (shm_ready(st, dir, need)) {
+	/* Receivers store rhead without a fence: this barrier is theirs. */
+	if (dir == ROLE_SEND)
+		(void)shm_barrier();
+	if (shm_ready(st, dir, need, true)) {
 		mask_clear(mask, st->slot);
 		return 0;
 	}
@@ -885,8 +901,8 @@ shm_check_fork(struct shm_state *st)
 	char path[64];
 	int fd;
 
-	if (st->fork_gen == atomic_load_explicit(&shm_fork_gen,
-	                                         memory_order_relaxed))
+	if (st->fork_gen ==
+	    atomic_load_explicit(&shm_fork_gen, memory_order_relaxed))
 		return 0;
 	/* The parent's slot, roles and sockets are the parent's.  A new open
 	 * file description gets our own OFD locks. */
@@ -964,8 +980,7 @@ shm_arm_bell(struct shm_state *st)
 }
 
 static ssize_t
-shm_take(struct ipk_chan *ch, void *buf, size_t cap, bool take,
-         int timeout_ms)
+shm_take(struct ipk_chan *ch, void *buf, size_t cap, bool take, int timeout_ms)
 {
 	struct shm_state *st = ipk_chan_state(ch);
 	int64_t dl = 0;
@@ -1048,13 +1063,12 @@ shm_pollfd(struct ipk_chan *ch)
 	}
 	/* An abstract name vanishes with its process: nothing to clean. */
 	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-	                  (size_t)snprintf(sa.sun_path + 1,
-	                                   sizeof(sa.sun_path) - 1,
-	                                   "ipk-shm.%016llx.%d",
-	                                   (unsigned long long)st->hdr->uuid,
-	                                   st->slot));
-	st->bell_rx = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	                     0);
+	                  (size_t)snprintf(
+	                          sa.sun_path + 1, sizeof(sa.sun_path) - 1,
+	                          "ipk-shm.%016llx.%d",
+	                          (unsigned long long)st->hdr->uuid, st->slot));
+	st->bell_rx =
+	        socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (st->bell_rx < 0)
 		return -errno;
 	if (bind(st->bell_rx, (struct sockaddr *)&sa, len) != 0) {
@@ -1096,10 +1110,11 @@ shm_name(struct ipk_addr *a, char *out, size_t cap)
 	snprintf(out, cap, "/" SHM_PREFIX "%s", n);
 	return 0;
 bad:
-	return errdetail(IPK_EADDR,
-	                 "shm:%s: a name is 1..%d characters of A-Z a-z 0-9 . _ "
-	                 "- and does not start with '.'",
-	                 a->rest, SHM_NAME_MAX);
+	return errdetail(
+	        IPK_EADDR,
+	        "shm:%s: a name is 1..%d characters of A-Z a-z 0-9 . _ "
+	        "- and does not start with '.'",
+	        a->rest, SHM_NAME_MAX);
 }
 
 static uint64_t
@@ -1139,8 +1154,8 @@ shm_init_hdr(struct shm_state *st, uint64_t cap, bool persist)
 	h = p;
 	memset(h, 0, sizeof(*h));
 	h->version = SHM_VERSION;
-	h->flags = (persist ? HDR_PERSIST : 0) |
-	           (shm_any_barrier ? HDR_ELIDE : 0);
+	h->flags =
+	        (persist ? HDR_PERSIST : 0) | (shm_registered ? HDR_ELIDE : 0);
 	h->capacity = cap;
 	h->data_off = shm_data_off();
 	h->size = size;
@@ -1194,9 +1209,10 @@ shm_await_init(struct shm_state *st, uint64_t cap, bool persist,
 			return err;
 		}
 		if (wait_now_ns() >= deadline)
-			return errdetail(-ETIMEDOUT,
-			                 "%s: its creator is still setting it up",
-			                 st->name + 1);
+			return errdetail(
+			        -ETIMEDOUT,
+			        "%s: its creator is still setting it up",
+			        st->name + 1);
 		usleep(1000);
 	}
 }
@@ -1225,7 +1241,7 @@ shm_claim(struct shm_state *st, int64_t deadline)
 		atomic_store(&s->roles, 0);
 		atomic_store(&s->busy[0], 0);
 		atomic_store(&s->busy[1], 0);
-		s->can_excl = shm_can_excl;
+		s->can_excl = shm_registered;
 		s->pid = getpid();
 		s->start = shm_start;
 		s->gen++;
@@ -1274,8 +1290,8 @@ shm_reap(struct shm_state *st, int64_t deadline)
 }
 
 static int
-shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given,
-        bool persist, bool persist_given)
+shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given, bool persist,
+        bool persist_given)
 {
 	struct stat sb;
 	struct shm_hdr *h;
@@ -1312,8 +1328,8 @@ shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given,
 	st->cap = h->capacity;
 	st->map_size = h->size;
 	munmap(p, sizeof(struct shm_hdr));
-	p = mmap(NULL, st->map_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-	         st->fd, 0);
+	p = mmap(NULL, st->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd,
+	         0);
 	if (p == MAP_FAILED)
 		return -errno;
 	st->hdr = p;
@@ -1419,10 +1435,12 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 				continue; /* removed meanwhile: create it */
 			if (st->fd < 0)
 				return errno == ENOENT
-				               ? errdetail(-ENOENT,
-				                           "shm:%s does not exist",
-				                           st->name + 1 +
-				                                   strlen(SHM_PREFIX))
+				               ? errdetail(
+				                         -ENOENT,
+				                         "shm:%s does not "
+				                         "exist",
+				                         st->name + 1 +
+				                                 strlen(SHM_PREFIX))
 				               : -errno;
 			err = shm_await_init(st, cap, persist, deadline);
 			if (err) {
@@ -1524,9 +1542,8 @@ shm_unlink_ring(struct ipk_addr *addr)
 	struct stat sb;
 	int err;
 
+	/* Creation options (capacity=...) may ride along: ignored here. */
 	err = shm_name(addr, st.name, sizeof(st.name));
-	if (!err)
-		err = addr_check_unused(addr);
 	if (err)
 		return err;
 	st.fd = shm_open(st.name, O_RDWR, 0);
@@ -1591,10 +1608,9 @@ shm_list(ipk_list_fn *fn, void *arg)
 						o.creator_pid = h->creator_pid;
 						o.creator_start =
 						        h->creator_start;
-						o.bytes = atomic_load(
-						                  &h->tail) -
-						          atomic_load(
-						                  &h->rhead);
+						o.bytes =
+						        atomic_load(&h->tail) -
+						        atomic_load(&h->rhead);
 					}
 					munmap(p, sizeof(struct shm_hdr));
 				}
@@ -1605,6 +1621,34 @@ shm_list(ipk_list_fn *fn, void *arg)
 	}
 	closedir(d);
 	return err;
+}
+
+int
+shm_ring_stall(struct ipk_chan *ch, enum shm_stall how, size_t len)
+{
+	struct shm_state *st = ipk_chan_state(ch);
+	int64_t dl = 0;
+	uint64_t t;
+	int err;
+
+	if (ch->tp->send != shm_send || len > st->max_msg)
+		return -EINVAL;
+	if (!(st->roles & (1u << ROLE_SEND))) {
+		err = shm_join(st, ROLE_SEND, wait_deadline(5000));
+		if (err)
+			return err;
+	}
+	if (how == SHM_STALL_LOCK)
+		return shm_role_lock(st, ROLE_SEND, wait_deadline(5000));
+	err = shm_enter(st, ROLE_SEND, 5000, &dl);
+	if (err < 0)
+		return err;
+	t = atomic_load(&st->hdr->tail);
+	if (shm_need(st, t, len) + t - atomic_load(&st->hdr->head) > st->cap ||
+	    (t & st->mask) + rec_size(len) > st->cap)
+		return -EAGAIN; /* the test sends into a roomy ring */
+	memset(st->data + (t & st->mask) + REC_HDR, 0xee, len / 2);
+	return 0;
 }
 
 static const char *const shm_options[] = { "capacity", "spin", "persist",
