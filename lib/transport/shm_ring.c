@@ -1328,8 +1328,9 @@ shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given, bool persist,
 	st->cap = h->capacity;
 	st->map_size = h->size;
 	munmap(p, sizeof(struct shm_hdr));
-	p = mmap(NULL, st->map_size, PROT_READ | PROT_WRITE, MAP_SHARED, st->fd,
-	         0);
+	/* Populated now, so that no page fault lands in the first lap. */
+	p = mmap(NULL, st->map_size, PROT_READ | PROT_WRITE,
+	         MAP_SHARED | MAP_POPULATE, st->fd, 0);
 	if (p == MAP_FAILED)
 		return -errno;
 	st->hdr = p;
