@@ -77,10 +77,10 @@ pin(int cpu)
 /* What the two sides report, in a shared anonymous mapping. */
 struct run_board {
 	int err[2];
-	int64_t t0;     /* side 0: just before the first message */
-	int64_t t_end;  /* side 1: on the stop message */
-	uint64_t count; /* side 1: data messages received */
-	uint64_t sent;  /* side 0: data messages sent */
+	int64_t t0;      /* side 0: just before the first message */
+	int64_t t_end;   /* side 1: on the stop message */
+	uint64_t count;  /* side 1: data messages received */
+	uint64_t sent;   /* side 0: data messages sent */
 	double p50, p99; /* side 0: one-way latency, us */
 	unsigned samples;
 };
@@ -213,7 +213,7 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 	e0 = pid[0] < 0 ? -errno : run_reap(pid[0], deadline);
 	e1 = pid[1] < 0 ? -errno
 	                : run_reap(pid[1], ipcbench_now_ns() + 10000000000LL);
-	err = r->b->err[0] ? r->b->err[0]
+	err = r->b->err[0]   ? r->b->err[0]
 	      : r->b->err[1] ? r->b->err[1]
 	      : e0           ? e0
 	                     : e1;
@@ -260,7 +260,8 @@ pong_main(struct run *r)
 
 		if (n < 0 && r->lossy)
 			continue;
-		if (n < 1 || ops->send(ops->ctx, r->buf, (size_t)n, false) != n) {
+		if (n < 1 ||
+		    ops->send(ops->ctx, r->buf, (size_t)n, false) != n) {
 			r->b->err[1] = n < 0 ? (int)n : -EIO;
 			return;
 		}
@@ -417,7 +418,7 @@ ipcbench_throughput(const struct ipcbench_ops *ops,
 			rate[k] = (double)b->count * 1e9 /
 			          (double)(b->t_end - b->t0);
 			lost[k] = b->sent ? 1.0 - (double)b->count /
-			                                  (double)b->sent
+			                                    (double)b->sent
 			                  : 0;
 			k++;
 		}
@@ -477,7 +478,8 @@ ipk_expand(struct ipcbench_ipk *st, char *out, size_t cap)
 		}
 		f++;
 		if (*f == 'P' && st->dir[0] == '\0') {
-			snprintf(st->dir, sizeof(st->dir), "%s/ipk-bench-XXXXXX",
+			snprintf(st->dir, sizeof(st->dir),
+			         "%s/ipk-bench-XXXXXX",
 			         getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 			if (mkdtemp(st->dir) == NULL) {
 				st->dir[0] = '\0';

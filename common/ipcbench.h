@@ -59,13 +59,13 @@ struct ipcbench_ops {
 };
 
 struct ipcbench_cfg {
-	unsigned runs;        /* medians of this many runs (odd is best) */
-	double seconds;       /* time budget of one throughput run */
-	unsigned lat_iters;   /* round trips measured per latency run ... */
-	double lat_seconds;   /* ... or fewer once this time has passed */
-	unsigned lat_warmup;  /* round trips thrown away first */
-	unsigned batch;       /* throughput: send with more, flush every N */
-	int cpu[2];           /* pin side 0 / side 1 there; -1 leaves it */
+	unsigned runs;       /* medians of this many runs (odd is best) */
+	double seconds;      /* time budget of one throughput run */
+	unsigned lat_iters;  /* round trips measured per latency run ... */
+	double lat_seconds;  /* ... or fewer once this time has passed */
+	unsigned lat_warmup; /* round trips thrown away first */
+	unsigned batch;      /* throughput: send with more, flush every N */
+	int cpu[2];          /* pin side 0 / side 1 there; -1 leaves it */
 };
 
 /* Defaults: 5 runs, 0.3 s per throughput run, 20000 round trips in at
@@ -74,8 +74,8 @@ struct ipcbench_cfg {
 void ipcbench_cfg_default(struct ipcbench_cfg *cfg);
 
 struct ipcbench_lat {
-	int err;        /* 0, or why no figure (-EMSGSIZE: n/a) */
-	double p50_us;  /* one-way: round trip / 2 */
+	int err;       /* 0, or why no figure (-EMSGSIZE: n/a) */
+	double p50_us; /* one-way: round trip / 2 */
 	double p99_us;
 	unsigned count; /* round trips measured (last run) */
 };
@@ -125,8 +125,8 @@ extern const struct ipcbench_form ipcbench_forms[];
 /* State of an ipckit endpoint pair; ipcbench_ipk_ops() fills ops. */
 struct ipcbench_ipk {
 	const struct ipcbench_form *form; /* borrowed */
-	char dir[256];      /* temp dir for %P, removed by cleanup */
-	char addr[2][512];  /* queues: side 0 -> 1, and 1 -> 0 */
+	char dir[256];     /* temp dir for %P, removed by cleanup */
+	char addr[2][512]; /* queues: side 0 -> 1, and 1 -> 0 */
 	bool queue, duplex;
 	struct ipk_chan *listener, *tx, *rx, *pair[2];
 	size_t max;

@@ -33,9 +33,9 @@
 #include "ipckit.h"
 
 static const size_t tput_sizes[] = { 64, 4096, 65536 };
-#define N_SIZES   (sizeof(tput_sizes) / sizeof(tput_sizes[0]))
-#define LAT_SIZE  64
-#define MAX_ROWS  48
+#define N_SIZES  (sizeof(tput_sizes) / sizeof(tput_sizes[0]))
+#define LAT_SIZE 64
+#define MAX_ROWS 48
 
 /* ---- raw baselines: the syscalls a mechanism is made of, no library ---- */
 
@@ -52,17 +52,17 @@ enum raw_kind {
 
 struct raw {
 	enum raw_kind kind;
-	size_t size;       /* message size of the coming measurement */
-	int side;          /* after attach */
-	int pfd[2][2];     /* pipes, one per direction: [dir][read, write] */
-	int sp[2];         /* a connected pair: side 0's fd, side 1's fd */
-	int lfd;           /* tcp listener */
+	size_t size;   /* message size of the coming measurement */
+	int side;      /* after attach */
+	int pfd[2][2]; /* pipes, one per direction: [dir][read, write] */
+	int sp[2];     /* a connected pair: side 0's fd, side 1's fd */
+	int lfd;       /* tcp listener */
 	int port;
-	int q[2];          /* System V queues, one per direction */
-	mqd_t mq[2];       /* POSIX queues */
+	int q[2];    /* System V queues, one per direction */
+	mqd_t mq[2]; /* POSIX queues */
 	char mqname[2][64];
 	long mq_size;
-	int efd[2];        /* eventfds */
+	int efd[2];              /* eventfds */
 	_Atomic uint32_t *words; /* futex/spin: one word per direction */
 	uint32_t seq, last;
 	struct {
@@ -144,9 +144,9 @@ raw_prepare(void *ctx, bool duplex)
 			snprintf(r->mqname[i], sizeof(r->mqname[i]),
 			         "/ipk-bench-raw-%ld-%u", (long)getpid(),
 			         counter++);
-			r->mq[i] = mq_open(r->mqname[i],
-			                   O_RDWR | O_CREAT | O_EXCL, 0600,
-			                   &at);
+			r->mq[i] =
+			        mq_open(r->mqname[i], O_RDWR | O_CREAT | O_EXCL,
+			                0600, &at);
 			if (r->mq[i] == (mqd_t)-1)
 				return -errno;
 		}
@@ -863,12 +863,9 @@ static void
 print_ratios(void)
 {
 	static const char *const lib_raw[][2] = {
-		{ "pipe", "raw pipe" },
-		{ "fifo", "raw pipe" },
-		{ "sysvmq", "raw sysv msgsnd" },
-		{ "posixmq", "raw posix mq" },
-		{ "unix", "raw unix stream" },
-		{ "tcp", "raw tcp" },
+		{ "pipe", "raw pipe" },          { "fifo", "raw pipe" },
+		{ "sysvmq", "raw sysv msgsnd" }, { "posixmq", "raw posix mq" },
+		{ "unix", "raw unix stream" },   { "tcp", "raw tcp" },
 	};
 	static const char *const streams[] = { "pipe", "fifo", "unix", "tcp" };
 

@@ -53,10 +53,11 @@
 
 /* Record header: stamp (position / 8) in the high half, so data left from
  * an earlier lap never passes for a commit; flags and length below. */
-#define REC_COMMIT (1u << 31)
-#define REC_PAD    (1u << 30)
-#define REC_LEN    (REC_PAD - 1)
-#define REC_HDR    8u
+#define REC_COMMIT  (1u << 31)
+#define REC_PAD     (1u << 30)
+#define REC_LEN     (REC_PAD - 1)
+#define REC_HDR     8u
+#define SHM_NO_HOLD UINT64_MAX
 
 enum { ROLE_SEND = 0, ROLE_RECV = 1 };
 enum { MODE_NONE = 0, MODE_SHARED = 1, MODE_EXCL0 = 2 }; /* EXCL0 + slot */
@@ -86,8 +87,13 @@ struct shm_hdr {
 	uint64_t creator_start;
 	_Atomic uint32_t removed;  /* name unlinked: openers must retry */
 	_Atomic uint32_t had_recv; /* a receiver ever joined */
-	/* Sender side: exact position after the last committed record. */
+	/* Sender side: exact position after the last written record, and
+	 * the commit word a lone sender holds back while IPK_MORE says more
+	 * follow (SHM_NO_HOLD when none): receivers stop there, off the
+	 * lines the sender is still filling. */
 	alignas(SHM_LINE) _Atomic uint64_t tail;
+	_Atomic uint64_t held_pos;
+	uint64_t held_word;
 	/* Receiver side: exact position of the next record to take. */
 	alignas(SHM_LINE) _Atomic uint64_t rhead;
 	/* rhead as published to senders, in batches. */
@@ -387,9 +393,25 @@ shm_role_unlock(struct shm_state *st, int role)
 
 /* ---- roles: who sends, who receives, and who may skip the lock ---- */
 
-/* A dead writer may have committed a record without moving tail (or died
- * mid-record, which leaves the header zero): walk tail over what is
- * committed.  Caller holds the send lock or replaced the dead holder. */
+/* Publish a held-back commit word.  By the lone sender inside its
+ * operation, or by whoever took its place once it was out of one. */
+static void
+shm_release(struct shm_state *st)
+{
+	struct shm_hdr *h = st->hdr;
+	uint64_t p = atomic_load_explicit(&h->held_pos, memory_order_relaxed);
+
+	if (p == SHM_NO_HOLD)
+		return;
+	atomic_store_explicit(rec_hdr(st, p), h->held_word,
+	                      memory_order_release);
+	atomic_store_explicit(&h->held_pos, SHM_NO_HOLD, memory_order_relaxed);
+}
+
+/* A dead writer may have held a commit back, committed a record without
+ * moving tail, or died mid-record (its header stays zero): publish the
+ * held word and walk tail over what is committed.  Caller holds the send
+ * lock or replaced the dead holder. */
 static void
 shm_repair(struct shm_state *st, int role)
 {
@@ -398,6 +420,7 @@ shm_repair(struct shm_state *st, int role)
 
 	if (role != ROLE_SEND)
 		return; /* rhead is exact: a dead receiver's message stays */
+	shm_release(st);
 	t = atomic_load(&h->tail);
 	for (uint64_t n = 0; n < st->cap / REC_HDR; n++) {
 		w = atomic_load_explicit(rec_hdr(st, t), memory_order_acquire);
@@ -418,8 +441,11 @@ shm_kick(struct shm_state *st, int role, int x)
 
 	atomic_store_explicit(&h->mode[role], MODE_SHARED,
 	                      memory_order_seq_cst);
-	if (x == st->slot)
+	if (x == st->slot) {
+		if (role == ROLE_SEND)
+			shm_release(st);
 		return 0;
+	}
 	err = shm_barrier();
 	if (err)
 		return errdetail(
@@ -438,6 +464,9 @@ shm_kick(struct shm_state *st, int role, int x)
 		}
 		sched_yield();
 	}
+	/* Out of its operation: what it held back is ours to publish. */
+	if (role == ROLE_SEND)
+		shm_release(st);
 	return 0;
 }
 
@@ -642,6 +671,20 @@ shm_wake_receivers(struct shm_state *st)
 		shm_ring_bells(st);
 }
 
+/* End an IPK_MORE batch: publish what is held back, wake receivers. */
+static void
+shm_unhold(struct shm_state *st, int64_t deadline)
+{
+	int64_t dl = deadline;
+	int how = shm_enter(st, ROLE_SEND, -1, &dl);
+
+	if (how >= 0) {
+		shm_release(st);
+		shm_exit(st, ROLE_SEND, how);
+	}
+	shm_wake_receivers(st);
+}
+
 /* Give consumed space back to senders, waking the ones asleep. */
 static void
 shm_publish_head(struct shm_state *st, uint64_t rhead)
@@ -658,9 +701,25 @@ shm_publish_head(struct shm_state *st, uint64_t rhead)
 
 /* ---- the ring operations proper (lock-free or under the role lock) ---- */
 
-/* Write one record; -EAGAIN when it does not fit now. */
+/* Store a commit word, or hold it back as the first of a batch. */
+static inline void
+shm_commit(struct shm_state *st, uint64_t pos, uint64_t word, bool hold)
+{
+	struct shm_hdr *h = st->hdr;
+
+	if (hold && atomic_load_explicit(&h->held_pos, memory_order_relaxed) ==
+	                    SHM_NO_HOLD) {
+		h->held_word = word;
+		atomic_store_explicit(&h->held_pos, pos, memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(rec_hdr(st, pos), word, memory_order_release);
+}
+
+/* Write one record; -EAGAIN when it does not fit now.  hold: the lone
+ * sender may hold the batch's first commit back (IPK_MORE). */
 static int
-shm_put(struct shm_state *st, const void *msg, size_t len)
+shm_put(struct shm_state *st, const void *msg, size_t len, bool hold)
 {
 	struct shm_hdr *h = st->hdr;
 	uint64_t t = atomic_load_explicit(&h->tail, memory_order_relaxed);
@@ -678,9 +737,7 @@ shm_put(struct shm_state *st, const void *msg, size_t len)
 		/* Readers follow the pad to offset 0: zero it first. */
 		atomic_store_explicit(rec_hdr(st, t + pad), 0,
 		                      memory_order_relaxed);
-		atomic_store_explicit(rec_hdr(st, t),
-		                      rec_word(t, REC_PAD | (uint32_t)pad),
-		                      memory_order_release);
+		shm_commit(st, t, rec_word(t, REC_PAD | (uint32_t)pad), hold);
 		t += pad;
 		off = 0;
 	}
@@ -688,8 +745,7 @@ shm_put(struct shm_state *st, const void *msg, size_t len)
 		memcpy(st->data + off + REC_HDR, msg, len);
 	/* The header after ours reads "not yet" until someone commits it. */
 	atomic_store_explicit(rec_hdr(st, t + rec), 0, memory_order_relaxed);
-	atomic_store_explicit(rec_hdr(st, t), rec_word(t, (uint32_t)len),
-	                      memory_order_release);
+	shm_commit(st, t, rec_word(t, (uint32_t)len), hold);
 	atomic_store_explicit(&h->tail, t + rec, memory_order_release);
 	return 0;
 }
@@ -865,7 +921,7 @@ shm_wait(struct shm_state *st, int dir, uint64_t need, int64_t deadline)
 	long r;
 
 	if (st->wake_pending)
-		shm_wake_receivers(st);
+		shm_unhold(st, deadline);
 	if (shm_spin(st, dir, need, deadline))
 		return 0;
 	if (dir == ROLE_SEND && shm_receivers_gone(st, true))
@@ -930,6 +986,7 @@ shm_send(struct ipk_chan *ch, const void *msg, size_t len,
          const struct ipk_msginfo *info, int timeout_ms)
 {
 	struct shm_state *st = ipk_chan_state(ch);
+	bool more = info->flags & IPK_MORE;
 	int64_t dl = 0;
 	int how, err;
 
@@ -942,10 +999,23 @@ shm_send(struct ipk_chan *ch, const void *msg, size_t len,
 			return err;
 	}
 	for (;;) {
+		uint64_t held;
+
 		how = shm_enter(st, ROLE_SEND, timeout_ms, &dl);
 		if (how < 0)
 			return how;
-		err = shm_put(st, msg, len);
+		/* Batched publication: alone, hold the first commit of an
+		 * IPK_MORE batch back until its end (or cap/8 bytes on). */
+		err = shm_put(st, msg, len, more && how == 1);
+		held = atomic_load_explicit(&st->hdr->held_pos,
+		                            memory_order_relaxed);
+		if (held != SHM_NO_HOLD &&
+		    (!more || how != 1 || err ||
+		     atomic_load_explicit(&st->hdr->tail,
+		                          memory_order_relaxed) -
+		                     held >=
+		             st->batch))
+			shm_release(st);
 		shm_exit(st, ROLE_SEND, how);
 		if (err == 0)
 			break;
@@ -960,7 +1030,7 @@ shm_send(struct ipk_chan *ch, const void *msg, size_t len,
 		if (err)
 			return err;
 	}
-	if (info->flags & IPK_MORE)
+	if (more)
 		st->wake_pending = true;
 	else
 		shm_wake_receivers(st);
@@ -1037,9 +1107,8 @@ shm_flush(struct ipk_chan *ch, int timeout_ms)
 {
 	struct shm_state *st = ipk_chan_state(ch);
 
-	(void)timeout_ms;
 	if (st->hdr && st->wake_pending && shm_check_fork(st) == 0)
-		shm_wake_receivers(st);
+		shm_unhold(st, wait_deadline(timeout_ms));
 	return 0;
 }
 
@@ -1157,6 +1226,7 @@ shm_init_hdr(struct shm_state *st, uint64_t cap, bool persist)
 	h->flags =
 	        (persist ? HDR_PERSIST : 0) | (shm_registered ? HDR_ELIDE : 0);
 	h->capacity = cap;
+	atomic_store(&h->held_pos, SHM_NO_HOLD);
 	h->data_off = shm_data_off();
 	h->size = size;
 	if (getrandom(&h->uuid, sizeof(h->uuid), 0) != sizeof(h->uuid))
@@ -1502,7 +1572,7 @@ shm_close(struct ipk_chan *ch)
 	if (st->fork_gen != atomic_load(&shm_fork_gen) || st->slot < 0)
 		goto unmap;
 	if (st->wake_pending)
-		shm_wake_receivers(st);
+		shm_unhold(st, WAIT_FOREVER);
 	if (st->bell_rx >= 0)
 		mask_clear(h->recv_armed, st->slot);
 	shm_leave(st, ROLE_SEND);

@@ -51,7 +51,7 @@ xopen(const char *addr)
 
 	if (err)
 		print_error("open %s: %s (%s)\n", addr, ipk_strerror(err),
-			    ipk_errdetail());
+		            ipk_errdetail());
 	assert_int_equal(err, 0);
 	return ch;
 }
@@ -171,14 +171,14 @@ run_mpmc(const char *opts)
 
 	fresh(mp_addr, sizeof(mp_addr), opts);
 	mp_board = mmap(NULL, sizeof(*mp_board), PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	                MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	assert_true(mp_board != MAP_FAILED);
 	owner = xopen(mp_addr);
 	for (unsigned i = 0; i < MP_RECEIVERS; i++)
 		pids[i] = fork_child(mp_receiver, NULL);
 	for (unsigned i = 0; i < MP_SENDERS; i++)
 		pids[MP_RECEIVERS + i] =
-			fork_child(mp_sender, (void *)(uintptr_t)i);
+		        fork_child(mp_sender, (void *)(uintptr_t)i);
 	for (unsigned i = MP_RECEIVERS; i < MP_RECEIVERS + MP_SENDERS; i++)
 		assert_int_equal(wait_child(pids[i], 60000), 0);
 	for (unsigned i = 0; i < MP_RECEIVERS; i++)
@@ -193,7 +193,7 @@ run_mpmc(const char *opts)
 			dup += k > 1;
 		}
 	print_message("# %s: %u missing, %u duplicated, %u bad\n", mp_addr,
-		      missing, dup, atomic_load(&mp_board->bad));
+	              missing, dup, atomic_load(&mp_board->bad));
 	assert_int_equal(missing, 0);
 	assert_int_equal(dup, 0);
 	assert_int_equal(atomic_load(&mp_board->bad), 0);
@@ -229,9 +229,13 @@ burst_sender(void *arg)
 
 	if (ipk_open(&ch, mp_addr, IPK_NOCREATE, 5000) != 0)
 		return 10;
-	for (m[1] = 0; m[1] < 20000; m[1]++)
-		if (ipk_send(ch, m, sizeof(m), 20000) != sizeof(m))
+	for (m[1] = 0; m[1] < 20000; m[1]++) {
+		/* Bursts: a lone sender holds them back (see below). */
+		struct ipk_msginfo mi = { .flags = m[1] % 16 ? IPK_MORE : 0 };
+
+		if (ipk_sendx(ch, m, sizeof(m), &mi, 20000) != sizeof(m))
 			return 11;
+	}
 	ipk_close(ch);
 	return 0;
 }
@@ -433,7 +437,7 @@ test_reattach_after_all_died(void **state)
 		ch = xopen(addr);
 		for (int i = 0; i < 3; i++)
 			assert_int_equal(ipk_recv(ch, buf, sizeof(buf), 1000),
-					 i + 1);
+			                 i + 1);
 		assert_int_equal(ipk_recv(ch, buf, sizeof(buf), 0), -EAGAIN);
 		ipk_close(ch);
 		assert_false(residue());
@@ -502,6 +506,102 @@ test_epipe_when_all_receivers_die(void **state)
 	assert_false(residue());
 }
 
+/* ---- batched publication (IPK_MORE) ---- */
+
+static ssize_t
+send_more(struct ipk_chan *ch, int v)
+{
+	struct ipk_msginfo mi = { .flags = IPK_MORE };
+
+	return ipk_sendx(ch, &v, sizeof(v), &mi, 1000);
+}
+
+static void
+expect_ints(struct ipk_chan *rx, int from, int to)
+{
+	int v;
+
+	for (int i = from; i < to; i++) {
+		assert_int_equal(ipk_recv(rx, &v, sizeof(v), 1000), sizeof(v));
+		assert_int_equal(v, i);
+	}
+	assert_int_equal(ipk_recv(rx, &v, sizeof(v), 0), -EAGAIN);
+}
+
+/* A lone sender holds an IPK_MORE batch back until its end, ipk_flush()
+ * or a second sender arriving; then all of it arrives, in order. */
+static void
+test_more_batches(void **state)
+{
+	char addr[256];
+	struct ipk_chan *tx, *tx2, *rx;
+	int v;
+
+	(void)state;
+	fresh(addr, sizeof(addr), "");
+	tx = xopen(addr);
+	rx = xopen(addr);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(send_more(tx, i), sizeof(int));
+	assert_int_equal(ipk_recv(rx, &v, sizeof(v), 0), -EAGAIN);
+	assert_int_equal(ipk_send(tx, &(int){ 3 }, sizeof(int), 0),
+	                 sizeof(int));
+	expect_ints(rx, 0, 4);
+	for (int i = 4; i < 6; i++)
+		assert_int_equal(send_more(tx, i), sizeof(int));
+	assert_int_equal(ipk_flush(tx, 1000), 0);
+	expect_ints(rx, 4, 6);
+	/* Held, then another sender comes: it publishes the batch before
+	 * its own message, so order per sender holds. */
+	for (int i = 6; i < 9; i++)
+		assert_int_equal(send_more(tx, i), sizeof(int));
+	tx2 = xopen(addr);
+	assert_int_equal(ipk_send(tx2, &(int){ 9 }, sizeof(int), 1000),
+	                 sizeof(int));
+	expect_ints(rx, 6, 10);
+	ipk_close(tx2);
+	ipk_close(tx);
+	ipk_close(rx);
+	assert_false(residue());
+}
+
+static int
+more_then_die(void *v)
+{
+	struct ipk_chan *ch;
+
+	if (ipk_open(&ch, v, IPK_NOCREATE, 5000) != 0)
+		return 10;
+	for (int i = 0; i < 5; i++)
+		if (send_more(ch, i) != sizeof(int))
+			return 11;
+	kill(getpid(), SIGKILL);
+	return 12;
+}
+
+/* A sender killed in the middle of a batch: what ipk_sendx() accepted is
+ * queued; the next sender publishes it. */
+static void
+test_killed_holding_batch(void **state)
+{
+	char addr[256];
+	struct ipk_chan *tx, *rx;
+	pid_t pid;
+
+	(void)state;
+	fresh(addr, sizeof(addr), "");
+	rx = xopen(addr);
+	pid = fork_child(more_then_die, addr);
+	assert_int_equal(wait_child(pid, 5000), 128 + SIGKILL);
+	tx = xopen(addr);
+	assert_int_equal(ipk_send(tx, &(int){ 5 }, sizeof(int), 1000),
+	                 sizeof(int));
+	expect_ints(rx, 0, 6);
+	ipk_close(tx);
+	ipk_close(rx);
+	assert_false(residue());
+}
+
 /* ---- fork: an inherited channel becomes a user of its own ---- */
 
 static struct ipk_chan *inherited;
@@ -530,13 +630,13 @@ test_fork_inherited_channel(void **state)
 	/* The parent is a sender too, alone and lock-free until the child
 	 * joins. */
 	assert_int_equal(ipk_send(inherited, &(int){ -1 }, sizeof(int), 0),
-			 sizeof(int));
+	                 sizeof(int));
 	pid = fork_child(use_inherited, NULL);
 	assert_int_equal(ipk_recv(inherited, &v, sizeof(v), 5000), sizeof(v));
 	assert_int_equal(v, -1);
 	for (int i = 0; i < 100; i++) {
 		assert_int_equal(ipk_recv(inherited, &v, sizeof(v), 5000),
-				 sizeof(v));
+		                 sizeof(v));
 		assert_int_equal(v, i);
 	}
 	assert_int_equal(wait_child(pid, 5000), 0);
@@ -624,17 +724,14 @@ test_capacity_option(void **state)
 	free(big);
 
 	assert_int_equal(ipk_open(&ch, "shm:x?capacity=5000", 0, 0),
-			 IPK_EOPTION);
+	                 IPK_EOPTION);
 	assert_non_null(strstr(ipk_errdetail(), "power of two"));
-	assert_int_equal(ipk_open(&ch, "shm:x?capacity=1k", 0, 0),
-			 IPK_EOPTION);
-	assert_int_equal(ipk_open(&ch, "shm:x?capacity=2G", 0, 0),
-			 IPK_EOPTION);
+	assert_int_equal(ipk_open(&ch, "shm:x?capacity=1k", 0, 0), IPK_EOPTION);
+	assert_int_equal(ipk_open(&ch, "shm:x?capacity=2G", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:x?spin=lots", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:x?persist=maybe", 0, 0),
-			 IPK_EOPTION);
-	assert_int_equal(ipk_open(&ch, "shm:x?colour=red", 0, 0),
-			 IPK_EOPTION);
+	                 IPK_EOPTION);
+	assert_int_equal(ipk_open(&ch, "shm:x?colour=red", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:", 0, 0), IPK_EADDR);
 	assert_int_equal(ipk_open(&ch, "shm:a/b", 0, 0), IPK_EADDR);
 	assert_int_equal(ipk_open(&ch, "shm:..", 0, 0), IPK_EADDR);
@@ -737,6 +834,8 @@ main(void)
 		cmocka_unit_test(test_killed_mid_record_shared),
 		cmocka_unit_test(test_reattach_after_all_died),
 		cmocka_unit_test(test_epipe_when_all_receivers_die),
+		cmocka_unit_test(test_more_batches),
+		cmocka_unit_test(test_killed_holding_batch),
 		cmocka_unit_test(test_fork_inherited_channel),
 		cmocka_unit_test(test_sleeping_receiver_woken),
 		cmocka_unit_test(test_capacity_option),
