@@ -7,6 +7,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,6 +84,7 @@ struct run_board {
 	uint64_t sent;   /* side 0: data messages sent */
 	double p50, p99; /* side 0: one-way latency, us */
 	unsigned samples;
+	_Atomic int done1; /* side 1 has finished */
 };
 
 struct run {
@@ -156,6 +158,17 @@ run_side(struct run *r, int side, void (*fn)(struct run *))
 	}
 	if (!err)
 		fn(r);
+	if (side == 1) {
+		atomic_store(&r->b->done1, 1);
+	} else {
+		/* Peers that drop what is queued on close (nng) must not lose
+		 * the stop message: side 1 is done before side 0 goes. */
+		int64_t give_up = ipcbench_now_ns() + 10000000000LL;
+
+		while (!atomic_load(&r->b->done1) &&
+		       ipcbench_now_ns() < give_up)
+			usleep(1000);
+	}
 	ops->detach(ops->ctx, side);
 	_exit(r->b->err[side] ? 1 : 0);
 }

@@ -478,7 +478,7 @@ peer_attach(void *ctx, int side)
 	int rv;
 
 	if (p->zmq) {
-		int timeo = 5000, linger = 2000;
+		int timeo = 5000, linger = 10000;
 
 		p->zctx = zmq_ctx_new();
 		p->zsock = p->zctx ? zmq_socket(p->zctx, ZMQ_PAIR) : NULL;
@@ -544,9 +544,6 @@ peer_detach(void *ctx, int side)
 		zmq_close(p->zsock);
 		zmq_ctx_term(p->zctx);
 	} else {
-		/* Let the stop message leave before the socket goes. */
-		if (side == 0)
-			usleep(100000);
 		nng_close(p->ns);
 	}
 }
@@ -896,18 +893,40 @@ print_ratios(void)
 	}
 }
 
+/* filter: comma-separated substrings of row names; NULL for all. */
+static bool
+row_wanted(const char *name, const char *filter)
+{
+	const char *p = filter;
+
+	if (filter == NULL)
+		return true;
+	while (*p) {
+		size_t n = strcspn(p, ",");
+		char part[64];
+
+		snprintf(part, sizeof(part), "%.*s", (int)n, p);
+		if (n > 0 && strstr(name, part))
+			return true;
+		p += n + (p[n] == ',');
+	}
+	return false;
+}
+
 static void
 usage(FILE *f)
 {
 	fprintf(f,
 	        "usage: ipc-bench [-r RUNS] [-t SECONDS] [-b BATCH] [-c none] "
-	        "[-f SUBSTR] [-l]\n"
+	        "[-f LIST] [-l]\n"
 	        "  -r RUNS     runs per figure, the median is shown (5)\n"
 	        "  -t SECONDS  length of one throughput run (0.3)\n"
 	        "  -b BATCH    throughput: send with IPK_MORE, flush every "
 	        "BATCH (64; 1 = off)\n"
 	        "  -c none     do not pin the two sides to CPUs 0 and 1\n"
-	        "  -f SUBSTR   only rows whose name contains SUBSTR\n"
+	        "  -f LIST     only rows whose name contains one of the "
+	        "comma-separated\n"
+	        "              substrings in LIST (-l lists the rows)\n"
 	        "  -l          list the rows and exit\n");
 }
 
@@ -982,7 +1001,7 @@ main(int argc, char **argv)
 	one = cfg;
 	one.runs = 1;
 	for (unsigned i = 0; i < n_rows; i++)
-		rows[i].skip = filter && !strstr(rows[i].name, filter);
+		rows[i].skip = !row_wanted(rows[i].name, filter);
 	for (unsigned k = 0; k < cfg.runs; k++) {
 		fprintf(stderr, "ipc-bench: round %u of %u\n", k + 1, cfg.runs);
 		for (unsigned i = 0; i < n_rows; i++)
