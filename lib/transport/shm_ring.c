@@ -614,6 +614,19 @@ shm_exit(struct shm_state *st, int role, int how)
 
 /* ---- waking ---- */
 
+/* The abstract AF_UNIX name of slot i's pollfd socket. */
+static socklen_t
+shm_bell_addr(const struct shm_state *st, int i, struct sockaddr_un *sa)
+{
+	int n = snprintf(sa->sun_path + 1, sizeof(sa->sun_path) - 1,
+	                 "ipk-shm.%016llx.%d",
+	                 (unsigned long long)st->hdr->uuid, i);
+
+	sa->sun_path[0] = '\0';
+	return (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
+	                   (size_t)n);
+}
+
 static void
 shm_ring_bells(struct shm_state *st)
 {
@@ -638,15 +651,7 @@ shm_ring_bells(struct shm_state *st)
 				                     0);
 			if (st->bell_tx < 0)
 				continue;
-			len = (socklen_t)(offsetof(struct sockaddr_un,
-			                           sun_path) +
-			                  1 +
-			                  (size_t)snprintf(
-			                          sa.sun_path + 1,
-			                          sizeof(sa.sun_path) - 1,
-			                          "ipk-shm.%016llx.%d",
-			                          (unsigned long long)h->uuid,
-			                          i));
+			len = shm_bell_addr(st, i, &sa);
 			/* A full socket is readable already; a gone poller
 			 * needs nothing. */
 			(void)sendto(st->bell_tx, "!", 1, MSG_DONTWAIT,
@@ -981,6 +986,18 @@ shm_check_fork(struct shm_state *st)
 
 /* ---- transport ops ---- */
 
+/* Every operation starts here: a forked child's channel becomes a user of
+ * its own, and a channel takes a role with its first use of it. */
+static int
+shm_begin(struct shm_state *st, int role, int timeout_ms, int64_t *dl)
+{
+	int err = shm_check_fork(st);
+
+	if (err || (st->roles & (1u << role)))
+		return err;
+	return shm_join(st, role, shm_deadline(timeout_ms, dl));
+}
+
 static ssize_t
 shm_send(struct ipk_chan *ch, const void *msg, size_t len,
          const struct ipk_msginfo *info, int timeout_ms)
@@ -990,14 +1007,9 @@ shm_send(struct ipk_chan *ch, const void *msg, size_t len,
 	int64_t dl = 0;
 	int how, err;
 
-	err = shm_check_fork(st);
+	err = shm_begin(st, ROLE_SEND, timeout_ms, &dl);
 	if (err)
 		return err;
-	if (!(st->roles & (1u << ROLE_SEND))) {
-		err = shm_join(st, ROLE_SEND, shm_deadline(timeout_ms, &dl));
-		if (err)
-			return err;
-	}
 	for (;;) {
 		uint64_t held;
 
@@ -1055,16 +1067,11 @@ shm_take(struct ipk_chan *ch, void *buf, size_t cap, bool take, int timeout_ms)
 	struct shm_state *st = ipk_chan_state(ch);
 	int64_t dl = 0;
 	ssize_t n;
-	int how, err = -ETIMEDOUT;
+	int how, err;
 
-	err = shm_check_fork(st);
+	err = shm_begin(st, ROLE_RECV, timeout_ms, &dl);
 	if (err)
 		return err;
-	if (!(st->roles & (1u << ROLE_RECV))) {
-		err = shm_join(st, ROLE_RECV, shm_deadline(timeout_ms, &dl));
-		if (err)
-			return err;
-	}
 	for (;;) {
 		how = shm_enter(st, ROLE_RECV, timeout_ms, &dl);
 		if (how < 0)
@@ -1118,24 +1125,16 @@ shm_pollfd(struct ipk_chan *ch)
 	struct shm_state *st = ipk_chan_state(ch);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	socklen_t len;
+	int64_t dl = 0;
 	int err;
 
-	err = shm_check_fork(st);
+	err = shm_begin(st, ROLE_RECV, 5000, &dl);
 	if (err)
 		return err;
 	if (st->bell_rx >= 0)
 		return st->bell_rx;
-	if (!(st->roles & (1u << ROLE_RECV))) {
-		err = shm_join(st, ROLE_RECV, wait_deadline(5000));
-		if (err)
-			return err;
-	}
 	/* An abstract name vanishes with its process: nothing to clean. */
-	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + 1 +
-	                  (size_t)snprintf(
-	                          sa.sun_path + 1, sizeof(sa.sun_path) - 1,
-	                          "ipk-shm.%016llx.%d",
-	                          (unsigned long long)st->hdr->uuid, st->slot));
+	len = shm_bell_addr(st, st->slot, &sa);
 	st->bell_rx =
 	        socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (st->bell_rx < 0)
