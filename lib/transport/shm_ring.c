@@ -60,7 +60,15 @@
 #define SHM_NO_HOLD UINT64_MAX
 
 enum { ROLE_SEND = 0, ROLE_RECV = 1 };
-enum { MODE_NONE = 0, MODE_SHARED = 1, MODE_EXCL0 = 2 }; /* EXCL0 + slot */
+/* A role's mode: nobody, everyone under the lock, EXCL0 + slot for a lone
+ * lock-free user, KICK0 + slot while that user's last lock-free operation
+ * may still be under way (everyone locks, and waits for it to end). */
+enum {
+	MODE_NONE = 0,
+	MODE_SHARED = 1,
+	MODE_EXCL0 = 2,
+	MODE_KICK0 = MODE_EXCL0 + SHM_SLOTS,
+};
 enum { SLOT_FREE = 0, SLOT_USED = 1 };
 enum { HDR_PERSIST = 1u << 0, HDR_ELIDE = 1u << 1 };
 
@@ -431,43 +439,68 @@ shm_repair(struct shm_state *st, int role)
 	atomic_store_explicit(&h->tail, t, memory_order_release);
 }
 
-/* Stop slot x's lock-free path: after the barrier, x's next operation sees
- * MODE_SHARED, and one already under way shows in busy. */
+/* Wait until the user being kicked (mode KICK0 + x) is out of its last
+ * lock-free operation, or dead; then the mode is SHARED.  Its operations
+ * never wait inside, so this is short unless x is stopped (SIGSTOP, a
+ * debugger): then it is bounded by the caller's deadline.  Caller holds
+ * the role's lock. */
 static int
-shm_kick(struct shm_state *st, int role, int x)
+shm_finish_kick(struct shm_state *st, int role, int64_t deadline)
 {
 	struct shm_hdr *h = st->hdr;
-	int err;
+	uint32_t mode = atomic_load(&h->mode[role]);
+	int x;
 
-	atomic_store_explicit(&h->mode[role], MODE_SHARED,
-	                      memory_order_seq_cst);
-	if (x == st->slot) {
-		if (role == ROLE_SEND)
-			shm_release(st);
+	if (mode < MODE_KICK0)
 		return 0;
+	x = (int)(mode - MODE_KICK0);
+	for (unsigned n = 0; atomic_load_explicit(&h->slots[x].busy[role],
+	                                          memory_order_acquire);
+	     n++) {
+		if (n % 64 == 63 && !shm_slot_alive(st, x)) {
+			shm_repair(st, role);
+			break;
+		}
+		if (n > 1000 && wait_now_ns() >= deadline)
+			return errdetail(
+			        -ETIMEDOUT,
+			        "%s: a lone %s (pid %d) stopped in the "
+			        "middle of an operation",
+			        st->name + 1,
+			        role == ROLE_SEND ? "sender" : "receiver",
+			        (int)h->slots[x].pid);
+		if (n < 1000)
+			sched_yield();
+		else
+			usleep(n < 2000 ? 50 : 1000);
 	}
-	err = shm_barrier();
-	if (err)
+	/* Out of its operation: what it held back is ours to publish. */
+	if (role == ROLE_SEND)
+		shm_release(st);
+	atomic_store(&h->mode[role], MODE_SHARED);
+	return 0;
+}
+
+/* Stop slot x's lock-free path: after the barrier, x's next operation sees
+ * KICK and locks, and one already under way shows in its busy flag.
+ * Caller holds the role's lock. */
+static int
+shm_kick(struct shm_state *st, int role, int x, int64_t deadline)
+{
+	struct shm_hdr *h = st->hdr;
+
+	atomic_store_explicit(&h->mode[role], MODE_KICK0 + (uint32_t)x,
+	                      memory_order_seq_cst);
+	if (x != st->slot && shm_barrier() != 0) {
+		atomic_store(&h->mode[role], MODE_EXCL0 + (uint32_t)x);
 		return errdetail(
 		        -ENOTSUP,
 		        "%s: membarrier(2) is refused, so this process "
 		        "cannot join a ring used by a lone %s",
 		        st->name + 1,
 		        role == ROLE_SEND ? "sender" : "receiver");
-	for (unsigned n = 0; atomic_load_explicit(&h->slots[x].busy[role],
-	                                          memory_order_acquire);
-	     n++) {
-		/* Its operation never sleeps: it ends soon, or x is dead. */
-		if (n % 64 == 63 && !shm_slot_alive(st, x)) {
-			shm_repair(st, role);
-			break;
-		}
-		sched_yield();
 	}
-	/* Out of its operation: what it held back is ours to publish. */
-	if (role == ROLE_SEND)
-		shm_release(st);
-	return 0;
+	return shm_finish_kick(st, role, deadline);
 }
 
 /* Recount a role's users from the slots, drop the dead, and pick its mode.
@@ -497,7 +530,8 @@ shm_settle(struct shm_state *st, int role)
 		} else {
 			mask_clear(h->send_sleep, i);
 		}
-		if (mode == MODE_EXCL0 + (uint32_t)i) {
+		if (mode == MODE_EXCL0 + (uint32_t)i ||
+		    mode == MODE_KICK0 + (uint32_t)i) {
 			shm_repair(st, role);
 			mode = MODE_SHARED;
 			atomic_store(&h->mode[role], mode);
@@ -515,8 +549,10 @@ shm_settle(struct shm_state *st, int role)
 			                      memory_order_release);
 		else
 			atomic_store(&h->mode[role], MODE_SHARED);
+	} else if (mode >= MODE_KICK0) {
+		/* Still kicking: operations finish it, under this lock. */
 	} else if (mode >= MODE_EXCL0) {
-		(void)shm_kick(st, role, (int)(mode - MODE_EXCL0));
+		(void)shm_kick(st, role, (int)(mode - MODE_EXCL0), 0);
 	} else {
 		atomic_store(&h->mode[role], MODE_SHARED);
 	}
@@ -537,9 +573,10 @@ shm_join(struct shm_state *st, int role, int64_t deadline)
 		atomic_store(&h->had_recv, 1);
 	mode = atomic_load(&h->mode[role]);
 	/* A lone user elsewhere must leave its lock-free path first. */
-	if (mode >= MODE_EXCL0 && mode != MODE_EXCL0 + (uint32_t)st->slot &&
+	if (mode >= MODE_EXCL0 && mode < MODE_KICK0 &&
+	    mode != MODE_EXCL0 + (uint32_t)st->slot &&
 	    shm_slot_alive(st, (int)(mode - MODE_EXCL0))) {
-		err = shm_kick(st, role, (int)(mode - MODE_EXCL0));
+		err = shm_kick(st, role, (int)(mode - MODE_EXCL0), deadline);
 		if (err) {
 			atomic_fetch_and(&h->slots[st->slot].roles,
 			                 ~(1u << role));
@@ -562,7 +599,9 @@ shm_leave(struct shm_state *st, int role)
 
 	if (!(st->roles & (1u << role)))
 		return;
-	if (shm_role_lock(st, role, WAIT_FOREVER) != 0)
+	/* Bounded: a user stopped with the lock must not hang our close;
+	 * then our slot is reaped as a dead one's would be. */
+	if (shm_role_lock(st, role, wait_deadline(2000)) != 0)
 		return;
 	atomic_fetch_and(&h->slots[st->slot].roles, ~(1u << role));
 	shm_settle(st, role);
@@ -599,7 +638,13 @@ shm_enter(struct shm_state *st, int role, int timeout_ms, int64_t *dl)
 		return 1;
 	atomic_store_explicit(busy, 0, memory_order_release);
 	err = shm_role_lock(st, role, shm_deadline(timeout_ms, dl));
-	return err ? err : 0;
+	if (err)
+		return err;
+	/* A lone user being kicked may still be inside its operation. */
+	err = shm_finish_kick(st, role, *dl);
+	if (err)
+		shm_role_unlock(st, role);
+	return err;
 }
 
 static inline void
@@ -1571,13 +1616,13 @@ shm_close(struct ipk_chan *ch)
 	if (st->fork_gen != atomic_load(&shm_fork_gen) || st->slot < 0)
 		goto unmap;
 	if (st->wake_pending)
-		shm_unhold(st, WAIT_FOREVER);
+		shm_unhold(st, wait_deadline(2000));
 	if (st->bell_rx >= 0)
 		mask_clear(h->recv_armed, st->slot);
 	shm_leave(st, ROLE_SEND);
 	shm_leave(st, ROLE_RECV);
-	if (shm_lock(st, &h->reg, -1, WAIT_FOREVER) != 0)
-		goto unmap;
+	if (shm_lock(st, &h->reg, -1, wait_deadline(2000)) != 0)
+		goto unmap; /* our OFD lock goes with the fd: reaped as dead */
 	mask_clear(h->recv_sleep, st->slot);
 	mask_clear(h->send_sleep, st->slot);
 	atomic_store(&h->slots[st->slot].state, SLOT_FREE);

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -32,6 +33,15 @@ fresh(char *addr, size_t cap, const char *opts)
 {
 	harness_name(the_name, sizeof(the_name), "shm");
 	snprintf(addr, cap, "shm:%s%s", the_name, opts);
+}
+
+static int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static bool
@@ -400,6 +410,38 @@ test_killed_mid_record_shared(void **state)
 {
 	(void)state;
 	killed_mid_record(false);
+}
+
+/* A lone sender frozen inside its lock-free operation (as SIGSTOP or a
+ * debugger would leave it): a sender joining waits no longer than its
+ * timeout, and once the frozen one is gone everything flows again. */
+static void
+test_frozen_lone_sender_bounds_joiners(void **state)
+{
+	char addr[256], buf[1024];
+	struct ipk_chan *tx, *rx;
+	int64_t t0;
+	pid_t pid;
+
+	(void)state;
+	fresh(addr, sizeof(addr), "");
+	rx = xopen(addr);
+	pid = start_stalled(addr, SHM_STALL_TORN);
+	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 1000), 6);
+	tx = xopen(addr);
+	t0 = now_ms();
+	assert_int_equal(ipk_send(tx, "x", 1, 300), -ETIMEDOUT);
+	assert_true(now_ms() - t0 < 3000);
+	assert_non_null(strstr(ipk_errdetail(), "stopped"));
+	assert_int_equal(ipk_send(tx, "x", 1, 0), -EAGAIN);
+	kill(pid, SIGKILL);
+	assert_int_equal(wait_child(pid, 5000), 128 + SIGKILL);
+	assert_int_equal(ipk_send(tx, "after", 5, 5000), 5);
+	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 1000), 5);
+	assert_memory_equal(buf, "after", 5);
+	ipk_close(tx);
+	ipk_close(rx);
+	assert_false(residue());
 }
 
 static int
@@ -832,6 +874,7 @@ main(void)
 		cmocka_unit_test(test_lock_holder_killed),
 		cmocka_unit_test(test_killed_mid_record_alone),
 		cmocka_unit_test(test_killed_mid_record_shared),
+		cmocka_unit_test(test_frozen_lone_sender_bounds_joiners),
 		cmocka_unit_test(test_reattach_after_all_died),
 		cmocka_unit_test(test_epipe_when_all_receivers_die),
 		cmocka_unit_test(test_more_batches),
