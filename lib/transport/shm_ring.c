@@ -53,11 +53,15 @@
 
 /* Record header: stamp (position / 8) in the high half, so data left from
  * an earlier lap never passes for a commit; flags and length below. */
-#define REC_COMMIT  (1u << 31)
-#define REC_PAD     (1u << 30)
-#define REC_LEN     (REC_PAD - 1)
-#define REC_HDR     8u
-#define SHM_NO_HOLD UINT64_MAX
+#define REC_COMMIT   (1u << 31)
+#define REC_PAD      (1u << 30)
+#define REC_LEN      (REC_PAD - 1)
+#define REC_HDR      8u
+#define SHM_NO_HOLD  UINT64_MAX
+/* Holding commits back pays for small records, whose lines the receiver
+ * would otherwise poll while the sender fills them; a large record is
+ * better copied out at once. */
+#define SHM_HOLD_MAX 4096
 
 enum { ROLE_SEND = 0, ROLE_RECV = 1 };
 /* A role's mode: nobody, everyone under the lock, EXCL0 + slot for a lone
@@ -1063,7 +1067,8 @@ shm_send(struct ipk_chan *ch, const void *msg, size_t len,
 			return how;
 		/* Batched publication: alone, hold the first commit of an
 		 * IPK_MORE batch back until its end (or cap/8 bytes on). */
-		err = shm_put(st, msg, len, more && how == 1);
+		err = shm_put(st, msg, len,
+		              more && how == 1 && len <= SHM_HOLD_MAX);
 		held = atomic_load_explicit(&st->hdr->held_pos,
 		                            memory_order_relaxed);
 		if (held != SHM_NO_HOLD &&
