@@ -74,7 +74,7 @@ enum {
 	MODE_KICK0 = MODE_EXCL0 + SHM_SLOTS,
 };
 enum { SLOT_FREE = 0, SLOT_USED = 1 };
-enum { HDR_PERSIST = 1u << 0, HDR_ELIDE = 1u << 1 };
+enum { HDR_ELIDE = 1u << 1 }; /* lone users may skip the lock */
 
 struct shm_slot {
 	alignas(SHM_LINE) _Atomic uint32_t state; /* SLOT_*, under reg */
@@ -1244,7 +1244,7 @@ shm_data_off(void)
 }
 
 static int
-shm_init_hdr(struct shm_state *st, uint64_t cap, bool persist)
+shm_init_hdr(struct shm_state *st, uint64_t cap)
 {
 	uint64_t size = shm_data_off() + cap;
 	struct shm_hdr *h;
@@ -1272,8 +1272,7 @@ shm_init_hdr(struct shm_state *st, uint64_t cap, bool persist)
 	h = p;
 	memset(h, 0, sizeof(*h));
 	h->version = SHM_VERSION;
-	h->flags =
-	        (persist ? HDR_PERSIST : 0) | (shm_registered ? HDR_ELIDE : 0);
+	h->flags = shm_registered ? HDR_ELIDE : 0;
 	h->capacity = cap;
 	atomic_store(&h->held_pos, SHM_NO_HOLD);
 	h->data_off = shm_data_off();
@@ -1296,8 +1295,7 @@ shm_init_hdr(struct shm_state *st, uint64_t cap, bool persist)
 
 /* Wait for the creator to finish, or finish for it if it died. */
 static int
-shm_await_init(struct shm_state *st, uint64_t cap, bool persist,
-               int64_t deadline)
+shm_await_init(struct shm_state *st, uint64_t cap, int64_t deadline)
 {
 	struct stat sb;
 	int err;
@@ -1323,7 +1321,7 @@ shm_await_init(struct shm_state *st, uint64_t cap, bool persist,
 			if (pread(st->fd, &magic, sizeof(magic), 0) !=
 			            sizeof(magic) ||
 			    magic != SHM_MAGIC)
-				err = shm_init_hdr(st, cap, persist);
+				err = shm_init_hdr(st, cap);
 			shm_lock_byte(st->fd, SHM_LOCK_INIT, F_UNLCK);
 			return err;
 		}
@@ -1409,8 +1407,7 @@ shm_reap(struct shm_state *st, int64_t deadline)
 }
 
 static int
-shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given, bool persist,
-        bool persist_given)
+shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given)
 {
 	struct stat sb;
 	struct shm_hdr *h;
@@ -1433,16 +1430,14 @@ shm_map(struct shm_state *st, uint64_t want_cap, bool cap_given, bool persist,
 		                 "%s: not an ipckit ring of this version",
 		                 st->name + 1);
 	}
-	if ((cap_given && h->capacity != want_cap) ||
-	    (persist_given && !!(h->flags & HDR_PERSIST) != persist)) {
+	if (cap_given && h->capacity != want_cap) {
 		unsigned long long c = h->capacity;
-		bool pe = h->flags & HDR_PERSIST;
 
 		munmap(p, sizeof(struct shm_hdr));
 		return errdetail(IPK_EOPTION,
-		                 "shm:%s exists with capacity=%llu persist=%d; "
-		                 "open it without options or remove it first",
-		                 st->name + 1 + strlen(SHM_PREFIX), c, pe);
+		                 "shm:%s exists with capacity=%llu; open it "
+		                 "without capacity= or remove it first",
+		                 st->name + 1 + strlen(SHM_PREFIX), c);
 	}
 	st->cap = h->capacity;
 	st->map_size = h->size;
@@ -1492,7 +1487,7 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 	struct shm_state *st = ipk_chan_state(ch);
 	int64_t deadline = wait_deadline(timeout_ms < 1000 ? 1000 : timeout_ms);
 	uint64_t cap, spin_us;
-	bool persist, cap_given, persist_given;
+	bool cap_given;
 	int err;
 
 	st->fd = st->bell_rx = st->bell_tx = -1;
@@ -1502,7 +1497,6 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 	if (err)
 		return err;
 	cap_given = addr_opt_str(addr, "capacity") != NULL;
-	persist_given = addr_opt_str(addr, "persist") != NULL;
 	err = addr_opt_u64(addr, "capacity", SHM_CAP_MIN, SHM_CAP_MAX,
 	                   SHM_CAP_DEFAULT, true, &cap);
 	if (!err && (cap & (cap - 1)))
@@ -1514,8 +1508,6 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 		err = addr_opt_u64(addr, "spin", 0, SHM_SPIN_MAX_US,
 		                   shm_ncpu > 1 ? SHM_SPIN_DEFAULT_US : 0,
 		                   false, &spin_us);
-	if (!err)
-		err = addr_opt_bool(addr, "persist", false, &persist);
 	if (!err)
 		err = addr_check_unused(addr);
 	if (err)
@@ -1541,8 +1533,7 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 			 * then set it up as a joiner finding it bare would. */
 			err = fchmod(st->fd, addr->mode) == 0 ? 0 : -errno;
 			if (!err)
-				err = shm_await_init(st, cap, persist,
-				                     deadline);
+				err = shm_await_init(st, cap, deadline);
 			if (err) {
 				shm_unlink(st->name);
 				shm_unmap(st);
@@ -1562,14 +1553,13 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 				                         st->name + 1 +
 				                                 strlen(SHM_PREFIX))
 				               : -errno;
-			err = shm_await_init(st, cap, persist, deadline);
+			err = shm_await_init(st, cap, deadline);
 			if (err) {
 				shm_unmap(st);
 				return err;
 			}
 		}
-		err = shm_map(st, cap, cap_given && !created, persist,
-		              persist_given && !created);
+		err = shm_map(st, cap, cap_given && !created);
 		if (!err) {
 			shm_reap(st, deadline);
 			err = shm_claim(st, deadline);
@@ -1589,30 +1579,11 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 	                 st->name + 1);
 }
 
-/* Is the ring empty?  Pads alone do not count. */
-static bool
-shm_is_empty(struct shm_state *st)
-{
-	uint64_t r = atomic_load(&st->hdr->rhead);
-
-	for (int i = 0; i < 2; i++) {
-		uint64_t w = atomic_load(rec_hdr(st, r));
-
-		if (!rec_committed(w, r))
-			return true;
-		if (!(w & REC_PAD))
-			return false;
-		r += w & REC_LEN;
-	}
-	return false;
-}
-
 static void
 shm_close(struct ipk_chan *ch)
 {
 	struct shm_state *st = ipk_chan_state(ch);
 	struct shm_hdr *h = st->hdr;
-	bool others = false;
 
 	if (h == NULL)
 		return;
@@ -1633,16 +1604,7 @@ shm_close(struct ipk_chan *ch)
 	atomic_store(&h->slots[st->slot].state, SLOT_FREE);
 	shm_lock_byte(st->fd, SHM_LOCK_SLOT + st->slot, F_UNLCK);
 	st->slot = -1;
-	for (int i = 0; i < SHM_SLOTS && !others; i++)
-		others = atomic_load(&h->slots[i].state) == SLOT_USED &&
-		         shm_byte_locked(st->fd, SHM_LOCK_SLOT + i);
-	/* The last user of an empty ring takes its name along, under the
-	 * registry lock, so no opener can be joining it now. */
-	if (!others && !(h->flags & HDR_PERSIST) && !atomic_load(&h->removed) &&
-	    shm_is_empty(st)) {
-		atomic_store(&h->removed, 1);
-		shm_unlink(st->name);
-	}
+	/* The name stays, with what is queued, until ipk_unlink(). */
 	pthread_mutex_unlock(&h->reg);
 unmap:
 	if (st->bell_rx >= 0)
@@ -1676,7 +1638,7 @@ shm_unlink_ring(struct ipk_addr *addr)
 	 * half-made or foreign object is simply unlinked. */
 	if (fstat(st.fd, &sb) == 0 &&
 	    (uint64_t)sb.st_size >= sizeof(struct shm_hdr) &&
-	    shm_map(&st, 0, false, false, false) == 0) {
+	    shm_map(&st, 0, false) == 0) {
 		if (shm_lock(&st, &st.hdr->reg, -1, wait_deadline(5000)) == 0) {
 			atomic_store(&st.hdr->removed, 1);
 			err = shm_unlink(st.name) == 0 ? 0 : -errno;
@@ -1771,8 +1733,7 @@ shm_ring_stall(struct ipk_chan *ch, enum shm_stall how, size_t len)
 	return 0;
 }
 
-static const char *const shm_options[] = { "capacity", "spin", "persist",
-	                                   NULL };
+static const char *const shm_options[] = { "capacity", "spin", NULL };
 
 const struct ipk_transport transport_shm = {
 	.scheme = "shm",

@@ -53,6 +53,16 @@ residue(void)
 	return access(path, F_OK) == 0;
 }
 
+/* Every user has closed: the name stays (ipk_close never removes one),
+ * and ipk_unlink() leaves nothing behind in /dev/shm. */
+static void
+unlink_gone(const char *addr)
+{
+	assert_true(residue());
+	assert_int_equal(ipk_unlink(addr), 0);
+	assert_false(residue());
+}
+
 static struct ipk_chan *
 xopen(const char *addr)
 {
@@ -209,7 +219,7 @@ run_mpmc(const char *opts)
 	assert_int_equal(atomic_load(&mp_board->bad), 0);
 	ipk_close(owner);
 	munmap(mp_board, sizeof(*mp_board));
-	assert_false(residue());
+	unlink_gone(mp_addr);
 }
 
 /* A 4 KiB ring: every few records wrap, pad and fill up. */
@@ -281,7 +291,7 @@ test_handover_keeps_order(void **state)
 	for (int i = 0; i < 3; i++)
 		assert_int_equal(wait_child(p[i], 10000), 0);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(mp_addr);
 }
 
 /* ---- crashes ---- */
@@ -356,7 +366,7 @@ test_lock_holder_killed(void **state)
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 0), -EAGAIN);
 	ipk_close(tx);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* A writer killed with half a record written, in both modes: alone
@@ -395,7 +405,7 @@ killed_mid_record(bool alone)
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 0), -EAGAIN);
 	ipk_close(tx);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 static void
@@ -441,7 +451,7 @@ test_frozen_lone_sender_bounds_joiners(void **state)
 	assert_memory_equal(buf, "after", 5);
 	ipk_close(tx);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 static int
@@ -462,7 +472,7 @@ send_three_and_die(void *v)
 }
 
 /* Every user dies: the name stays with its messages, and the next user
- * reattaches (reclaiming the dead slots) and drains it. */
+ * reattaches (reclaiming the dead slots) and drains it; twice over. */
 static void
 test_reattach_after_all_died(void **state)
 {
@@ -482,8 +492,8 @@ test_reattach_after_all_died(void **state)
 			                 i + 1);
 		assert_int_equal(ipk_recv(ch, buf, sizeof(buf), 0), -EAGAIN);
 		ipk_close(ch);
-		assert_false(residue());
 	}
+	unlink_gone(addr);
 }
 
 /* A sender blocked on a full ring with two receivers: one dying is not
@@ -543,9 +553,8 @@ test_epipe_when_all_receivers_die(void **state)
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 1000), sizeof(buf));
 	assert_int_equal(ipk_send(tx, buf, sizeof(buf), 1000), sizeof(buf));
 	ipk_close(tx);
-	ipk_unlink(addr);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* ---- batched publication (IPK_MORE) ---- */
@@ -604,7 +613,7 @@ test_more_batches(void **state)
 	ipk_close(tx2);
 	ipk_close(tx);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 static int
@@ -641,7 +650,7 @@ test_killed_holding_batch(void **state)
 	expect_ints(rx, 0, 6);
 	ipk_close(tx);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* ---- fork: an inherited channel becomes a user of its own ---- */
@@ -683,7 +692,7 @@ test_fork_inherited_channel(void **state)
 	}
 	assert_int_equal(wait_child(pid, 5000), 0);
 	ipk_close(inherited);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* ---- a blocked receiver, woken from another process ---- */
@@ -725,7 +734,7 @@ test_sleeping_receiver_woken(void **state)
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 0), 4);
 	assert_int_equal(wait_child(pid, 5000), 0);
 	ipk_close(rx);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* ---- options, modes, names ---- */
@@ -759,7 +768,7 @@ test_capacity_option(void **state)
 	assert_int_equal(ipk_open(&ch2, other, 0, 1000), IPK_EOPTION);
 	assert_non_null(strstr(ipk_errdetail(), "capacity"));
 	ipk_close(ch);
-	/* Three messages are still queued: the name stays for them. */
+	/* Three messages are still queued for whoever comes next. */
 	assert_true(residue());
 	assert_int_equal(ipk_unlink(addr), 0);
 	assert_false(residue());
@@ -771,8 +780,7 @@ test_capacity_option(void **state)
 	assert_int_equal(ipk_open(&ch, "shm:x?capacity=1k", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:x?capacity=2G", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:x?spin=lots", 0, 0), IPK_EOPTION);
-	assert_int_equal(ipk_open(&ch, "shm:x?persist=maybe", 0, 0),
-	                 IPK_EOPTION);
+	assert_int_equal(ipk_open(&ch, "shm:x?spin=200000", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:x?colour=red", 0, 0), IPK_EOPTION);
 	assert_int_equal(ipk_open(&ch, "shm:", 0, 0), IPK_EADDR);
 	assert_int_equal(ipk_open(&ch, "shm:a/b", 0, 0), IPK_EADDR);
@@ -797,7 +805,7 @@ find_cb(const struct ipk_object *o, void *arg)
 }
 
 static void
-test_mode_persist_list_unlink(void **state)
+test_mode_list_unlink(void **state)
 {
 	char addr[256], path[256];
 	const struct ipk_object *found = NULL;
@@ -806,14 +814,14 @@ test_mode_persist_list_unlink(void **state)
 	mode_t old = umask(077);
 
 	(void)state;
-	fresh(addr, sizeof(addr), "?mode=0640&persist=1");
+	fresh(addr, sizeof(addr), "?mode=0640");
 	snprintf(path, sizeof(path), "/dev/shm/ipk-shm.%s", the_name);
 	ch = xopen(addr);
 	umask(old);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0640); /* exactly, despite umask */
 	ipk_close(ch);
-	assert_true(residue()); /* persist: it stays, empty */
+	assert_true(residue()); /* closing never removes a name */
 	assert_int_equal(ipk_list(find_cb, &found), 0);
 	assert_non_null(found);
 	assert_string_equal(found->scheme, "shm");
@@ -837,11 +845,11 @@ test_mode_persist_list_unlink(void **state)
 		assert_int_equal(ipk_open(&ch2, addr, IPK_EXCL, 0), -EEXIST);
 	}
 	ipk_close(ch);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 /* Unlinked while in use: users keep the ring, a new opener gets a new
- * one, and nothing stays once everyone is gone. */
+ * one by the same name. */
 static void
 test_unlink_while_open(void **state)
 {
@@ -861,7 +869,7 @@ test_unlink_while_open(void **state)
 	ipk_close(a);
 	ipk_close(b);
 	ipk_close(c);
-	assert_false(residue());
+	unlink_gone(addr);
 }
 
 int
@@ -882,7 +890,7 @@ main(void)
 		cmocka_unit_test(test_fork_inherited_channel),
 		cmocka_unit_test(test_sleeping_receiver_woken),
 		cmocka_unit_test(test_capacity_option),
-		cmocka_unit_test(test_mode_persist_list_unlink),
+		cmocka_unit_test(test_mode_list_unlink),
 		cmocka_unit_test(test_unlink_while_open),
 	};
 
