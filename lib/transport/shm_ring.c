@@ -34,7 +34,7 @@
 #include "wait.h"
 
 #define SHM_MAGIC    0x3130524b50495053ull /* "SPIPKR01" */
-#define SHM_VERSION  1u
+#define SHM_VERSION  2u
 #define SHM_PREFIX   "ipk-shm." /* /dev/shm/ipk-shm.NAME */
 #define SHM_DIR      "/dev/shm" /* where glibc's shm_open() puts names */
 #define SHM_NAME_MAX 200
@@ -122,7 +122,9 @@ struct shm_hdr {
 	alignas(SHM_LINE) _Atomic uint32_t recv_futex;
 	alignas(SHM_LINE) _Atomic uint32_t send_futex;
 	alignas(SHM_LINE) pthread_mutex_t reg; /* slots' state */
-	alignas(SHM_LINE) pthread_mutex_t role_mtx[2];
+	struct {
+		alignas(SHM_LINE) pthread_mutex_t m; /* senders', receivers' */
+	} role_mtx[2];
 	struct shm_slot slots[SHM_SLOTS];
 };
 
@@ -394,13 +396,13 @@ shm_lock(struct shm_state *st, pthread_mutex_t *m, int role, int64_t deadline)
 static int
 shm_role_lock(struct shm_state *st, int role, int64_t deadline)
 {
-	return shm_lock(st, &st->hdr->role_mtx[role], role, deadline);
+	return shm_lock(st, &st->hdr->role_mtx[role].m, role, deadline);
 }
 
 static void
 shm_role_unlock(struct shm_state *st, int role)
 {
-	pthread_mutex_unlock(&st->hdr->role_mtx[role]);
+	pthread_mutex_unlock(&st->hdr->role_mtx[role].m);
 }
 
 /* ---- roles: who sends, who receives, and who may skip the lock ---- */
@@ -1283,9 +1285,9 @@ shm_init_hdr(struct shm_state *st, uint64_t cap)
 	h->creator_start = shm_start;
 	err = shm_mutex_init(&h->reg);
 	if (!err)
-		err = shm_mutex_init(&h->role_mtx[0]);
+		err = shm_mutex_init(&h->role_mtx[0].m);
 	if (!err)
-		err = shm_mutex_init(&h->role_mtx[1]);
+		err = shm_mutex_init(&h->role_mtx[1].m);
 	if (!err)
 		atomic_store_explicit(&h->magic, SHM_MAGIC,
 		                      memory_order_release);
@@ -1564,7 +1566,7 @@ shm_open_ring(struct ipk_chan *ch, struct ipk_addr *addr, unsigned flags,
 			shm_reap(st, deadline);
 			err = shm_claim(st, deadline);
 		}
-		if (err == -ESTALE) { /* its last user removed it: again */
+		if (err == -ESTALE) { /* ipk_unlink() removed it: again */
 			shm_drop_stale(st);
 			shm_unmap(st);
 			continue;
