@@ -210,10 +210,12 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 		return -errno;
 	}
 	err = ops->prepare(ops->ctx, duplex);
-	if (err == 0 && r->size > ops->max_msg(ops->ctx))
-		err = -EMSGSIZE;
 	if (err)
-		goto out;
+		goto clean; /* what it made before failing goes too */
+	if (r->size > ops->max_msg(ops->ctx)) {
+		err = -EMSGSIZE;
+		goto clean;
+	}
 	r->lossy = ops_lossy(ops);
 	fflush(NULL);
 	pid[1] = run_side(r, 1, fn1);
@@ -233,9 +235,9 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 	/* A lossy channel may lose the stop: side 1 then times out. */
 	if (err && r->lossy && !r->b->err[0] && e0 == 0)
 		err = 0;
+clean:
 	if (ops->cleanup)
 		ops->cleanup(ops->ctx);
-out:
 	if (r->ready[0] >= 0)
 		close(r->ready[0]);
 	if (r->ready[1] >= 0)

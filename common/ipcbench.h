@@ -51,7 +51,8 @@ struct ipcbench_ops {
 	void (*flush)(void *ctx);
 	/* Each side: close its end. */
 	void (*detach)(void *ctx, int side);
-	/* Parent, after both sides are gone: remove names.  May be NULL. */
+	/* Parent, after both sides are gone, and after a prepare that
+	 * failed half-way: remove names.  May be NULL. */
 	void (*cleanup)(void *ctx);
 	/* After prepare: may it drop messages (beside IPCBENCH_LOSSY)?
 	 * May be NULL. */

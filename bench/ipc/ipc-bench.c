@@ -572,8 +572,9 @@ struct row {
 	bool skip; /* filtered out */
 	struct ipcbench_lat lat;
 	struct ipcbench_tput tput[N_SIZES];
-	/* Per round, for the medians. */
+	/* Per successful round, for the medians; failed rounds counted. */
 	double p50[64], p99[64], rate[N_SIZES][64], lost[N_SIZES][64];
+	unsigned lat_ok, lat_failed, ok[N_SIZES], failed[N_SIZES];
 };
 
 static struct row rows[MAX_ROWS];
@@ -721,41 +722,63 @@ static void
 measure_round(struct row *r, const struct ipcbench_cfg *one, unsigned k)
 {
 	if (r->group == G_MEM) {
-		measure_memcpy(r, one, k);
+		measure_memcpy(r, one, r->lat_ok++);
 		return;
 	}
-	if (!r->tput_only && !r->lat.err) {
+	(void)k;
+	/* A size the mechanism refuses (n/a) is not tried again; any other
+	 * failure (a timeout on a loaded machine) costs that round only. */
+	if (!r->tput_only && r->lat.err != -EMSGSIZE) {
 		struct ipcbench_lat l;
 
 		r->raw.size = LAT_SIZE;
 		ipcbench_latency(&r->ops, one, LAT_SIZE, &l);
-		r->lat.err = l.err;
-		r->p50[k] = l.p50_us;
-		r->p99[k] = l.p99_us;
+		if (l.err) {
+			r->lat.err = l.err;
+			r->lat_failed += l.err != -EMSGSIZE;
+		} else {
+			r->p50[r->lat_ok] = l.p50_us;
+			r->p99[r->lat_ok++] = l.p99_us;
+		}
 	}
 	for (size_t s = 0; s < N_SIZES && !r->latency_only; s++) {
 		struct ipcbench_tput t;
 
-		if (r->tput[s].err)
-			continue; /* failed in an earlier round */
+		if (r->tput[s].err == -EMSGSIZE)
+			continue;
 		r->raw.size = tput_sizes[s];
 		ipcbench_throughput(&r->ops, one, tput_sizes[s], &t);
-		r->tput[s].err = t.err;
-		r->rate[s][k] = t.msgs_per_s;
-		r->lost[s][k] = t.lost;
+		if (t.err) {
+			r->tput[s].err = t.err;
+			r->failed[s] += t.err != -EMSGSIZE;
+		} else {
+			r->rate[s][r->ok[s]] = t.msgs_per_s;
+			r->lost[s][r->ok[s]++] = t.lost;
+		}
 	}
 }
 
 static void
-row_medians(struct row *r, unsigned rounds)
+row_medians(struct row *r)
 {
-	r->lat.p50_us = ipcbench_median(r->p50, rounds);
-	r->lat.p99_us = ipcbench_median(r->p99, rounds);
+	if (r->group == G_MEM) {
+		for (size_t s = 0; s < N_SIZES; s++)
+			r->ok[s] =
+			        r->lat_ok; /* memcpy counts its rounds there */
+	}
+	if (r->lat_ok) {
+		r->lat.err = 0;
+		r->lat.p50_us = ipcbench_median(r->p50, r->lat_ok);
+		r->lat.p99_us = ipcbench_median(r->p99, r->lat_ok);
+	}
 	for (size_t s = 0; s < N_SIZES; s++) {
-		r->tput[s].msgs_per_s = ipcbench_median(r->rate[s], rounds);
+		if (r->ok[s] == 0)
+			continue;
+		r->tput[s].err = 0;
+		r->tput[s].msgs_per_s = ipcbench_median(r->rate[s], r->ok[s]);
 		r->tput[s].mb_per_s =
 		        r->tput[s].msgs_per_s * (double)tput_sizes[s] / 1e6;
-		r->tput[s].lost = ipcbench_median(r->lost[s], rounds);
+		r->tput[s].lost = ipcbench_median(r->lost[s], r->ok[s]);
 	}
 }
 
@@ -808,6 +831,14 @@ print_row(const struct row *r)
 	}
 	if (!r->latency_only && !r->tput[0].err && r->tput[0].lost > 0.0005)
 		printf("  (%.0f%% lost at 64 B)", r->tput[0].lost * 100);
+	{
+		unsigned f = r->group == G_MEM ? 0 : r->lat_failed;
+
+		for (size_t s = 0; s < N_SIZES; s++)
+			f += r->failed[s];
+		if (f)
+			printf("  (%u failed runs left out)", f);
+	}
 	printf("\n");
 	fflush(stdout);
 }
@@ -1013,7 +1044,7 @@ main(int argc, char **argv)
 	for (unsigned i = 0; i < n_rows; i++) {
 		if (rows[i].skip)
 			continue;
-		row_medians(&rows[i], cfg.runs);
+		row_medians(&rows[i]);
 		print_row(&rows[i]);
 	}
 	print_ratios();
