@@ -554,6 +554,9 @@ ipk_prepare(void *ctx, bool duplex)
 	if (!duplex)
 		return 0;
 	err = ipk_expand(st, st->addr[1], sizeof(st->addr[1]));
+	/* One queue both ways would hand the pinger its own ping. */
+	if (err == 0 && strcmp(st->addr[0], st->addr[1]) == 0)
+		err = -EINVAL;
 	if (err == 0)
 		err = ipk_open(&st->rx, st->addr[1], 0, 5000);
 	if (err) {

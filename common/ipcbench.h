@@ -112,7 +112,9 @@ int64_t ipcbench_now_ns(void);
  * temporary directory, %N a fresh name, %K a fresh System V key.  A NULL
  * form means ipk_pair().  Connection schemes are told apart by
  * ipk_listen() (queues refuse it): they listen on the form and connect to
- * the listener's ipk_address().
+ * the listener's ipk_address().  A form without a placeholder names one
+ * object: fine for throughput and connections, but latency over a queue
+ * needs one per direction (prepare fails with -EINVAL).
  */
 struct ipcbench_form {
 	const char *label;  /* row label: "shm", "shm (no spin)" */
