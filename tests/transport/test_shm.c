@@ -5,6 +5,7 @@
  * whose users all died, options, modes, names and leftovers. */
 #include <errno.h>
 #include <poll.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -697,6 +698,28 @@ test_fork_inherited_channel(void **state)
 
 /* ---- a blocked receiver, woken from another process ---- */
 
+/* Until process pid sleeps in the kernel (state S), at most 5 s. */
+static int
+wait_asleep(pid_t pid)
+{
+	char path[64], buf[512], *p;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	for (int64_t end = now_ms() + 5000; now_ms() < end;) {
+		FILE *f = fopen(path, "r");
+		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
+
+		if (f)
+			fclose(f);
+		buf[n] = '\0';
+		p = strrchr(buf, ')');
+		if (p && p[1] == ' ' && p[2] == 'S')
+			return 0;
+		sched_yield();
+	}
+	return -1;
+}
+
 static int
 send_late(void *v)
 {
@@ -704,7 +727,9 @@ send_late(void *v)
 
 	if (ipk_open(&ch, v, IPK_NOCREATE, 5000) != 0)
 		return 10;
-	usleep(50000); /* not a sync: the receiver must simply be asleep */
+	/* The receiver is in its futex sleep (or poll) before we send. */
+	if (wait_asleep(getppid()) != 0)
+		return 12;
 	if (ipk_send(ch, "late", 4, 1000) != 4)
 		return 11;
 	ipk_close(ch);
