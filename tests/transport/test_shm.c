@@ -184,7 +184,7 @@ mp_receiver(void *arg)
 }
 
 static void
-run_mpmc(const char *opts)
+run_mpmc(const char *opts, unsigned senders)
 {
 	struct ipk_chan *owner;
 	pid_t pids[MP_SENDERS + MP_RECEIVERS];
@@ -197,16 +197,16 @@ run_mpmc(const char *opts)
 	owner = xopen(mp_addr);
 	for (unsigned i = 0; i < MP_RECEIVERS; i++)
 		pids[i] = fork_child(mp_receiver, NULL);
-	for (unsigned i = 0; i < MP_SENDERS; i++)
+	for (unsigned i = 0; i < senders; i++)
 		pids[MP_RECEIVERS + i] =
 		        fork_child(mp_sender, (void *)(uintptr_t)i);
-	for (unsigned i = MP_RECEIVERS; i < MP_RECEIVERS + MP_SENDERS; i++)
+	for (unsigned i = MP_RECEIVERS; i < MP_RECEIVERS + senders; i++)
 		assert_int_equal(wait_child(pids[i], 60000), 0);
 	for (unsigned i = 0; i < MP_RECEIVERS; i++)
 		assert_int_equal(ipk_send(owner, "", 0, 20000), 0);
 	for (unsigned i = 0; i < MP_RECEIVERS; i++)
 		assert_int_equal(wait_child(pids[i], 60000), 0);
-	for (unsigned s = 0; s < MP_SENDERS; s++)
+	for (unsigned s = 0; s < senders; s++)
 		for (unsigned q = 0; q < MP_COUNT; q++) {
 			unsigned k = atomic_load(&mp_board->seen[s][q]);
 
@@ -228,7 +228,7 @@ static void
 test_mpmc_tiny_ring(void **state)
 {
 	(void)state;
-	run_mpmc("?capacity=4k");
+	run_mpmc("?capacity=4k", MP_SENDERS);
 }
 
 /* No spinning: every wait is a futex sleep and every wake a syscall. */
@@ -236,7 +236,16 @@ static void
 test_mpmc_no_spin(void **state)
 {
 	(void)state;
-	run_mpmc("?capacity=64k&spin=0");
+	run_mpmc("?capacity=64k&spin=0", MP_SENDERS);
+}
+
+/* One sender, alone and lock-free, holding IPK_MORE bursts back, feeding
+ * three receivers that take turns under their lock. */
+static void
+test_one_sender_many_receivers(void **state)
+{
+	(void)state;
+	run_mpmc("?capacity=16k", 1);
 }
 
 /* ---- a lone sender handing over to a second one ---- */
@@ -903,6 +912,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_mpmc_tiny_ring),
 		cmocka_unit_test(test_mpmc_no_spin),
+		cmocka_unit_test(test_one_sender_many_receivers),
 		cmocka_unit_test(test_handover_keeps_order),
 		cmocka_unit_test(test_lock_holder_killed),
 		cmocka_unit_test(test_killed_mid_record_alone),
