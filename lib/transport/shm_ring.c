@@ -1020,8 +1020,23 @@ shm_check_fork(struct shm_state *st)
 	 * file description gets our own OFD locks. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", st->fd);
 	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		/* No /proc: the name, if it still leads to our object. */
+		struct stat a, b;
+
+		fd = shm_open(st->name, O_RDWR, 0);
+		if (fd >= 0 && (fstat(fd, &a) != 0 || fstat(st->fd, &b) != 0 ||
+		                a.st_ino != b.st_ino || a.st_dev != b.st_dev)) {
+			close(fd);
+			fd = -1;
+		}
+		if (fd < 0)
+			return errdetail(-ESTALE,
+			                 "%s: a channel inherited by fork() "
+			                 "needs /proc or the ring's name to "
+			                 "reopen it",
+			                 st->name + 1);
+	}
 	close(st->fd);
 	st->fd = fd;
 	if (st->bell_rx >= 0)
@@ -1654,6 +1669,57 @@ shm_unlink_ring(struct ipk_addr *addr)
 	return err;
 }
 
+/* Queued messages, walking the records of a ring we may only read: a
+ * hint (users may be changing it), bounded by the ring's size. */
+static unsigned long long
+shm_count(const struct shm_hdr *h, const unsigned char *data, uint64_t bytes)
+{
+	uint64_t r = atomic_load(&h->rhead), cap = h->capacity, n = 0;
+
+	for (uint64_t at = 0; at < bytes && at < cap;) {
+		const void *hp = data + ((r + at) & (cap - 1));
+		uint64_t w = atomic_load((const _Atomic uint64_t *)hp);
+		uint64_t len = w & REC_LEN;
+
+		if (!rec_committed(w, r + at))
+			break;
+		at += (w & REC_PAD) ? len : rec_size(len);
+		n += !(w & REC_PAD);
+	}
+	return n;
+}
+
+/* Fill o from a ring opened read-only; what cannot be read stays 0. */
+static void
+shm_describe(int fd, struct ipk_object *o)
+{
+	struct stat sb;
+	const struct shm_hdr *h;
+	void *p;
+
+	if (fstat(fd, &sb) != 0)
+		return;
+	o->owner = sb.st_uid;
+	o->mode = sb.st_mode & 07777;
+	if ((uint64_t)sb.st_size < sizeof(struct shm_hdr))
+		return;
+	p = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return;
+	h = p;
+	if (atomic_load(&h->magic) == SHM_MAGIC && h->version == SHM_VERSION &&
+	    h->size <= (uint64_t)sb.st_size &&
+	    (h->capacity & (h->capacity - 1)) == 0 &&
+	    h->data_off + h->capacity == h->size) {
+		o->creator_pid = h->creator_pid;
+		o->creator_start = h->creator_start;
+		o->bytes = atomic_load(&h->tail) - atomic_load(&h->rhead);
+		o->messages = shm_count(
+		        h, (const unsigned char *)p + h->data_off, o->bytes);
+	}
+	munmap(p, (size_t)sb.st_size);
+}
+
 static int
 shm_list(ipk_list_fn *fn, void *arg)
 {
@@ -1666,7 +1732,6 @@ shm_list(ipk_list_fn *fn, void *arg)
 	while (err == 0 && (e = readdir(d)) != NULL) {
 		char addr[sizeof(e->d_name) + 8];
 		struct ipk_object o = { .scheme = "shm", .address = addr };
-		struct stat sb;
 		int fd;
 
 		if (strncmp(e->d_name, SHM_PREFIX, strlen(SHM_PREFIX)) != 0)
@@ -1677,29 +1742,7 @@ shm_list(ipk_list_fn *fn, void *arg)
 			continue;
 		snprintf(addr, sizeof(addr), "shm:%s",
 		         e->d_name + strlen(SHM_PREFIX));
-		if (fstat(fd, &sb) == 0) {
-			o.owner = sb.st_uid;
-			o.mode = sb.st_mode & 07777;
-			if ((uint64_t)sb.st_size >= sizeof(struct shm_hdr)) {
-				void *p = mmap(NULL, sizeof(struct shm_hdr),
-				               PROT_READ, MAP_SHARED, fd, 0);
-
-				if (p != MAP_FAILED) {
-					struct shm_hdr *h = p;
-
-					if (atomic_load(&h->magic) ==
-					    SHM_MAGIC) {
-						o.creator_pid = h->creator_pid;
-						o.creator_start =
-						        h->creator_start;
-						o.bytes =
-						        atomic_load(&h->tail) -
-						        atomic_load(&h->rhead);
-					}
-					munmap(p, sizeof(struct shm_hdr));
-				}
-			}
-		}
+		shm_describe(fd, &o);
 		close(fd);
 		err = fn(&o, arg);
 	}

@@ -854,6 +854,8 @@ test_mode_list_unlink(void **state)
 	umask(old);
 	assert_int_equal(stat(path, &sb), 0);
 	assert_int_equal(sb.st_mode & 0777, 0640); /* exactly, despite umask */
+	assert_int_equal(ipk_send(ch, "one", 3, 0), 3);
+	assert_int_equal(ipk_send(ch, "", 0, 0), 0);
 	ipk_close(ch);
 	assert_true(residue()); /* closing never removes a name */
 	assert_int_equal(ipk_list(find_cb, &found), 0);
@@ -862,6 +864,8 @@ test_mode_list_unlink(void **state)
 	assert_int_equal(found->mode, 0640);
 	assert_int_equal(found->creator_pid, getpid());
 	assert_true(found->creator_start > 0);
+	assert_int_equal(found->messages, 2);
+	assert_int_equal(found->bytes, 16 + 8); /* two headers, one word */
 	assert_int_equal(ipk_unlink(addr), 0);
 	assert_false(residue());
 	assert_int_equal(ipk_unlink(addr), -ENOENT);
