@@ -987,8 +987,11 @@ main(int argc, char **argv)
 			cfg.batch = (unsigned)atoi(optarg);
 			break;
 		case 'c':
-			if (strcmp(optarg, "none") == 0)
-				cfg.cpu[0] = cfg.cpu[1] = -1;
+			if (strcmp(optarg, "none") != 0) {
+				usage(stderr);
+				return 2;
+			}
+			cfg.cpu[0] = cfg.cpu[1] = -1;
 			break;
 		case 'f':
 			filter = optarg;
