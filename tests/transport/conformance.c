@@ -623,6 +623,7 @@ struct child_arg {
 	size_t len;
 	unsigned count;
 	bool forever; /* send until killed */
+	int ack_fd;   /* the child writes a byte here once it is ready */
 };
 
 static int
@@ -657,7 +658,7 @@ test_forked_peer(void **state)
 
 	(void)state;
 	pair_prepare(&p);
-	c = (struct child_arg){ &p, 0, 500, false };
+	c = (struct child_arg){ &p, 0, 500, false, -1 };
 	c.len = 512;
 	pid = fork_child(child_sender, &c);
 	assert_true(pid > 0);
@@ -720,7 +721,7 @@ test_killed_sender_no_torn_message(void **state)
 
 	(void)state;
 	pair_prepare(&p);
-	c = (struct child_arg){ &p, 0, 0, true };
+	c = (struct child_arg){ &p, 0, 0, true, -1 };
 	/* Big enough that a kill lands inside a message's copy. */
 	c.len = (size_t)1 << 16;
 	if (p.a && ipk_max_msg(p.a) < c.len)
@@ -786,9 +787,12 @@ child_receiver_dies(void *v)
 
 	if (ch == NULL)
 		return 10;
-	/* Take one message to prove we are there, then wait to be killed. */
+	/* Take one message to prove we are there, say so, then wait to be
+	 * killed. */
 	if (ipk_recv(ch, buf, sizeof(buf), 10000) < 0)
 		return 11;
+	if (write(c->ack_fd, "r", 1) != 1)
+		return 12;
 	pause();
 	return 0;
 }
@@ -804,9 +808,11 @@ test_blocked_sender_receiver_dies(void **state)
 	struct pair p;
 	struct child_arg c;
 	unsigned char buf[1024];
+	struct pollfd q;
 	int64_t t0;
 	ssize_t n;
 	pid_t pid;
+	int ack[2];
 
 	(void)state;
 	pair_prepare(&p);
@@ -814,21 +820,31 @@ test_blocked_sender_receiver_dies(void **state)
 		pair_close(&p);
 		return;
 	}
-	c = (struct child_arg){ &p, 0, 0, false };
+	assert_int_equal(pipe(ack), 0);
+	c = (struct child_arg){ &p, 0, 0, false, ack[1] };
 	pid = fork_child(child_receiver_dies, &c);
 	assert_true(pid > 0);
+	close(ack[1]);
 	if (the_case->form == NULL) {
 		ipk_close(p.b);
 		p.b = NULL;
 	}
 	pair_local_end(&p);
 	if ((p.caps & IPK_CAP_LOSSY) || !(p.caps & IPK_CAP_PEER_DEATH)) {
+		close(ack[0]);
 		kill(pid, SIGKILL);
 		wait_child(pid, 5000);
 		pair_close(&p);
 		return;
 	}
 	assert_int_equal(ipk_send(p.a, "hello", 5, 5000), 5);
+	/* On a queue a receiver joins with its first receive, in its own
+	 * time: wait until it has taken "hello", or a full queue with no
+	 * receiver yet would rightly just wait. */
+	q = (struct pollfd){ .fd = ack[0], .events = POLLIN };
+	assert_int_equal(poll(&q, 1, 10000), 1);
+	assert_int_equal(read(ack[0], buf, 1), 1);
+	close(ack[0]);
 	/* Fill it; then kill the receiver while we block. */
 	memset(buf, 'f', sizeof(buf));
 	while ((n = ipk_send(p.a, buf, sizeof(buf), 0)) > 0)
