@@ -520,8 +520,10 @@ sysvmq_poll_fixup(struct sysvmq_state *st, ssize_t result)
 		pthread_mutex_unlock(&w->lock);
 		return;
 	}
+	/* Armed for another type (a bounded wait's) is not armed for the
+	 * pollfd, which means "any message". */
 	arm = result == -EAGAIN || result == -ETIMEDOUT ||
-	      (!w->armed && !w->fired);
+	      (!w->fired && (!w->armed || w->sel != 0));
 	pthread_mutex_unlock(&w->lock);
 	if (arm)
 		(void)sysvmq_watch_arm(st, 0);
