@@ -985,18 +985,25 @@ static int
 fileq_unlink(struct ipk_addr *a)
 {
 	const char *path = a->rest;
-	char abs[PATH_MAX];
-	uint64_t cap;
-	int fd, err;
+	char abs[PATH_MAX], magic[8];
+	struct stat sb;
+	ssize_t n;
+	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return errdetail(-errno, "file:%s: %s", path, strerror(errno));
-	/* Never remove a file that is not a queue. */
-	err = fileq_validate(fd, path, &cap);
+	/* Never remove a file that is not a queue; a damaged queue is still
+	 * ours to remove. */
+	n = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)
+	            ? pread(fd, magic, sizeof(magic), 0)
+	            : -1;
 	close(fd);
-	if (err)
-		return err;
+	if (n != (ssize_t)sizeof(magic) || memcmp(magic, FILEQ_MAGIC, 8) != 0)
+		return errdetail(IPK_ECORRUPT,
+		                 "file:%s: not an ipckit queue file; not "
+		                 "removed",
+		                 path);
 	if (realpath(path, abs) == NULL)
 		snprintf(abs, sizeof(abs), "%s", path);
 	if (unlink(path) != 0)
