@@ -111,10 +111,17 @@ fileq_sleep(uint32_t *addr, uint32_t val, int64_t deadline)
 	return 0;
 }
 
-/* Wake everyone sleeping on seq if someone said they would. */
+/*
+ * Tell sleepers on seq that the queue changed.  Called under the lock just
+ * before the store that makes the change (a send's tail, a take's head):
+ * whoever dies before this call has changed nothing, whoever dies after it
+ * has woken everyone.  A woken sleeper re-checks under the lock, which the
+ * caller releases long before the sleeper's wake-up completes.
+ */
 static void
 fileq_wake(uint32_t *seq, uint32_t *waiters)
 {
+	__atomic_add_fetch(seq, 1, __ATOMIC_SEQ_CST);
 	if (__atomic_load_n(waiters, __ATOMIC_RELAXED) &&
 	    __atomic_exchange_n(waiters, 0, __ATOMIC_SEQ_CST))
 		fileq_futex(seq, FUTEX_WAKE, INT_MAX, NULL);
@@ -248,10 +255,12 @@ fileq_repair(struct fileq_state *st)
 	struct fileq_header *h = st->hdr;
 
 	h->recoveries++;
-	/* A waiter that died leaves its flag: one spurious wake, no more.
-	 * Wake everyone in case the dead holder was about to. */
+	/* The dead holder changed nothing it did not announce (see
+	 * fileq_wake); waking everyone once more costs nothing here. */
 	__atomic_store_n(&h->data_waiters, 1, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&h->space_waiters, 1, __ATOMIC_SEQ_CST);
+	fileq_wake(&h->data_seq, &h->data_waiters);
+	fileq_wake(&h->space_seq, &h->space_waiters);
 	return fileq_check_records(st);
 }
 
@@ -343,6 +352,46 @@ fileq_front(struct fileq_state *st, const struct fileq_rec **out)
 	}
 }
 
+/* ---- poll(): an inotify doorbell ---- */
+
+/* Make the pollfds readable: every watcher of the file gets IN_ACCESS. */
+static void
+fileq_ring_doorbell(struct fileq_state *st)
+{
+	uint32_t v;
+
+	(void)!pread(st->fd, &v, sizeof(v),
+	             offsetof(struct fileq_header, doorbell));
+}
+
+/* A record is about to count: wake sleeping receivers and ring for
+ * pollers.  Under the lock (see fileq_wake). */
+static void
+fileq_notify_data(struct fileq_state *st)
+{
+	struct fileq_header *h = st->hdr;
+
+	fileq_wake(&h->data_seq, &h->data_waiters);
+	if (__atomic_load_n(&h->poll_armed, __ATOMIC_RELAXED)) {
+		fileq_ring_doorbell(st);
+		__atomic_store_n(&h->poll_armed, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* Under the lock, with the ring found empty: drain the pollfd and ask the
+ * next sender to ring.  Draining under the lock loses no ring: senders
+ * ring under it too, and a ring before this one was for a record that is
+ * gone already. */
+static void
+fileq_poll_arm_locked(struct fileq_state *st)
+{
+	char events[4096] __attribute__((aligned(8)));
+
+	while (read(st->ifd, events, sizeof(events)) > 0)
+		;
+	__atomic_store_n(&st->hdr->poll_armed, 1, __ATOMIC_RELAXED);
+}
+
 /* Append one record.  -ENOSPC when it does not fit now.  Under lock. */
 static int
 fileq_put(struct fileq_state *st, const void *msg, size_t len)
@@ -388,53 +437,11 @@ fileq_put(struct fileq_state *st, const void *msg, size_t len)
 	}
 	r->crc = fileq_rec_crc(tail, (uint32_t)len, r + 1);
 	__atomic_store_n(&r->commit, fileq_stamp(tail), __ATOMIC_RELEASE);
+	fileq_notify_data(st);
 	/* The record counts from this store on. */
 	__atomic_store_n(&h->tail, tail + need, __ATOMIC_RELEASE);
 	h->sent++;
-	__atomic_add_fetch(&h->data_seq, 1, __ATOMIC_SEQ_CST);
 	return 0;
-}
-
-/* ---- poll(): an inotify doorbell ---- */
-
-/* Make the pollfd readable: every watcher of the file gets IN_ACCESS. */
-static void
-fileq_ring_doorbell(struct fileq_state *st)
-{
-	uint32_t v;
-
-	(void)!pread(st->fd, &v, sizeof(v),
-	             offsetof(struct fileq_header, doorbell));
-}
-
-/* After a commit: wake sleeping receivers and ring for pollers. */
-static void
-fileq_notify_data(struct fileq_state *st)
-{
-	struct fileq_header *h = st->hdr;
-
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	fileq_wake(&h->data_seq, &h->data_waiters);
-	if (__atomic_load_n(&h->poll_armed, __ATOMIC_RELAXED) &&
-	    __atomic_exchange_n(&h->poll_armed, 0, __ATOMIC_SEQ_CST))
-		fileq_ring_doorbell(st);
-}
-
-/* Drain the pollfd and ask the next sender to ring; ring now if the queue
- * is not empty (so the fd stays readable while a receive may succeed). */
-static void
-fileq_poll_arm(struct fileq_state *st)
-{
-	struct fileq_header *h = st->hdr;
-	char events[4096] __attribute__((aligned(8)));
-
-	while (read(st->ifd, events, sizeof(events)) > 0)
-		;
-	__atomic_store_n(&h->poll_armed, 1, __ATOMIC_SEQ_CST);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&h->tail, __ATOMIC_SEQ_CST) !=
-	    __atomic_load_n(&h->head, __ATOMIC_SEQ_CST))
-		fileq_ring_doorbell(st);
 }
 
 /* ---- messages ---- */
@@ -479,7 +486,6 @@ fileq_send(struct ipk_chan *ch, const void *msg, size_t len,
 		return -EAGAIN;
 	if (err)
 		return err;
-	fileq_notify_data(st);
 	if (st->sync)
 		fileq_msync(st, st->map_size);
 	return (ssize_t)len;
@@ -519,35 +525,32 @@ fileq_get(struct ipk_chan *ch, void *buf, size_t cap, bool take, int timeout_ms)
 			return fileq_too_small(ch, (size_t)n, cap);
 		}
 		if (n >= 0 && take) {
+			uint64_t next =
+			        h->head + fileq_align(sizeof(*r) + (size_t)n);
+
 			memcpy(buf, r + 1, (size_t)n);
-			__atomic_store_n(
-			        &h->head,
-			        h->head + fileq_align(sizeof(*r) + (size_t)n),
-			        __ATOMIC_RELEASE);
+			fileq_wake(&h->space_seq, &h->space_waiters);
+			__atomic_store_n(&h->head, next, __ATOMIC_RELEASE);
 			h->received++;
-			__atomic_add_fetch(&h->space_seq, 1, __ATOMIC_SEQ_CST);
 		}
-		if (n != -ENOMSG || timeout_ms == 0) {
+		if (n == -ENOMSG &&
+		    (timeout_ms == 0 || wait_now_ns() >= deadline)) {
+			if (st->ifd >= 0) /* "not yet": arm the pollfd */
+				fileq_poll_arm_locked(st);
+			n = timeout_ms == 0 ? -EAGAIN : -ETIMEDOUT;
+		}
+		if (n != -ENOMSG) {
 			fileq_unlock(st);
 			break;
 		}
 		seq = __atomic_load_n(&h->data_seq, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&h->data_waiters, 1, __ATOMIC_SEQ_CST);
 		fileq_unlock(st);
-		if (fileq_sleep(&h->data_seq, seq, deadline) != 0) {
-			n = -ETIMEDOUT;
-			break;
-		}
+		/* On a timeout, look once more (and arm) under the lock. */
+		(void)fileq_sleep(&h->data_seq, seq, deadline);
 	}
-	if (n == -ENOMSG)
-		n = -EAGAIN;
-	if (n >= 0 && take) {
-		fileq_wake(&h->space_seq, &h->space_waiters);
-		if (st->sync)
-			fileq_msync(st, FILEQ_HDR_SIZE);
-	}
-	if (st->ifd >= 0 && (n == -EAGAIN || n == -ETIMEDOUT))
-		fileq_poll_arm(st);
+	if (n >= 0 && take && st->sync)
+		fileq_msync(st, FILEQ_HDR_SIZE);
 	return n;
 }
 
@@ -896,6 +899,7 @@ fileq_pollfd(struct ipk_chan *ch)
 {
 	struct fileq_state *st = ipk_chan_state(ch);
 	char proc[64];
+	int err;
 
 	if (st->ifd >= 0)
 		return st->ifd;
@@ -907,14 +911,20 @@ fileq_pollfd(struct ipk_chan *ch)
 		                 ch->address, strerror(errno));
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->fd);
 	if (inotify_add_watch(st->ifd, proc, IN_ACCESS) < 0) {
-		int err = -errno;
-
+		err = -errno;
 		close(st->ifd);
 		st->ifd = -1;
 		return errdetail(err, "%s: inotify watch: %s", ch->address,
 		                 strerror(-err));
 	}
-	fileq_poll_arm(st);
+	err = fileq_lock(st, WAIT_FOREVER);
+	if (err)
+		return err;
+	if (st->hdr->head == st->hdr->tail)
+		fileq_poll_arm_locked(st);
+	else
+		fileq_ring_doorbell(st); /* readable at once */
+	fileq_unlock(st);
 	return st->ifd;
 }
 

@@ -713,6 +713,60 @@ test_wraparound(void **state)
 	ipk_close(b);
 }
 
+struct stream {
+	const char *addr;
+	unsigned count;
+	bool send;
+};
+
+static int
+child_stream(void *v)
+{
+	struct stream *s = v;
+	struct ipk_chan *ch = NULL;
+	unsigned char buf[64];
+
+	if (ipk_open(&ch, s->addr, IPK_NOCREATE, 1000) != 0)
+		return 10;
+	for (unsigned i = 0; i < s->count; i++) {
+		ssize_t n;
+
+		memcpy(buf, &i, sizeof(i));
+		n = s->send ? ipk_send(ch, buf, sizeof(buf), -1)
+		            : ipk_recv(ch, buf, sizeof(buf), -1);
+		if (n != sizeof(buf) || memcmp(buf, &i, sizeof(i)) != 0)
+			return 11;
+	}
+	ipk_close(ch);
+	return 0;
+}
+
+/* Waits without a timeout must never miss a wake-up: a small ring swings
+ * between full and empty tens of thousands of times while a sender and a
+ * receiver in two processes block in turn.  (A wake-up issued after the
+ * lock was dropped once consumed the flag of the next wait.) */
+static void
+test_no_lost_wakeups(void **state)
+{
+	char addr[400];
+	struct ipk_chan *ch;
+
+	(void)state;
+	qu_address(addr, sizeof(addr), "file:%P", "?size=4096");
+	ch = open_ok(addr, 0);
+	for (int round = 0; round < 6; round++) {
+		struct stream tx = { addr, 50000, true },
+		              rx = { addr, 50000, false };
+		pid_t r = fork_child(child_stream, &rx);
+		pid_t s = fork_child(child_stream, &tx);
+
+		assert_true(r > 0 && s > 0);
+		assert_int_equal(wait_child(s, 30000), 0);
+		assert_int_equal(wait_child(r, 30000), 0);
+	}
+	ipk_close(ch);
+}
+
 /* CRC-32C: the check value, and both implementations agree. */
 static void
 test_crc32c(void **state)
@@ -750,6 +804,7 @@ main(void)
 		cmocka_unit_test_teardown(test_pollfd_across_processes,
 		                          qu_teardown),
 		cmocka_unit_test_teardown(test_wraparound, qu_teardown),
+		cmocka_unit_test_teardown(test_no_lost_wakeups, qu_teardown),
 		cmocka_unit_test_teardown(test_crc32c, qu_teardown),
 	};
 
