@@ -331,30 +331,49 @@ posixmq_adopt(struct posixmq_state *st)
 	}
 }
 
-/* Send msg, waiting until deadline: -1 timeout blocks in the kernel, the
- * rest never sleeps in it and waits for POLLOUT on the monotonic clock. */
+/*
+ * One send (of msg) or receive (into buf, msgsize bytes), waiting as
+ * timeout_ms says: -1 blocks in the kernel; otherwise the call never sleeps
+ * in the kernel (an absolute time long past) and the wait is a poll() for
+ * POLLOUT or POLLIN against the monotonic deadline, so that a step of the
+ * real-time clock can neither stretch nor cut it.
+ */
 static ssize_t
-posixmq_put(struct ipk_chan *ch, const void *msg, size_t len, unsigned prio,
-            int timeout_ms, int64_t deadline)
+posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
+           size_t len, unsigned *prio, int timeout_ms)
 {
 	struct posixmq_state *st = ipk_chan_state(ch);
+	int64_t deadline = wait_deadline(timeout_ms);
+	bool forever = timeout_ms < 0;
 
 	for (;;) {
-		int rc = timeout_ms < 0 ? mq_send(st->mqd, msg, len, prio)
-		                        : mq_timedsend(st->mqd, msg, len, prio,
-		                                       &posixmq_past);
+		ssize_t n;
 		int ev;
 
-		if (rc == 0)
-			return (ssize_t)len;
+		if (send && forever)
+			n = mq_send(st->mqd, msg, len, *prio) ? -1
+			                                      : (ssize_t)len;
+		else if (send)
+			n = mq_timedsend(st->mqd, msg, len, *prio,
+			                 &posixmq_past)
+			            ? -1
+			            : (ssize_t)len;
+		else if (forever)
+			n = mq_receive(st->mqd, buf, st->msgsize, prio);
+		else
+			n = mq_timedreceive(st->mqd, buf, st->msgsize, prio,
+			                    &posixmq_past);
+		if (n >= 0)
+			return n;
 		if (errno == EINTR)
 			continue;
 		if (errno != ETIMEDOUT && errno != EAGAIN)
-			return errdetail(-errno, "%s: send: %s", ch->address,
+			return errdetail(-errno, "%s: %s: %s", ch->address,
+			                 send ? "send" : "receive",
 			                 strerror(errno));
 		if (timeout_ms == 0)
 			return -EAGAIN;
-		ev = wait_fd(st->mqd, POLLOUT, deadline);
+		ev = wait_fd(st->mqd, send ? POLLOUT : POLLIN, deadline);
 		if (ev < 0)
 			return ev;
 	}
@@ -368,9 +387,8 @@ posixmq_close(struct ipk_chan *ch)
 	posixmq_adopt(st);
 	/* Put a held message back (behind others of its priority). */
 	if (st->held)
-		(void)posixmq_put(ch, st->scratch, st->held_len, st->held_prio,
-		                  POSIXMQ_REQUEUE_MS,
-		                  wait_deadline(POSIXMQ_REQUEUE_MS));
+		(void)posixmq_io(ch, true, st->scratch, NULL, st->held_len,
+		                 &st->held_prio, POSIXMQ_REQUEUE_MS);
 	if (st->epfd >= 0)
 		close(st->epfd);
 	if (st->hold_efd >= 0)
@@ -385,45 +403,13 @@ static ssize_t
 posixmq_send(struct ipk_chan *ch, const void *msg, size_t len,
              const struct ipk_msginfo *info, int timeout_ms)
 {
-	if (info->prio >= POSIXMQ_PRIO_MAX)
+	unsigned prio = info->prio;
+
+	if (prio >= POSIXMQ_PRIO_MAX)
 		return errdetail(-EINVAL,
 		                 "%s: priority %u: priorities are 0..%d",
-		                 ch->address, info->prio, POSIXMQ_PRIO_MAX - 1);
-	return posixmq_put(ch, msg, len, info->prio, timeout_ms,
-	                   wait_deadline(timeout_ms));
-}
-
-/* Receive into buf, which must hold msgsize bytes: -1 timeout blocks in
- * mq_receive(); otherwise a receive that cannot sleep, then poll() for
- * POLLIN against the monotonic deadline, so that a step of the real-time
- * clock can neither stretch nor cut the wait. */
-static ssize_t
-posixmq_get(struct ipk_chan *ch, void *buf, unsigned *prio, int timeout_ms)
-{
-	struct posixmq_state *st = ipk_chan_state(ch);
-	int64_t deadline = wait_deadline(timeout_ms);
-
-	for (;;) {
-		ssize_t n =
-		        timeout_ms < 0
-		                ? mq_receive(st->mqd, buf, st->msgsize, prio)
-		                : mq_timedreceive(st->mqd, buf, st->msgsize,
-		                                  prio, &posixmq_past);
-		int ev;
-
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != ETIMEDOUT && errno != EAGAIN)
-			return errdetail(-errno, "%s: receive: %s", ch->address,
-			                 strerror(errno));
-		if (timeout_ms == 0)
-			return -EAGAIN;
-		ev = wait_fd(st->mqd, POLLIN, deadline);
-		if (ev < 0)
-			return ev;
-	}
+		                 ch->address, prio, POSIXMQ_PRIO_MAX - 1);
+	return posixmq_io(ch, true, msg, NULL, len, &prio, timeout_ms);
 }
 
 static int
@@ -434,6 +420,27 @@ posixmq_too_small(const struct ipk_chan *ch, size_t len, size_t cap)
 	                 "%zu-byte buffer (this channel keeps it for the next "
 	                 "receive)",
 	                 ch->address, len, cap);
+}
+
+/* The held message's length: receive one into scratch and hold it, unless
+ * one is held already. */
+static ssize_t
+posixmq_hold(struct ipk_chan *ch, int timeout_ms)
+{
+	struct posixmq_state *st = ipk_chan_state(ch);
+	ssize_t n;
+
+	if (st->held)
+		return (ssize_t)st->held_len;
+	if (posixmq_scratch(st) != 0)
+		return -ENOMEM;
+	n = posixmq_io(ch, false, NULL, st->scratch, 0, &st->held_prio,
+	               timeout_ms);
+	if (n < 0)
+		return n;
+	st->held_len = (size_t)n;
+	posixmq_set_held(st, true);
+	return n;
 }
 
 /*
@@ -450,16 +457,11 @@ posixmq_recv(struct ipk_chan *ch, void *buf, size_t cap,
 
 	posixmq_adopt(st);
 	if (!st->held && cap >= st->msgsize)
-		return posixmq_get(ch, buf, &info->prio, timeout_ms);
-	if (!st->held) {
-		if (posixmq_scratch(st) != 0)
-			return -ENOMEM;
-		n = posixmq_get(ch, st->scratch, &st->held_prio, timeout_ms);
-		if (n < 0)
-			return n;
-		st->held_len = (size_t)n;
-		posixmq_set_held(st, true);
-	}
+		return posixmq_io(ch, false, NULL, buf, 0, &info->prio,
+		                  timeout_ms);
+	n = posixmq_hold(ch, timeout_ms);
+	if (n < 0)
+		return n;
 	if (st->held_len > cap)
 		return posixmq_too_small(ch, st->held_len, cap);
 	if (st->held_len)
@@ -473,21 +475,9 @@ static ssize_t
 posixmq_peek_size(struct ipk_chan *ch, const struct ipk_msginfo *info,
                   int timeout_ms)
 {
-	struct posixmq_state *st = ipk_chan_state(ch);
-	ssize_t n;
-
 	(void)info;
-	posixmq_adopt(st);
-	if (st->held)
-		return (ssize_t)st->held_len;
-	if (posixmq_scratch(st) != 0)
-		return -ENOMEM;
-	n = posixmq_get(ch, st->scratch, &st->held_prio, timeout_ms);
-	if (n < 0)
-		return n;
-	st->held_len = (size_t)n;
-	posixmq_set_held(st, true);
-	return n;
+	posixmq_adopt(ipk_chan_state(ch));
+	return posixmq_hold(ch, timeout_ms);
 }
 
 /* ---- the rest of the table ---- */

@@ -3,11 +3,17 @@
  * capability dropping for the queue tests. */
 #include <errno.h>
 #include <linux/capability.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 #include "harness.h"
 #include "ipckit.h"
@@ -88,4 +94,64 @@ qu_has_detail(const char *needle)
 	fprintf(stderr, "# detail \"%s\" lacks \"%s\"\n", ipk_errdetail(),
 	        needle);
 	return false;
+}
+
+struct ipk_chan *
+qu_open(const char *address, unsigned flags)
+{
+	struct ipk_chan *ch = NULL;
+	int err = ipk_open(&ch, address, flags, 1000);
+
+	if (err)
+		print_error("open %s: %s (%s)\n", address, ipk_strerror(err),
+		            ipk_errdetail());
+	assert_int_equal(err, 0);
+	return ch;
+}
+
+long
+qu_sysctl(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long v = -1;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%ld", &v), 1);
+	fclose(f);
+	return v;
+}
+
+static int
+qu_find_cb(const struct ipk_object *o, void *arg)
+{
+	struct qu_found *f = arg;
+
+	if (strcmp(o->address, f->address) == 0) {
+		f->count++;
+		f->seen = *o;
+		f->seen.address = NULL;
+	}
+	return 0;
+}
+
+int
+qu_find(struct qu_found *f)
+{
+	f->count = 0;
+	return ipk_list(qu_find_cb, f);
+}
+
+void
+qu_check_create_flags(const char *address)
+{
+	struct ipk_chan *ch = NULL, *ch2 = NULL;
+
+	assert_int_equal(ipk_open(&ch, address, IPK_NOCREATE, 0), -ENOENT);
+	assert_null(ch);
+	assert_int_equal(ipk_open(&ch, address, IPK_EXCL, 0), 0);
+	assert_int_equal(ipk_open(&ch2, address, IPK_EXCL, 0), -EEXIST);
+	assert_null(ch2);
+	assert_int_equal(ipk_open(&ch2, address, IPK_NOCREATE, 0), 0);
+	ipk_close(ch);
+	ipk_close(ch2);
 }

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ipckit.h"
+
 /* qu_address - a fresh address from form ("sysvmq:%K", "posixmq:/%N",
  * "file:%P", the harness's conventions) plus suffix (options, or ""),
  * remembered for qu_teardown(). */
@@ -30,5 +32,26 @@ int qu_drop_cap_resource(void);
 /* qu_has_detail - true if ipk_errdetail() contains needle; prints the
  * detail when it does not. */
 bool qu_has_detail(const char *needle);
+
+/* qu_open - ipk_open() that must succeed (a cmocka assertion). */
+struct ipk_chan *qu_open(const char *address, unsigned flags);
+
+/* qu_check_create_flags - on a fresh address: IPK_NOCREATE fails with
+ * -ENOENT, IPK_EXCL makes the queue, then fails with -EEXIST, and
+ * IPK_NOCREATE opens it.  The queue is left made. */
+void qu_check_create_flags(const char *address);
+
+/* qu_sysctl - a number from a /proc/sys file (asserted readable). */
+long qu_sysctl(const char *path);
+
+/* What ipk_list() reported for one address. */
+struct qu_found {
+	const char *address;    /* in: the address to look for */
+	struct ipk_object seen; /* out: its object (address cleared) */
+	int count;              /* out: how many times it was listed */
+};
+
+/* qu_find - run ipk_list() looking for f->address; ipk_list's result. */
+int qu_find(struct qu_found *f);
 
 #endif

@@ -34,19 +34,6 @@
 
 #define BIG (64 * 1024)
 
-static struct ipk_chan *
-open_ok(const char *addr, unsigned flags)
-{
-	struct ipk_chan *ch = NULL;
-	int err = ipk_open(&ch, addr, flags, 1000);
-
-	if (err)
-		print_error("open %s: %s (%s)\n", addr, ipk_strerror(err),
-		            ipk_errdetail());
-	assert_int_equal(err, 0);
-	return ch;
-}
-
 static const char *
 path_of(const char *addr)
 {
@@ -233,7 +220,7 @@ test_killed_holding_the_lock(void **state)
 	(void)state;
 	memset(buf, 0, sizeof(buf));
 	qu_address(addr, sizeof(addr), "file:%P", "?size=256k");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	h = map_header(addr);
 	assert_int_equal(h->recoveries, 0);
 	assert_int_equal(qu_child(child_dies_mid_message, addr, 10000),
@@ -275,7 +262,7 @@ test_state_of_an_earlier_boot(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	for (unsigned i = 0; i < 3; i++)
 		assert_int_equal(ipk_send(ch, buf, msg_make(buf, i), 1000),
 		                 (ssize_t)msg_make(buf, i));
@@ -301,7 +288,7 @@ test_state_of_an_earlier_boot(void **state)
 	h->lock.__data.__lock = 12345;
 	munmap(h, FILEQ_HDR_SIZE);
 
-	ch = open_ok(addr, IPK_NOCREATE);
+	ch = qu_open(addr, IPK_NOCREATE);
 	for (unsigned i = 0; i < 2; i++)
 		assert_true(
 		        msg_is(buf, ipk_recv(ch, buf, sizeof(buf), 1000), i));
@@ -351,8 +338,8 @@ test_sync(void **state)
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "");
 	snprintf(synced, sizeof(synced), "%s?sync=1", addr);
-	lazy = open_ok(addr, 0);
-	sync = open_ok(synced, 0);
+	lazy = qu_open(addr, 0);
+	sync = qu_open(synced, 0);
 	/* tmpfs pages have no disk to be written to. */
 	assert_int_equal(statfs(path_of(addr), &sf), 0);
 	disk = sf.f_type != 0x01021994;
@@ -404,7 +391,7 @@ damaged(const char *tag, void (*fn)(struct fileq_header *h, int fd),
 	int fd;
 
 	qu_address(addr, sizeof(addr), "file:%P", "");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	assert_int_equal(ipk_send(ch, "x", 1, 1000), 1);
 	ipk_close(ch);
 	h = map_header(addr);
@@ -484,7 +471,7 @@ test_foreign_and_damaged_files(void **state)
 	/* A damaged record in a live queue is dropped and reported; the
 	 * records around it still arrive. */
 	qu_address(addr, sizeof(addr), "file:%P", "");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	assert_int_equal(ipk_send(ch, "one", 3, 1000), 3);
 	assert_int_equal(ipk_send(ch, "two", 3, 1000), 3);
 	assert_int_equal(ipk_send(ch, "three", 5, 1000), 5);
@@ -518,26 +505,22 @@ static void
 test_create_flags_mode_and_size(void **state)
 {
 	char addr[400], other[440];
-	struct ipk_chan *ch = NULL, *ch2 = NULL;
+	struct ipk_chan *ch;
 	mode_t old;
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "");
-	assert_int_equal(ipk_open(&ch, addr, IPK_NOCREATE, 0), -ENOENT);
-	assert_null(ch);
-	assert_int_equal(ipk_open(&ch, addr, IPK_EXCL, 0), 0);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_EXCL, 0), -EEXIST);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_NOCREATE, 0), 0);
+	qu_check_create_flags(addr);
+	ch = qu_open(addr, IPK_NOCREATE);
 	assert_int_equal(file_mode(addr), 0600);
 	assert_int_equal(ipk_max_msg(ch), (1u << 20) - 16);
 	ipk_close(ch);
-	ipk_close(ch2);
 	snprintf(other, sizeof(other), "%s?size=2M", addr);
 	expect_refused(other, IPK_EOPTION, "exists with size=1048576");
 
 	old = umask(077);
 	qu_address(addr, sizeof(addr), "file:%P", "?mode=0660&size=5000");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	umask(old);
 	assert_int_equal(file_mode(addr), 0660);
 	/* Rounded up to whole pages. */
@@ -558,41 +541,22 @@ test_malformed_addresses(void **state)
 	expect_refused("file:/nonexistent-dir/q", -ENOENT, "cannot make");
 }
 
-struct find {
-	const char *address;
-	struct ipk_object seen;
-	int found;
-};
-
-static int
-find_cb(const struct ipk_object *o, void *arg)
-{
-	struct find *f = arg;
-
-	if (strcmp(o->address, f->address) == 0) {
-		f->found++;
-		f->seen = *o;
-		f->seen.address = NULL;
-	}
-	return 0;
-}
-
 static void
 test_list_and_unlink(void **state)
 {
 	char addr[400], canon[PATH_MAX + 8], real[PATH_MAX];
 	struct ipk_chan *ch;
-	struct find f = { canon, { 0 }, 0 };
+	struct qu_found f = { canon, { 0 }, 0 };
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "?mode=0640");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	assert_int_equal(ipk_send(ch, "abc", 3, 1000), 3);
 	assert_int_equal(ipk_send(ch, "de", 2, 1000), 2);
 	assert_non_null(realpath(path_of(addr), real));
 	snprintf(canon, sizeof(canon), "file:%s", real);
-	assert_int_equal(ipk_list(find_cb, &f), 0);
-	assert_int_equal(f.found, 1);
+	assert_int_equal(qu_find(&f), 0);
+	assert_int_equal(f.count, 1);
 	assert_string_equal(f.seen.scheme, "file");
 	assert_int_equal(f.seen.mode, 0640);
 	assert_int_equal(f.seen.owner, getuid());
@@ -603,9 +567,9 @@ test_list_and_unlink(void **state)
 	assert_int_equal(ipk_unlink(canon), 0);
 	assert_int_equal(access(real, F_OK), -1);
 	assert_int_equal(ipk_unlink(canon), -ENOENT);
-	f.found = 0;
-	assert_int_equal(ipk_list(find_cb, &f), 0);
-	assert_int_equal(f.found, 0);
+
+	assert_int_equal(qu_find(&f), 0);
+	assert_int_equal(f.count, 0);
 }
 
 static int
@@ -647,7 +611,7 @@ test_pollfd_across_processes(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	q = (struct pollfd){ .fd = ipk_pollfd(ch), .events = POLLIN };
 	assert_true(q.fd >= 0);
 	assert_int_equal(poll(&q, 1, 0), 0);
@@ -682,8 +646,8 @@ test_wraparound(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "?size=4096");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, 0);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
 	/* Keep the ring as full as it goes, receiving only when it must. */
 	while (got < 400) {
 		ssize_t n = -EAGAIN;
@@ -753,7 +717,7 @@ test_no_lost_wakeups(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "file:%P", "?size=4096");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	for (int round = 0; round < 6; round++) {
 		struct stream tx = { addr, 50000, true },
 		              rx = { addr, 50000, false };

@@ -28,31 +28,6 @@
 #include "ipckit.h"
 #include "queue_util.h"
 
-static struct ipk_chan *
-open_ok(const char *addr, unsigned flags)
-{
-	struct ipk_chan *ch = NULL;
-	int err = ipk_open(&ch, addr, flags, 1000);
-
-	if (err)
-		print_error("open %s: %s (%s)\n", addr, ipk_strerror(err),
-		            ipk_errdetail());
-	assert_int_equal(err, 0);
-	return ch;
-}
-
-static long
-sysctl_long(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	long v = -1;
-
-	assert_non_null(f);
-	assert_int_equal(fscanf(f, "%ld", &v), 1);
-	fclose(f);
-	return v;
-}
-
 static void
 send_prio(struct ipk_chan *ch, unsigned prio, const char *text)
 {
@@ -87,8 +62,8 @@ test_priorities(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "posixmq:/%N", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, IPK_NOCREATE);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, IPK_NOCREATE);
 	assert_true(ipk_caps(a) & IPK_CAP_PRIO);
 	for (int round = 0; round < 2; round++) {
 		size_t cap = round ? 64 : ipk_max_msg(b);
@@ -126,8 +101,8 @@ test_small_buffer_keeps_message(void **state)
 	memset(text, 'm', 100);
 	text[100] = '\0';
 	qu_address(addr, sizeof(addr), "posixmq:/%N", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, 0);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
 	q = (struct pollfd){ .fd = ipk_pollfd(a), .events = POLLIN };
 	assert_true(q.fd >= 0);
 	assert_int_equal(poll(&q, 1, 0), 0);
@@ -188,8 +163,8 @@ child_limit(void *v)
 static void
 test_limits_named(void **state)
 {
-	long msg_max = sysctl_long("/proc/sys/fs/mqueue/msg_max");
-	long size_max = sysctl_long("/proc/sys/fs/mqueue/msgsize_max");
+	long msg_max = qu_sysctl("/proc/sys/fs/mqueue/msg_max");
+	long size_max = qu_sysctl("/proc/sys/fs/mqueue/msgsize_max");
 	char a1[160], a2[160], a3[160], a4[160], opt[64];
 	struct limit_case cases[4];
 	struct ipk_chan *ch;
@@ -214,7 +189,7 @@ test_limits_named(void **state)
 		assert_int_equal(qu_child(child_limit, &cases[i], 10000), 0);
 	}
 	/* The message limit is the queue's mq_msgsize. */
-	ch = open_ok(a3, 0);
+	ch = qu_open(a3, 0);
 	assert_int_equal(ipk_max_msg(ch), 1024);
 	assert_int_equal(ipk_send(ch, big, 1025, 0), -EMSGSIZE);
 	assert_true(qu_has_detail("mq_msgsize = 1024"));
@@ -230,21 +205,21 @@ test_limits_named(void **state)
 static void
 test_existing_attributes(void **state)
 {
-	long dflt = sysctl_long("/proc/sys/fs/mqueue/msgsize_default");
+	long dflt = qu_sysctl("/proc/sys/fs/mqueue/msgsize_default");
 	char addr[160], again[200];
 	struct ipk_chan *ch, *ch2 = NULL;
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "posixmq:/%N", "");
 	snprintf(again, sizeof(again), "%s?maxmsg=3", addr);
-	ch = open_ok(again, 0);
+	ch = qu_open(again, 0);
 	snprintf(again, sizeof(again), "%s?maxmsg=4", addr);
 	assert_int_equal(ipk_open(&ch2, again, 0, 0), IPK_EOPTION);
 	assert_true(qu_has_detail("maxmsg=3"));
 	snprintf(again, sizeof(again), "%s?maxmsg=3&msgsize=%ld", addr, dflt);
-	ch2 = open_ok(again, 0);
+	ch2 = qu_open(again, 0);
 	ipk_close(ch2);
-	ch2 = open_ok(addr, 0);
+	ch2 = qu_open(addr, 0);
 	assert_int_equal(ipk_max_msg(ch2), (size_t)dflt);
 	ipk_close(ch2);
 	ipk_close(ch);
@@ -272,23 +247,17 @@ static void
 test_create_flags_and_mode(void **state)
 {
 	char addr[160], other[160];
-	struct ipk_chan *ch = NULL, *ch2 = NULL;
+	struct ipk_chan *ch;
 	mode_t old;
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "posixmq:/%N", "");
-	assert_int_equal(ipk_open(&ch, addr, IPK_NOCREATE, 0), -ENOENT);
-	assert_null(ch);
-	assert_int_equal(ipk_open(&ch, addr, IPK_EXCL, 0), 0);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_EXCL, 0), -EEXIST);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_NOCREATE, 0), 0);
+	qu_check_create_flags(addr);
 	assert_int_equal(queue_mode(addr), 0600);
-	ipk_close(ch);
-	ipk_close(ch2);
 	/* The umask does not trim ?mode=. */
 	old = umask(077);
 	qu_address(other, sizeof(other), "posixmq:/%N", "?mode=0660");
-	ch = open_ok(other, 0);
+	ch = qu_open(other, 0);
 	umask(old);
 	assert_int_equal(queue_mode(other), 0660);
 	ipk_close(ch);
@@ -331,32 +300,13 @@ test_malformed_addresses(void **state)
 	assert_true(qu_has_detail("at most 255"));
 }
 
-struct find {
-	const char *address;
-	struct ipk_object seen;
-	int found;
-};
-
-static int
-find_cb(const struct ipk_object *o, void *arg)
-{
-	struct find *f = arg;
-
-	if (strcmp(o->address, f->address) == 0) {
-		f->found++;
-		f->seen = *o;
-		f->seen.address = NULL;
-	}
-	return 0;
-}
-
 /* ls needs the mqueue file system mounted.  Where /dev/mqueue is not, a
  * child mounts one in a mount namespace of its own (the queues are the
  * IPC namespace's either way) and lists there. */
 static int
 child_list(void *v)
 {
-	struct find *f = v;
+	struct qu_found *f = v;
 	struct statfs sf;
 	char dir[300];
 
@@ -372,15 +322,15 @@ child_list(void *v)
 			return 30;
 		}
 	}
-	if (ipk_list(find_cb, f) != 0)
+	if (qu_find(f) != 0)
 		return 31;
-	if (f->found != 1 || strcmp(f->seen.scheme, "posixmq") != 0 ||
+	if (f->count != 1 || strcmp(f->seen.scheme, "posixmq") != 0 ||
 	    f->seen.mode != 0640 || f->seen.owner != getuid() ||
 	    f->seen.messages != 2 || f->seen.bytes != 5) {
 		fprintf(stderr,
 		        "# found %d, mode %o, owner %d, %llu msgs, %llu "
 		        "bytes\n",
-		        f->found, (unsigned)f->seen.mode, (int)f->seen.owner,
+		        f->count, (unsigned)f->seen.mode, (int)f->seen.owner,
 		        f->seen.messages, f->seen.bytes);
 		return 32;
 	}
@@ -392,14 +342,14 @@ test_list_and_unlink(void **state)
 {
 	char addr[160], base[160];
 	struct ipk_chan *ch;
-	struct find f = { base, { 0 }, 0 };
+	struct qu_found f = { base, { 0 }, 0 };
 	char buf[8];
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "posixmq:/%N", "?mode=0640");
 	snprintf(base, sizeof(base), "%.*s", (int)(strchr(addr, '?') - addr),
 	         addr);
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	send_prio(ch, 1, "abc");
 	send_prio(ch, 1, "de");
 	assert_int_equal(qu_child(child_list, &f, 10000), 0);

@@ -45,19 +45,6 @@ qid_of(const char *addr)
 	return msgget(key_of(addr), 0);
 }
 
-static struct ipk_chan *
-open_ok(const char *addr, unsigned flags)
-{
-	struct ipk_chan *ch = NULL;
-	int err = ipk_open(&ch, addr, flags, 1000);
-
-	if (err)
-		print_error("open %s: %s (%s)\n", addr, ipk_strerror(err),
-		            ipk_errdetail());
-	assert_int_equal(err, 0);
-	return ch;
-}
-
 static void
 send_typed(struct ipk_chan *ch, long type, const char *text)
 {
@@ -91,8 +78,8 @@ test_typed_selectors(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, IPK_NOCREATE);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, IPK_NOCREATE);
 	assert_true(ipk_caps(a) & IPK_CAP_TYPES);
 	send_typed(a, 77, "Hello");
 	send_typed(a, 5, "five");
@@ -138,7 +125,7 @@ test_raw_programs_interoperate(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "?mode=0660");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	qid = qid_of(addr);
 	assert_true(qid >= 0);
 	/* csend: strlen of the text, no terminator. */
@@ -165,8 +152,8 @@ peek_by_selector(void)
 	char big[200], buf[200];
 
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, 0);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
 	memset(big, 'b', sizeof(big));
 	send_typed(a, 4, "four");
 	assert_int_equal(ipk_sendx(a, big, 150,
@@ -203,8 +190,8 @@ test_peek_with_and_without_msg_copy(void **state)
 	peek_by_selector();
 	sysvmq_hook_msg_copy(false);
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, 0);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
 	send_typed(a, 2, "two");
 	send_typed(a, 6, "six!");
 	assert_int_equal(ipk_peek_size(b, &mi, 1000), 4);
@@ -214,7 +201,7 @@ test_peek_with_and_without_msg_copy(void **state)
 	expect_typed(a, 0, 2, "two");
 	expect_typed(a, 0, 6, "six!");
 	/* A held message is delivered before the queue. */
-	c = open_ok(addr, 0);
+	c = qu_open(addr, 0);
 	send_typed(a, 6, "six?");
 	mi.type = 0;
 	assert_int_equal(ipk_peek_size(c, &mi, 1000), 4);
@@ -237,8 +224,8 @@ test_empty_messages(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	a = open_ok(addr, 0);
-	b = open_ok(addr, 0);
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
 	q = (struct pollfd){ .fd = ipk_pollfd(b), .events = POLLIN };
 	assert_true(q.fd >= 0);
 	assert_int_equal(poll(&q, 1, 0), 0);
@@ -350,8 +337,8 @@ test_timed_wait_for_one_type(void **state)
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	ch = open_ok(addr, 0);
-	polled = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
+	polled = qu_open(addr, 0);
 	/* Nothing of type 77: the wait lasts its timeout, no longer. */
 	send_typed(ch, 5, "5");
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -419,7 +406,7 @@ test_limits_named(void **state)
 	assert_int_equal(fscanf(f, "%lu", &msgmnb), 1);
 	fclose(f);
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	assert_int_equal(ipk_max_msg(ch), msgmax < msgmnb ? msgmax : msgmnb);
 	if (msgmax < 70000) {
 		assert_int_equal(ipk_send(ch, big, 70000, 0), -EMSGSIZE);
@@ -431,7 +418,7 @@ test_limits_named(void **state)
 	ipk_close(ch);
 	/* A queue made smaller than msgmax: its qbytes is the limit. */
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "?qbytes=1024");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	assert_int_equal(ipk_max_msg(ch), 1024);
 	assert_int_equal(ipk_send(ch, big, 1025, 0), -EMSGSIZE);
 	assert_true(qu_has_detail("msg_qbytes = 1024"));
@@ -452,27 +439,21 @@ static void
 test_create_flags_and_mode(void **state)
 {
 	char addr[96], other[96];
-	struct ipk_chan *ch = NULL, *ch2 = NULL;
+	struct ipk_chan *ch, *ch2;
 	struct msqid_ds ds;
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-	assert_int_equal(ipk_open(&ch, addr, IPK_NOCREATE, 0), -ENOENT);
-	assert_null(ch);
-	assert_int_equal(ipk_open(&ch, addr, IPK_EXCL, 0), 0);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_EXCL, 0), -EEXIST);
-	assert_int_equal(ipk_open(&ch2, addr, IPK_NOCREATE, 0), 0);
+	qu_check_create_flags(addr);
 	assert_int_equal(msgctl(qid_of(addr), IPC_STAT, &ds), 0);
 	assert_int_equal(ds.msg_perm.mode & 0777, 0600);
-	ipk_close(ch);
-	ipk_close(ch2);
 	qu_address(other, sizeof(other), "sysvmq:%K", "?mode=0660");
-	ch = open_ok(other, 0);
+	ch = qu_open(other, 0);
 	assert_int_equal(msgctl(qid_of(other), IPC_STAT, &ds), 0);
 	assert_int_equal(ds.msg_perm.mode & 0777, 0660);
 	/* By id: opens, never creates. */
 	snprintf(addr, sizeof(addr), "sysvmq:id:%d", qid_of(other));
-	ch2 = open_ok(addr, 0);
+	ch2 = qu_open(addr, 0);
 	send_typed(ch2, 3, "id");
 	expect_typed(ch, 3, 3, "id");
 	ipk_close(ch);
@@ -533,7 +514,7 @@ test_ftok_path(void **state)
 	fclose(f);
 	snprintf(addr, sizeof(addr), "sysvmq:%s?proj=65", path);
 	qu_track(addr);
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	send_typed(ch, 7, "ftok");
 	qid = msgget(ftok(path, 'A'), 0);
 	assert_true(qid >= 0);
@@ -543,40 +524,21 @@ test_ftok_path(void **state)
 	assert_true(msgget(ftok(path, 'A'), 0) < 0);
 }
 
-struct find {
-	const char *address;
-	struct ipk_object seen;
-	int found;
-};
-
-static int
-find_cb(const struct ipk_object *o, void *arg)
-{
-	struct find *f = arg;
-
-	if (strcmp(o->address, f->address) == 0) {
-		f->found++;
-		f->seen = *o;
-		f->seen.address = NULL;
-	}
-	return 0;
-}
-
 static void
 test_list_and_unlink(void **state)
 {
 	char addr[64], canon[64], buf[8];
 	struct ipk_chan *ch;
-	struct find f = { canon, { 0 }, 0 };
+	struct qu_found f = { canon, { 0 }, 0 };
 
 	(void)state;
 	qu_address(addr, sizeof(addr), "sysvmq:%K", "?mode=0640");
-	ch = open_ok(addr, 0);
+	ch = qu_open(addr, 0);
 	send_typed(ch, 2, "abc");
 	send_typed(ch, 2, "de");
 	snprintf(canon, sizeof(canon), "sysvmq:0x%08x", (unsigned)key_of(addr));
-	assert_int_equal(ipk_list(find_cb, &f), 0);
-	assert_int_equal(f.found, 1);
+	assert_int_equal(qu_find(&f), 0);
+	assert_int_equal(f.count, 1);
 	assert_string_equal(f.seen.scheme, "sysvmq");
 	assert_int_equal(f.seen.mode, 0640);
 	assert_int_equal(f.seen.owner, getuid());
@@ -587,9 +549,9 @@ test_list_and_unlink(void **state)
 	assert_int_equal(ipk_recv(ch, buf, sizeof(buf), 0), -EIDRM);
 	assert_true(strlen(ipk_errdetail()) > 0);
 	assert_int_equal(ipk_unlink(addr), -ENOENT);
-	f.found = 0;
-	assert_int_equal(ipk_list(find_cb, &f), 0);
-	assert_int_equal(f.found, 0);
+
+	assert_int_equal(qu_find(&f), 0);
+	assert_int_equal(f.count, 0);
 	ipk_close(ch);
 }
 
@@ -625,7 +587,7 @@ test_removed_while_waiting(void **state)
 		pthread_t t;
 
 		qu_address(addr, sizeof(addr), "sysvmq:%K", "");
-		b.ch = open_ok(addr, 0);
+		b.ch = qu_open(addr, 0);
 		assert_int_equal(pthread_create(&t, NULL, blocked_receiver, &b),
 		                 0);
 		while (__atomic_load_n(&b.tid, __ATOMIC_ACQUIRE) == 0)
