@@ -5,7 +5,8 @@
 
 #include "forkgen.h"
 
-static unsigned forkgen_value;
+unsigned forkgen_value;
+bool forkgen_ready;
 
 static void
 forkgen_child(void)
@@ -14,17 +15,17 @@ forkgen_child(void)
 }
 
 static void
-forkgen_init(void)
+forkgen_register(void)
 {
 	/* glibc removes the handler if the library is unloaded. */
 	(void)pthread_atfork(NULL, NULL, forkgen_child);
+	__atomic_store_n(&forkgen_ready, true, __ATOMIC_RELEASE);
 }
 
-unsigned
-forkgen_current(void)
+void
+forkgen_init(void)
 {
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 
-	pthread_once(&once, forkgen_init);
-	return __atomic_load_n(&forkgen_value, __ATOMIC_RELAXED);
+	pthread_once(&once, forkgen_register);
 }

@@ -343,7 +343,7 @@ posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
            size_t len, unsigned *prio, int timeout_ms)
 {
 	struct posixmq_state *st = ipk_chan_state(ch);
-	int64_t deadline = wait_deadline(timeout_ms);
+	int64_t deadline = timeout_ms > 0 ? wait_deadline(timeout_ms) : 0;
 	bool forever = timeout_ms < 0;
 
 	for (;;) {

@@ -803,7 +803,7 @@ sysvmq_send(struct ipk_chan *ch, const void *msg, size_t len,
 	st->tx.m->mtype = type;
 	if (len)
 		memcpy(st->tx.m->mtext, msg, len);
-	deadline = wait_deadline(timeout_ms);
+	deadline = timeout_ms > 0 ? wait_deadline(timeout_ms) : 0;
 	for (;;) {
 		int64_t now, until;
 		struct timespec ts;
