@@ -212,6 +212,21 @@ chan_check_io(const struct ipk_chan *ch, int timeout_ms)
 	return chan_check_timeout(timeout_ms);
 }
 
+static int
+chan_too_large(const struct ipk_chan *ch, size_t len, size_t max)
+{
+	char limit[160];
+
+	if (ch->tp->max_msg_limit == NULL)
+		return errdetail(-EMSGSIZE,
+		                 "%s: message of %zu bytes is above this "
+		                 "channel's maximum of %zu",
+		                 ch->address, len, max);
+	ch->tp->max_msg_limit(ch, limit, sizeof(limit));
+	return errdetail(-EMSGSIZE, "%s: message of %zu bytes is above %s",
+	                 ch->address, len, limit);
+}
+
 ssize_t
 ipk_sendx(struct ipk_chan *ch, const void *msg, size_t len,
           const struct ipk_msginfo *info, int timeout_ms)
@@ -229,10 +244,7 @@ ipk_sendx(struct ipk_chan *ch, const void *msg, size_t len,
 		return -EINVAL;
 	max = ch->tp->max_msg(ch);
 	if (len > max)
-		return errdetail(-EMSGSIZE,
-		                 "%s: message of %zu bytes is above this "
-		                 "channel's maximum of %zu",
-		                 ch->address, len, max);
+		return chan_too_large(ch, len, max);
 	n = ch->tp->send(ch, msg, len, info ? info : &none, timeout_ms);
 	if (n < 0)
 		return chan_timeout_err((int)n, timeout_ms);

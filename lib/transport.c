@@ -6,10 +6,16 @@
 
 #include "transport.h"
 
+extern const struct ipk_transport transport_sysvmq;
+extern const struct ipk_transport transport_posixmq;
 extern const struct ipk_transport transport_shm;
+extern const struct ipk_transport transport_file;
 
 const struct ipk_transport *const transports[] = {
+	&transport_sysvmq,
+	&transport_posixmq,
 	&transport_shm,
+	&transport_file,
 	NULL,
 };
 

@@ -76,6 +76,11 @@ struct ipk_transport {
 	int (*flush)(struct ipk_chan *ch, int timeout_ms);
 	int (*pollfd)(struct ipk_chan *ch); /* an fd, or -ENOTSUP */
 	size_t (*max_msg)(const struct ipk_chan *ch);
+	/* Optional: name the limit behind max_msg for the error a larger
+	 * send gets, as "kernel.msgmax = 8192" (chan.c writes "message of N
+	 * bytes is above <this>").  NULL: chan.c names the channel's maximum.
+	 */
+	void (*max_msg_limit)(const struct ipk_chan *ch, char *buf, size_t cap);
 	/* Make the channel's fds inheritable and write an address; NULL if
 	 * the mechanism cannot be passed through exec(). */
 	int (*inherit)(struct ipk_chan *ch, char *addr, size_t cap);
