@@ -8,6 +8,7 @@
 #include "opts.h"
 
 extern const struct cmd cmd_help;
+extern const struct cmd cmd_peer;
 
 /* The table, NULL-terminated (main.c). */
 extern const struct cmd *const cli_commands[];

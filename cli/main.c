@@ -9,6 +9,7 @@
 
 const struct cmd *const cli_commands[] = {
 	&cmd_help,
+	&cmd_peer,
 	NULL,
 };
 

@@ -16,7 +16,7 @@
 #include "wait.h"
 
 #define LOOP_EVENTS 256 /* epoll events taken per round */
-#define LOOP_NSIG 65
+#define LOOP_NSIG   65
 
 struct loop_watch {
 	ipk_io_fn *fn; /* NULL: not watched */
@@ -31,8 +31,8 @@ struct loop_defer {
 
 struct ipk_loop {
 	int epfd;
-	int sigfd;	 /* -1 until the first ipk_loop_signal() */
-	sigset_t sigs;	 /* signals routed through sigfd */
+	int sigfd;        /* -1 until the first ipk_loop_signal() */
+	sigset_t sigs;    /* signals routed through sigfd */
 	sigset_t oldmask; /* the thread's mask before we blocked sigs */
 	struct {
 		ipk_signal_fn *fn;
@@ -115,7 +115,7 @@ loop_grow_watch(struct ipk_loop *l, int fd)
 
 int
 ipk_loop_watch(struct ipk_loop *l, int fd, unsigned events, ipk_io_fn *fn,
-	       void *arg)
+               void *arg)
 {
 	struct epoll_event ev = { 0 };
 	int err, op;
@@ -126,7 +126,7 @@ ipk_loop_watch(struct ipk_loop *l, int fd, unsigned events, ipk_io_fn *fn,
 	if (err)
 		return err;
 	ev.events = ((events & IPK_READ) ? EPOLLIN | EPOLLRDHUP : 0) |
-		    ((events & IPK_WRITE) ? EPOLLOUT : 0);
+	            ((events & IPK_WRITE) ? EPOLLOUT : 0);
 	ev.data.fd = fd;
 	op = l->watch[fd].fn ? EPOLL_CTL_MOD : EPOLL_CTL_ADD;
 	if (op == EPOLL_CTL_ADD || l->watch[fd].events != events) {
@@ -359,7 +359,7 @@ ipk_loop_run(struct ipk_loop *l)
 	l->stopping = 0;
 	while (!l->stopping) {
 		int n = epoll_wait(l->epfd, ev, LOOP_EVENTS,
-				   loop_timeout_ms(l));
+		                   loop_timeout_ms(l));
 
 		if (n < 0 && errno != EINTR)
 			return -errno;
@@ -379,9 +379,9 @@ ipk_loop_run(struct ipk_loop *l)
 				e |= IPK_READ;
 			if (ev[i].events & (EPOLLOUT | EPOLLERR))
 				e |= IPK_WRITE;
-			e &= w->events | ((ev[i].events & (EPOLLHUP | EPOLLERR))
-						  ? IPK_READ
-						  : 0);
+			e &= w->events |
+			     ((ev[i].events & (EPOLLHUP | EPOLLERR)) ? IPK_READ
+			                                             : 0);
 			if (e)
 				w->fn(l, fd, e, w->arg);
 		}

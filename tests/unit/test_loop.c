@@ -49,7 +49,7 @@ test_timers_in_order(void **state)
 	struct ipk_loop *l;
 	struct log lg = { 0 };
 	struct tctx a = { &lg, 'a', 0 }, b = { &lg, 'b', 0 },
-		    c = { &lg, 'c', 1 }, d = { &lg, 'd', 0 };
+	            c = { &lg, 'c', 1 }, d = { &lg, 'd', 0 };
 	struct ipk_timer ta, tb, tc, td;
 	long long t0;
 
@@ -136,7 +136,7 @@ test_fd_and_defer(void **state)
 	assert_string_equal(lg.s, "DxE");
 	assert_int_equal(ipk_loop_unwatch(l, p[0]), -ENOENT);
 	assert_int_equal(ipk_loop_watch(l, -1, IPK_READ, on_read, &rd),
-			 -EINVAL);
+	                 -EINVAL);
 	close(p[0]);
 	ipk_loop_free(l);
 }
