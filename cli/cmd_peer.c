@@ -177,12 +177,11 @@ peer_main(const struct cmd *self, int argc, char **argv)
 	o.hub_url = argv[opts_index(&op)];
 	o.shares = shares;
 	if (o.state_dir == NULL)
-		o.state_dir = state =
-		        peer_default_dir("XDG_STATE_HOME",
-		                         ".local/state/ipckit/peer");
+		o.state_dir = state = peer_default_dir(
+		        "XDG_STATE_HOME", ".local/state/ipckit/peer");
 	if (o.downloads == NULL)
-		o.downloads = downloads = peer_default_dir("XDG_DOWNLOAD_DIR",
-		                                           "Downloads");
+		o.downloads = downloads =
+		        peer_default_dir("XDG_DOWNLOAD_DIR", "Downloads");
 	log_init("peer", verbose ? LOG_DEBUG : LOG_WARN);
 	code = peer_run(&o);
 	free(o.password);
@@ -200,16 +199,15 @@ const struct cmd cmd_peer = {
 	.name = "peer",
 	.args = "adc://HOST:PORT",
 	.summary = "chat and share files on an ADC hub (a DC client)",
-	.details =
-	        "Logs in to an ADC hub (ours, uhub or any other), shows the "
-	        "hub's name and messages,\nasks ID: and PW: when not given, "
-	        "and then chats: a line is said in the room,\n/help lists "
-	        "the commands (/users /msg /me /search /get /downloads "
-	        "/uploads\n/share /unshare /rehash /browse /exit).  Shared "
-	        "folders are hashed (TTH) in the\nbackground and cached; "
-	        "downloads are verified block by block and resume\nafter a "
-	        "restart.  --batch prints one event per line for scripts "
-	        "(docs/peer.md).",
+	.details = "Logs in to an ADC hub (ours, uhub or any other), shows the "
+	           "hub's name and messages,\nasks ID: and PW: when not given, "
+	           "and then chats: a line is said in the room,\n/help lists "
+	           "the commands (/users /msg /me /search /get /downloads "
+	           "/uploads\n/share /unshare /rehash /browse /exit).  Shared "
+	           "folders are hashed (TTH) in the\nbackground and cached; "
+	           "downloads are verified block by block and resume\nafter a "
+	           "restart.  --batch prints one event per line for scripts "
+	           "(docs/peer.md).",
 	.opts = peer_opts,
 	.run = peer_main,
 };

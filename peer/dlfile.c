@@ -119,7 +119,8 @@ dlfile_verify_existing(struct dlfile *d)
 			size_t want = len - done < DLFILE_VERIFY_BUF
 			                      ? (size_t)(len - done)
 			                      : DLFILE_VERIFY_BUF;
-			ssize_t n = pread(d->fd, buf, want, (off_t)(off + done));
+			ssize_t n =
+			        pread(d->fd, buf, want, (off_t)(off + done));
 
 			if (n <= 0)
 				ok = false;
@@ -156,8 +157,7 @@ dlfile_set_leaves(struct dlfile *d, const void *data, size_t len)
 		while (bs < d->size)
 			bs *= 2;
 	} else {
-		while (bs < (UINT64_C(1) << 62) &&
-		       (d->size + bs - 1) / bs > n)
+		while (bs < (UINT64_C(1) << 62) && (d->size + bs - 1) / bs > n)
 			bs *= 2;
 		if ((d->size + bs - 1) / bs != n)
 			return -EBADMSG;
@@ -170,9 +170,8 @@ dlfile_set_leaves(struct dlfile *d, const void *data, size_t len)
 	d->block_size = bs;
 	d->state = xcalloc(n, 1);
 	d->done_bytes = 0;
-	fd = open(d->tthl_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC |
-	                                O_NOFOLLOW,
-	          0644);
+	fd = open(d->tthl_path,
+	          O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd >= 0) {
 		(void)!write(fd, data, len);
 		close(fd);
@@ -186,8 +185,7 @@ dlfile_set_leaves(struct dlfile *d, const void *data, size_t len)
 }
 
 int
-dlfile_claim(struct dlfile *d, uint64_t max_len, uint64_t *off,
-             uint64_t *len)
+dlfile_claim(struct dlfile *d, uint64_t max_len, uint64_t *off, uint64_t *len)
 {
 	size_t i = 0, j;
 	uint64_t got = 0;
@@ -256,8 +254,8 @@ dlseg_write(struct dlseg *s, const void *data, size_t n)
 		return -EINVAL;
 	while (n > 0) {
 		size_t b = (size_t)(s->pos / d->block_size);
-		uint64_t bend = (uint64_t)b * d->block_size +
-		                dlfile_block_len(d, b);
+		uint64_t bend =
+		        (uint64_t)b * d->block_size + dlfile_block_len(d, b);
 		size_t take = n < bend - s->pos ? n : (size_t)(bend - s->pos);
 		size_t wrote = 0;
 
@@ -354,10 +352,10 @@ dlfile_finish(struct dlfile *d, const char *dest_dir, const char *name,
 		return -errno;
 	}
 	for (int k = 0; k < 10000; k++) {
-		char *path = k == 0 ? xasprintf("%s/%s", dest_dir, safe)
-		                    : xasprintf("%s/%.*s (%d)%s", dest_dir,
-		                                (int)stem, safe, k,
-		                                safe + stem);
+		char *path =
+		        k == 0 ? xasprintf("%s/%s", dest_dir, safe)
+		               : xasprintf("%s/%.*s (%d)%s", dest_dir,
+		                           (int)stem, safe, k, safe + stem);
 
 		if (renameat2(AT_FDCWD, d->part_path, AT_FDCWD, path,
 		              RENAME_NOREPLACE) == 0) {

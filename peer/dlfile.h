@@ -17,12 +17,12 @@
 enum dl_block { DL_MISSING, DL_CLAIMED, DL_DONE };
 
 struct dlfile {
-	char *part_path;  /* owned: "<dir>/<TTH>.part" */
-	char *tthl_path;  /* owned: "<dir>/<TTH>.tthl" (the leaves) */
-	int fd;           /* owned: the part file, -1 when closed */
-	uint64_t size;    /* the file's size as the searcher saw it */
+	char *part_path; /* owned: "<dir>/<TTH>.part" */
+	char *tthl_path; /* owned: "<dir>/<TTH>.tthl" (the leaves) */
+	int fd;          /* owned: the part file, -1 when closed */
+	uint64_t size;   /* the file's size as the searcher saw it */
 	uint8_t root[TIGER_BYTES];
-	uint64_t block_size;            /* 0 until the leaves are known */
+	uint64_t block_size; /* 0 until the leaves are known */
 	size_t n_blocks;
 	uint8_t (*leaves)[TIGER_BYTES]; /* owned; NULL until known */
 	uint8_t *state;                 /* owned: enum dl_block per block */
@@ -31,7 +31,7 @@ struct dlfile {
 
 /* One source's claimed run of blocks being received, in order. */
 struct dlseg {
-	struct dlfile *d; /* borrowed */
+	struct dlfile *d;  /* borrowed */
 	uint64_t pos, end; /* next byte expected; end of the claim */
 	struct tth_hasher h;
 	bool active;
@@ -66,8 +66,7 @@ int dlfile_claim(struct dlfile *d, uint64_t max_len, uint64_t *off,
                  uint64_t *len);
 
 /* dlseg_start - receive [off, off + len) (as claimed) into d. */
-int dlseg_start(struct dlseg *s, struct dlfile *d, uint64_t off,
-                uint64_t len);
+int dlseg_start(struct dlseg *s, struct dlfile *d, uint64_t off, uint64_t len);
 /*
  * dlseg_write - the next n bytes of the segment (n <= end - pos).  Written
  * at pos; each completed block is checked against its leaf.  Returns 0,

@@ -24,12 +24,12 @@ struct filelist_item {
  * filelist_build - the XML for items (sorted by vpath, bytes), bzip2
  * compressed into *out (malloc'ed).  Returns 0 or -errno.
  */
-int filelist_build(const struct filelist_item *items, size_t n,
-                   const char *cid, unsigned char **out, size_t *out_len);
+int filelist_build(const struct filelist_item *items, size_t n, const char *cid,
+                   unsigned char **out, size_t *out_len);
 
 /* filelist_xml - the same, uncompressed (tests, debugging). */
-int filelist_xml(const struct filelist_item *items, size_t n,
-                 const char *cid, char **out, size_t *out_len);
+int filelist_xml(const struct filelist_item *items, size_t n, const char *cid,
+                 char **out, size_t *out_len);
 
 /* A parsed list entry. */
 struct filelist_entry {
@@ -51,8 +51,7 @@ struct filelist {
  * Returns 0, or -EBADMSG (not a valid list), -EFBIG (over a limit), or
  * -ENOMEM.  On error *fl is empty.
  */
-int filelist_parse(const void *data, size_t len, bool bz2,
-                   struct filelist *fl);
+int filelist_parse(const void *data, size_t len, bool bz2, struct filelist *fl);
 void filelist_fini(struct filelist *fl);
 
 #endif

@@ -282,13 +282,12 @@ struct scan_stats {
 };
 
 static void
-hashing_file(struct hashing *h, unsigned gen, unsigned root,
-             const char *full, const char *rel, const struct stat *st,
-             struct scan_stats *stats)
+hashing_file(struct hashing *h, unsigned gen, unsigned root, const char *full,
+             const char *rel, const struct stat *st, struct scan_stats *stats)
 {
 	struct hash_item *it = xcalloc(1, sizeof(*it));
-	int64_t mtime = (int64_t)st->st_mtim.tv_sec * 1000000000 +
-	                st->st_mtim.tv_nsec;
+	int64_t mtime =
+	        (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 	uint8_t(*leaves)[TIGER_BYTES] = NULL;
 	size_t n = 0;
 
@@ -297,8 +296,8 @@ hashing_file(struct hashing *h, unsigned gen, unsigned root,
 	it->r.rel = xstrdup(rel);
 	it->r.size = (uint64_t)st->st_size;
 	it->r.mtime_ns = mtime;
-	if (cache_lookup(h->db_thread, full, it->r.size, mtime, it->r.tth,
-	                 NULL, NULL) == 0) {
+	if (cache_lookup(h->db_thread, full, it->r.size, mtime, it->r.tth, NULL,
+	                 NULL) == 0) {
 		stats->cached++;
 	} else {
 		int fd = open(full, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
@@ -447,9 +446,9 @@ hashing_on_event(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 }
 
 int
-hashing_start(struct hashing **hp, const char *db_path,
-              struct ipk_loop *loop, hashing_result_fn *result_fn,
-              hashing_done_fn *done_fn, void *arg, const char **why)
+hashing_start(struct hashing **hp, const char *db_path, struct ipk_loop *loop,
+              hashing_result_fn *result_fn, hashing_done_fn *done_fn, void *arg,
+              const char **why)
 {
 	struct hashing *h = xcalloc(1, sizeof(*h));
 	int err;

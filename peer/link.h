@@ -14,12 +14,12 @@
 #define LINK_MAX_QUEUE (8 * 1024 * 1024) /* queued output bytes: error */
 
 struct link {
-	int fd;       /* owned; -1 when closed */
-	char *in;     /* owned: bytes received, not yet consumed */
+	int fd;   /* owned; -1 when closed */
+	char *in; /* owned: bytes received, not yet consumed */
 	size_t in_len, in_off, in_cap;
-	char *out;    /* owned: bytes queued, not yet written */
+	char *out; /* owned: bytes queued, not yet written */
 	size_t out_len, out_off, out_cap;
-	bool eof;     /* the peer closed its side */
+	bool eof; /* the peer closed its side */
 };
 
 /* link_init - take fd (nonblocking) as the link's socket. */

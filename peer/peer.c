@@ -28,10 +28,10 @@
 #include "ui.h"
 #include "xalloc.h"
 
-#define PEER_MAX_HITS     500
-#define PEER_RES_ACTIVE   10 /* results per search answered over UDP */
-#define PEER_RES_PASSIVE  5  /* through the hub */
-#define PEER_CONNECT_MS   15000
+#define PEER_MAX_HITS    500
+#define PEER_RES_ACTIVE  10 /* results per search answered over UDP */
+#define PEER_RES_PASSIVE 5  /* through the hub */
+#define PEER_CONNECT_MS  15000
 
 static void peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events,
                            void *arg);
@@ -65,9 +65,8 @@ peer_new_token(char *out, size_t cap)
 	base32_encode(r, sizeof(r), out, cap);
 }
 
-static void
-emit_err(struct peer *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void emit_err(struct peer *p, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void
 emit_err(struct peer *p, const char *fmt, ...)
@@ -81,9 +80,8 @@ emit_err(struct peer *p, const char *fmt, ...)
 	ui_emit(p, "error", buf, NULL);
 }
 
-static void
-emit_info(struct peer *p, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+static void emit_info(struct peer *p, const char *fmt, ...)
+        __attribute__((format(printf, 2, 3)));
 
 static void
 emit_info(struct peer *p, const char *fmt, ...)
@@ -181,8 +179,9 @@ peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 		if (err) {
 			char why[256];
 
-			snprintf(why, sizeof(why), "cannot connect to %s:%u: %s",
-			         p->hub_host, p->hub_port, strerror(err));
+			snprintf(why, sizeof(why),
+			         "cannot connect to %s:%u: %s", p->hub_host,
+			         p->hub_port, strerror(err));
 			peer_hub_lost(p, why);
 			return;
 		}
@@ -203,8 +202,7 @@ peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 	}
 	if (events & IPK_READ) {
 		n = link_fill(&p->hub);
-		while (!p->hub_gone &&
-		       (len = link_line(&p->hub, &line)) >= 0) {
+		while (!p->hub_gone && (len = link_line(&p->hub, &line)) >= 0) {
 			if (session_receive(&p->sess, line, (size_t)len) != 0) {
 				peer_hub_lost(p, "cannot send to the hub");
 				return;
@@ -215,12 +213,14 @@ peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 			}
 		}
 		if (!p->hub_gone && link_line(&p->hub, &line) == -EMSGSIZE) {
-			peer_hub_lost(p, "the hub sent a line that is too long");
+			peer_hub_lost(p,
+			              "the hub sent a line that is too long");
 			return;
 		}
 		if (n == 0 || (n < 0 && n != -EAGAIN)) {
-			peer_hub_lost(p, n == 0 ? "the hub closed the connection"
-			                        : strerror((int)-n));
+			peer_hub_lost(p,
+			              n == 0 ? "the hub closed the connection"
+			                     : strerror((int)-n));
 			return;
 		}
 	}
@@ -301,8 +301,7 @@ peer_connect_hub(struct peer *p, const char **why)
 /* ---- session events ---- */
 
 static void
-on_hub_info(void *arg, const char *name, const char *desc,
-            const char *version)
+on_hub_info(void *arg, const char *name, const char *desc, const char *version)
 {
 	struct peer *p = arg;
 
@@ -357,6 +356,8 @@ on_logged_in(void *arg, const struct user *me)
 
 	p->logged_in = true;
 	ui_emit(p, "login", me->nick, NULL);
+	if (p->ui->online)
+		p->ui->online(p);
 	if (p->o.ready_fd >= 0) {
 		char line[64];
 		int n = snprintf(line, sizeof(line), "ready %s\n",
@@ -399,8 +400,8 @@ on_leave(void *arg, const struct user *u, const char *reason)
 }
 
 static void
-on_chat(void *arg, const struct user *from, const char *text, bool me,
-        bool pm, const struct user *with)
+on_chat(void *arg, const struct user *from, const char *text, bool me, bool pm,
+        const struct user *with)
 {
 	struct peer *p = arg;
 
@@ -409,8 +410,8 @@ on_chat(void *arg, const struct user *from, const char *text, bool me,
 	} else if (pm) {
 		const struct user *to = from == p->sess.me ? with : p->sess.me;
 
-		ui_emit(p, me ? "pm-me" : "pm", from->nick,
-		        to ? to->nick : "?", text, NULL);
+		ui_emit(p, me ? "pm-me" : "pm", from->nick, to ? to->nick : "?",
+		        text, NULL);
 	} else {
 		ui_emit(p, me ? "me" : "chat", from->nick, text, NULL);
 	}
@@ -426,8 +427,7 @@ on_status(void *arg, int code, const char *text)
 }
 
 static void
-on_user_status(void *arg, const struct user *from, int code,
-               const char *text)
+on_user_status(void *arg, const struct user *from, int code, const char *text)
 {
 	char c[8];
 
@@ -488,8 +488,7 @@ peer_answer_one(void *arg, const char *vpath, bool dir,
 		adc_buf_init(&b, line, sizeof(line));
 		adc_buf_header(&b, 'U', "RES", ADC_SID_NONE, ADC_SID_NONE);
 		adc_buf_raw(&b, " ", 1);
-		adc_buf_raw(&b, p->sess.self.cid32,
-		            strlen(p->sess.self.cid32));
+		adc_buf_raw(&b, p->sess.self.cid32, strlen(p->sess.self.cid32));
 		adc_buf_named(&b, "FN", fn + 2);
 		adc_buf_named(&b, "SI", si + 2);
 		adc_buf_named(&b, "SL", sl + 2);
@@ -529,12 +528,11 @@ on_search(void *arg, const struct user *from, const struct adc_msg *m)
 }
 
 /* Results, from DRES or URES. */
-static void peer_add_source(struct peer *p, struct download *d,
-                            const char *cid, const char *nick);
+static void peer_add_source(struct peer *p, struct download *d, const char *cid,
+                            const char *nick);
 
 static void
-peer_on_result(struct peer *p, const struct user *from,
-               const struct adc_msg *m)
+peer_on_result(struct peer *p, const struct user *from, const struct adc_msg *m)
 {
 	const char *fn = adc_named(m, "FN", NULL);
 	const char *si = adc_named(m, "SI", NULL);
@@ -619,15 +617,14 @@ transfer_on_udp(struct peer *p)
 }
 
 static void
-on_ctm(void *arg, const struct user *from, const char *proto,
-       const char *port, const char *token)
+on_ctm(void *arg, const struct user *from, const char *proto, const char *port,
+       const char *token)
 {
 	transfer_on_ctm(arg, from, proto, port, token);
 }
 
 static void
-on_rcm(void *arg, const struct user *from, const char *proto,
-       const char *token)
+on_rcm(void *arg, const struct user *from, const char *proto, const char *token)
 {
 	transfer_on_rcm(arg, from, proto, token);
 }
@@ -807,8 +804,8 @@ peer_show_list(struct peer *p, struct download *d)
 
 		if (e->dir)
 			continue;
-		p->hits = xreallocarray(p->hits, p->n_hits + 1,
-		                        sizeof(*p->hits));
+		p->hits =
+		        xreallocarray(p->hits, p->n_hits + 1, sizeof(*p->hits));
 		p->hits[p->n_hits] = (struct search_hit){
 			.nick = xstrdup(d->name),
 			.cid = xstrdup(d->src[0].cid),
@@ -883,8 +880,9 @@ static const struct {
 	{ "/users", "", "who is online: nick, IP, share, slots, client" },
 	{ "/msg", "NICK TEXT", "a private message" },
 	{ "/me", "TEXT", "an action in the chat room" },
-	{ "/search", "TERMS", "search (words; -word excludes; ext:EXT; "
-	                      "tth:TTH)" },
+	{ "/search", "TERMS",
+	  "search (words; -word excludes; ext:EXT; "
+	  "tth:TTH)" },
 	{ "/get", "N|TTH", "download result N, or a file by TTH" },
 	{ "/downloads", "", "downloads with progress, rate and ETA" },
 	{ "/uploads", "", "uploads in progress" },
@@ -1065,8 +1063,9 @@ cmd_get(struct peer *p, char *args)
 			if (strcasecmp(p->hits[i].tth32, what) == 0)
 				h = &p->hits[i];
 		if (h == NULL) {
-			emit_err(p, "no result has TTH %s: /search tth:%s "
-			            "first",
+			emit_err(p,
+			         "no result has TTH %s: /search tth:%s "
+			         "first",
 			         what, what);
 			return;
 		}
@@ -1142,8 +1141,8 @@ cmd_downloads(struct peer *p, char *args)
 		if (d->kind != DOWNLOAD_FILE)
 			continue;
 		have = d->status == DOWNLOAD_DONE ? d->size
-		       : d->opened                 ? d->f.done_bytes
-		                                   : 0;
+		       : d->opened                ? d->f.done_bytes
+		                                  : 0;
 		snprintf(id, sizeof(id), "%u", d->id);
 		bar(b, 20, have, d->size);
 		snprintf(pct, sizeof(pct), "%d",
@@ -1240,13 +1239,13 @@ static const struct {
 	const char *name;
 	void (*fn)(struct peer *p, char *args);
 } peer_commands[] = {
-	{ "users", cmd_users },         { "msg", cmd_msg },
-	{ "me", cmd_me },               { "search", cmd_search },
-	{ "get", cmd_get },             { "downloads", cmd_downloads },
-	{ "uploads", cmd_uploads },     { "share", cmd_share },
-	{ "unshare", cmd_unshare },     { "rehash", cmd_rehash },
-	{ "browse", cmd_browse },       { "help", cmd_help },
-	{ "exit", cmd_exit },           { "quit", cmd_exit },
+	{ "users", cmd_users },     { "msg", cmd_msg },
+	{ "me", cmd_me },           { "search", cmd_search },
+	{ "get", cmd_get },         { "downloads", cmd_downloads },
+	{ "uploads", cmd_uploads }, { "share", cmd_share },
+	{ "unshare", cmd_unshare }, { "rehash", cmd_rehash },
+	{ "browse", cmd_browse },   { "help", cmd_help },
+	{ "exit", cmd_exit },       { "quit", cmd_exit },
 };
 
 void
@@ -1269,8 +1268,8 @@ peer_command(struct peer *p, const char *line)
 	copy = xstrdup(line + 1);
 	args = copy;
 	name = next_word(&args);
-	for (size_t i = 0; name && i < sizeof(peer_commands) /
-	                                       sizeof(peer_commands[0]);
+	for (size_t i = 0;
+	     name && i < sizeof(peer_commands) / sizeof(peer_commands[0]);
 	     i++) {
 		if (strcmp(peer_commands[i].name, name) == 0) {
 			peer_commands[i].fn(p, args);
@@ -1298,8 +1297,8 @@ peer_on_tick(struct ipk_loop *loop, void *arg)
 		if (d->status != DOWNLOAD_RUNNING)
 			continue;
 		if (d->rate_last_ms && dt > 0) {
-			double r = (double)(have - d->rate_last_bytes) * 1000.0 /
-			           (double)dt;
+			double r = (double)(have - d->rate_last_bytes) *
+			           1000.0 / (double)dt;
 
 			d->rate_bps = d->rate_bps > 0
 			                      ? 0.5 * d->rate_bps + 0.5 * r

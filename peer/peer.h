@@ -18,40 +18,44 @@
 #include "share.h"
 
 struct peer_opts {
-	const char *hub_url;    /* "adc://host:port" */
-	const char *nick;       /* NULL: ask */
-	char *password;         /* owned; NULL: ask when the hub wants one */
+	const char *hub_url; /* "adc://host:port" */
+	const char *nick;    /* NULL: ask */
+	char *password;      /* owned; NULL: ask when the hub wants one */
 	const char *desc;
-	bool batch;             /* events on stdout, commands on stdin */
-	const char *state_dir;  /* hash cache, incomplete downloads */
-	const char *downloads;  /* finished downloads */
-	const char **shares;    /* borrowed: folders to share */
+	bool batch;            /* events on stdout, commands on stdin */
+	const char *state_dir; /* hash cache, incomplete downloads */
+	const char *downloads; /* finished downloads */
+	const char **shares;   /* borrowed: folders to share */
 	size_t n_shares;
-	const char *listen;     /* "host:port" (active) or NULL (passive) */
-	int slots;              /* upload slots */
-	int ready_fd;           /* -1, or "ready" once logged in */
+	const char *listen; /* "host:port" (active) or NULL (passive) */
+	int slots;          /* upload slots */
+	int ready_fd;       /* -1, or "ready" once logged in */
 	int connect_timeout_ms;
 };
 
 struct search_hit {
-	char *nick;  /* owned */
-	char *cid;   /* owned */
-	char *path;  /* owned: FN */
+	char *nick; /* owned */
+	char *cid;  /* owned */
+	char *path; /* owned: FN */
 	uint64_t size;
 	char tth32[TIGER_BASE32_LEN + 1]; /* "" for directories */
 	int slots_free;                   /* -1: unknown */
 };
 
 enum download_kind { DOWNLOAD_FILE, DOWNLOAD_LIST };
-enum download_status { DOWNLOAD_WAITING, DOWNLOAD_RUNNING, DOWNLOAD_DONE,
-	               DOWNLOAD_FAILED };
+enum download_status {
+	DOWNLOAD_WAITING,
+	DOWNLOAD_RUNNING,
+	DOWNLOAD_DONE,
+	DOWNLOAD_FAILED
+};
 
 struct download_source {
 	char *cid;  /* owned */
 	char *nick; /* owned: for messages (the user may rename) */
 	int failures;
-	bool bad;          /* sent corrupt or inconsistent data: never again */
-	bool connecting;   /* a connection is requested or open */
+	bool bad;           /* sent corrupt or inconsistent data: never again */
+	bool connecting;    /* a connection is requested or open */
 	long long retry_ms; /* not before this time */
 };
 
@@ -65,7 +69,7 @@ struct download {
 	uint64_t size;
 	struct dlfile f; /* DOWNLOAD_FILE, once opened */
 	bool opened;
-	bool leaves_busy; /* a connection is fetching the tthl */
+	bool leaves_busy;            /* a connection is fetching the tthl */
 	struct download_source *src; /* owned array */
 	size_t n_src;
 	long long started_ms;
@@ -93,14 +97,14 @@ struct ui_ops;
 struct peer {
 	struct ipk_loop *loop; /* borrowed */
 	struct peer_opts o;
-	char *hub_host;        /* owned */
+	char *hub_host; /* owned */
 	unsigned hub_port;
 	struct session sess;
-	struct link hub;       /* hub.fd -1 until connected */
-	bool hub_connecting;   /* connect() in progress */
+	struct link hub;     /* hub.fd -1 until connected */
+	bool hub_connecting; /* connect() in progress */
 	bool hub_gone;
 	const struct ui_ops *ui;
-	void *ui_state;        /* owned by the UI */
+	void *ui_state; /* owned by the UI */
 	struct share share;
 	struct hashing *hashing; /* owned */
 	unsigned scan_gen;
@@ -110,7 +114,7 @@ struct peer {
 	unsigned port;         /* TCP and UDP port (active) */
 	struct cc *ccs;        /* owned list of client-client connections */
 	int slots_used;
-	char **upload_queue;   /* owned CIDs waiting for a slot, in order */
+	char **upload_queue; /* owned CIDs waiting for a slot, in order */
 	size_t n_queue;
 	struct download *downloads; /* owned list */
 	unsigned next_download_id;
@@ -162,8 +166,7 @@ void transfer_tick(struct peer *p);
 /* Lines about uploads in progress (for /uploads). */
 void transfer_list_uploads(struct peer *p);
 /* Count of connections downloading d (for /downloads). */
-size_t transfer_sources_active(const struct peer *p,
-                               const struct download *d);
+size_t transfer_sources_active(const struct peer *p, const struct download *d);
 /* Drop connections to a user who left. */
 void transfer_user_left(struct peer *p, const char *cid);
 /* UDP datagram (URES) received. */

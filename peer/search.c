@@ -118,8 +118,8 @@ search_match_file(const struct search_query *q, const char *vpath,
 bool
 search_match_dir(const struct search_query *q, const char *vpath)
 {
-	if (q->ty == 1 || q->has_tr || q->n_ex > 0 || q->has_eq ||
-	    q->has_le || q->has_ge || q->n_an == 0)
+	if (q->ty == 1 || q->has_tr || q->n_ex > 0 || q->has_eq || q->has_le ||
+	    q->has_ge || q->n_an == 0)
 		return false;
 	return search_terms(q, vpath);
 }

@@ -20,7 +20,7 @@ struct search_query {
 	unsigned n_an, n_no, n_ex;
 	uint64_t le, ge, eq; /* valid when has_* */
 	bool has_le, has_ge, has_eq;
-	int ty;              /* 0 any, 1 files, 2 directories */
+	int ty; /* 0 any, 1 files, 2 directories */
 	bool has_tr;
 	uint8_t tr[TIGER_BYTES];
 	const char *token; /* TO, or NULL */

@@ -595,8 +595,9 @@ on_rcm(struct session *s, struct adc_msg *m)
 }
 
 #define IN(st) (1u << (st))
-#define ANY    (IN(SESSION_PROTOCOL) | IN(SESSION_IDENTIFY) | \
-             IN(SESSION_VERIFY) | IN(SESSION_NORMAL))
+#define ANY                                                                 \
+	(IN(SESSION_PROTOCOL) | IN(SESSION_IDENTIFY) | IN(SESSION_VERIFY) | \
+	 IN(SESSION_NORMAL))
 static const struct session_command {
 	const char *cmd;
 	const char *types; /* message types accepted */
@@ -605,8 +606,9 @@ static const struct session_command {
 } session_commands[] = {
 	{ "SUP", "I", IN(SESSION_PROTOCOL) | IN(SESSION_NORMAL), on_sup },
 	{ "SID", "I", IN(SESSION_PROTOCOL), on_sid },
-	{ "INF", "IB", IN(SESSION_IDENTIFY) | IN(SESSION_VERIFY) |
-	                       IN(SESSION_NORMAL), on_inf },
+	{ "INF", "IB",
+	  IN(SESSION_IDENTIFY) | IN(SESSION_VERIFY) | IN(SESSION_NORMAL),
+	  on_inf },
 	{ "GPA", "I", IN(SESSION_IDENTIFY) | IN(SESSION_VERIFY), on_gpa },
 	{ "QUI", "I", ANY, on_qui },
 	{ "STA", "IDE", ANY, on_sta },
@@ -630,9 +632,8 @@ session_receive(struct session *s, char *line, size_t len)
 	if ((m.type == 'D' || m.type == 'E') && m.dst != s->sid &&
 	    m.src != s->sid)
 		return 0;
-	for (size_t i = 0; i < sizeof(session_commands) /
-	                            sizeof(session_commands[0]);
-	     i++) {
+	for (size_t i = 0;
+	     i < sizeof(session_commands) / sizeof(session_commands[0]); i++) {
 		const struct session_command *c = &session_commands[i];
 
 		if (strcmp(c->cmd, m.cmd) != 0 || !strchr(c->types, m.type))
@@ -703,8 +704,7 @@ session_chat(struct session *s, const char *text, bool me)
 }
 
 int
-session_pm(struct session *s, const struct user *to, const char *text,
-           bool me)
+session_pm(struct session *s, const struct user *to, const char *text, bool me)
 {
 	struct adc_buf b;
 	char *line, sid[ADC_SID_LEN + 1];
@@ -777,8 +777,8 @@ session_rcm(struct session *s, const struct user *to, const char *token)
 }
 
 int
-session_res(struct session *s, const struct user *to,
-            const char *const *fields, size_t n)
+session_res(struct session *s, const struct user *to, const char *const *fields,
+            size_t n)
 {
 	char line[8192];
 	struct adc_buf b;

@@ -34,9 +34,9 @@ struct user {
 	uint64_t share_bytes, files;
 	int slots, free_slots; /* -1: not given */
 	unsigned udp4;         /* UDP port, 0 when none */
-	int ct;                /* CT: 1 bot, 2 reg, 4 op, 8 su, 16 owner, 32 hub */
-	bool online;           /* seen in NORMAL (a join was reported) */
-	struct user *next;     /* bucket chain; owned by the session table */
+	int ct;            /* CT: 1 bot, 2 reg, 4 op, 8 su, 16 owner, 32 hub */
+	bool online;       /* seen in NORMAL (a join was reported) */
+	struct user *next; /* bucket chain; owned by the session table */
 };
 
 /* What the session tells its owner.  Every member may be NULL. */
@@ -101,7 +101,7 @@ struct session {
 	struct session_self self;
 	const struct session_ops *ops; /* borrowed */
 	void *arg;
-	char *hub_name, *hub_desc; /* owned */
+	char *hub_name, *hub_desc;           /* owned */
 	struct user *users[SESSION_BUCKETS]; /* owned chains, by SID */
 	size_t n_users;
 	struct user *me; /* borrowed from users once our BINF came back */
@@ -115,8 +115,7 @@ struct session {
 
 /* session_init - a new session with a fresh random PID (getrandom) and
  * its CID.  Returns 0 or -errno. */
-int session_init(struct session *s, const struct session_ops *ops,
-                 void *arg);
+int session_init(struct session *s, const struct session_ops *ops, void *arg);
 void session_fini(struct session *s);
 
 /* session_start - queue HSUP (the connection is up). */

@@ -112,8 +112,8 @@ share_add_root(struct share *sh, const char *path)
 		free(name);
 		name = xasprintf("%s (%d)", base, k);
 	}
-	sh->roots = xreallocarray(sh->roots, sh->n_roots + 1,
-	                          sizeof(*sh->roots));
+	sh->roots =
+	        xreallocarray(sh->roots, sh->n_roots + 1, sizeof(*sh->roots));
 	sh->roots[sh->n_roots].real = real;
 	sh->roots[sh->n_roots].name = name;
 	sh->n_roots++;
@@ -134,9 +134,8 @@ share_drop(struct share *sh, struct share_file *f)
 /* Files are visited through the vpath map's slots; deleting while walking
  * is fine because strmap_del only leaves a tombstone. */
 static void
-share_drop_if(struct share *sh, bool (*pred)(const struct share_file *,
-                                             unsigned),
-              unsigned arg)
+share_drop_if(struct share *sh,
+              bool (*pred)(const struct share_file *, unsigned), unsigned arg)
 {
 	for (size_t i = 0; i < sh->by_vpath.cap; i++) {
 		struct share_file *f = sh->by_vpath.slots[i].value;
@@ -250,8 +249,8 @@ share_sweep(struct share *sh, unsigned gen, const char *cid)
 		if (f == NULL)
 			continue;
 		share_index_tth(sh, f);
-		items[n++] = (struct filelist_item){ f->vpath, f->size,
-			                             f->tth32 };
+		items[n++] =
+		        (struct filelist_item){ f->vpath, f->size, f->tth32 };
 	}
 	qsort(items, n, sizeof(*items), item_cmp);
 
@@ -291,8 +290,8 @@ share_by_tth(const struct share *sh, const char *tth32)
 }
 
 size_t
-share_search(const struct share *sh, const struct search_query *q,
-             size_t max, share_match_fn *fn, void *arg)
+share_search(const struct share *sh, const struct search_query *q, size_t max,
+             share_match_fn *fn, void *arg)
 {
 	size_t found = 0;
 
@@ -302,8 +301,8 @@ share_search(const struct share *sh, const struct search_query *q,
 
 		base32_encode(q->tr, TIGER_BYTES, t, sizeof(t));
 		f = share_by_tth(sh, t);
-		if (f && max > 0 && search_match_file(q, f->vpath, f->size,
-		                                      f->tth)) {
+		if (f && max > 0 &&
+		    search_match_file(q, f->vpath, f->size, f->tth)) {
 			fn(arg, f->vpath, false, f);
 			return 1;
 		}

@@ -60,8 +60,7 @@ int share_remove_root(struct share *sh, const char *path_or_name);
 
 /* share_put - a hashed file from a scan (ownership of rel moves in). */
 void share_put(struct share *sh, unsigned gen, unsigned root, char *rel,
-               uint64_t size, int64_t mtime_ns,
-               const uint8_t tth[TIGER_BYTES]);
+               uint64_t size, int64_t mtime_ns, const uint8_t tth[TIGER_BYTES]);
 /* share_sweep - after scan gen completes: drop files it did not see,
  * rebuild the directory list and the file list for our CID. */
 int share_sweep(struct share *sh, unsigned gen, const char *cid);

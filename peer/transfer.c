@@ -53,9 +53,9 @@ struct cc {
 	struct peer *p; /* borrowed */
 	struct link link;
 	enum cc_state state;
-	bool incoming;  /* they connected to our listener */
-	bool download;  /* we are the downloader (we control it) */
-	bool closing;   /* set by cc_close(); freed after dispatch */
+	bool incoming; /* they connected to our listener */
+	bool download; /* we are the downloader (we control it) */
+	bool closing;  /* set by cc_close(); freed after dispatch */
 	char token[32];
 	char cid[TIGER_BASE32_LEN + 1]; /* expected / verified CID */
 	char *nick;                     /* owned */
@@ -70,8 +70,8 @@ struct cc {
 	unsigned char *mem; /* owned: tthl or list being received */
 	size_t mem_len;
 	/* Upload. */
-	int up_fd;              /* owned, -1 */
-	unsigned char *up_mem;  /* owned: list or leaves being sent */
+	int up_fd;             /* owned, -1 */
+	unsigned char *up_mem; /* owned: list or leaves being sent */
 	uint64_t up_off, up_left;
 	bool has_slot;
 	char *up_name; /* owned: what is being sent, for /uploads */
@@ -82,8 +82,7 @@ struct cc {
 
 static unsigned char cc_recv_buf[CC_RECV_BUF];
 
-static void cc_on_io(struct ipk_loop *loop, int fd, unsigned events,
-                     void *arg);
+static void cc_on_io(struct ipk_loop *loop, int fd, unsigned events, void *arg);
 static void cc_download_next(struct cc *c);
 
 /* ---- small helpers ---- */
@@ -196,8 +195,8 @@ cc_close(struct cc *c, const char *reason)
 		return;
 	c->closing = true;
 	if (reason)
-		log_debug("c-c %s (%s): %s", c->addr,
-		          c->nick ? c->nick : "?", reason);
+		log_debug("c-c %s (%s): %s", c->addr, c->nick ? c->nick : "?",
+		          reason);
 	if (c->seg.active)
 		dlseg_abort(&c->seg);
 	if (c->dl && c->what == CCW_TTHL)
@@ -228,9 +227,8 @@ cc_source_failed(struct cc *c, bool bad, const char *why)
 		return;
 	snprintf(id, sizeof(id), "%u", d->id);
 	s->failures++;
-	s->retry_ms = now_ms(c->p) + 1000ll * (s->failures < 5
-	                                              ? 1 << s->failures
-	                                              : 30);
+	s->retry_ms = now_ms(c->p) +
+	              1000ll * (s->failures < 5 ? 1 << s->failures : 30);
 	if (bad)
 		s->bad = true;
 	ui_emit(c->p, "download-error", id, s->nick, why, NULL);
@@ -323,9 +321,8 @@ transfer_listen(struct peer *p, const char *hostport, const char **why)
 		return -EINVAL;
 	}
 	sa.sin_port = htons((uint16_t)port);
-	p->listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK |
-	                                       SOCK_CLOEXEC,
-	                      0);
+	p->listen_fd =
+	        socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->listen_fd < 0) {
 		*why = "socket";
 		return -errno;
@@ -339,8 +336,8 @@ transfer_listen(struct peer *p, const char *hostport, const char **why)
 	}
 	p->port = ntohs(sa.sin_port);
 	/* UDP on the same port number, for URES. */
-	p->udp_fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-	                   0);
+	p->udp_fd =
+	        socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (p->udp_fd < 0 ||
 	    bind(p->udp_fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
 		*why = "cannot bind the UDP port (same number as TCP)";
@@ -488,7 +485,8 @@ cc_on_inf(struct cc *c, struct adc_msg *m)
 			snprintf(what, sizeof(what), "%s (%s)", c->addr,
 			         to ? "unknown token or CID" : "no token");
 			ui_emit(p, "refused", what, NULL);
-			cc_sta(c, "240", to ? "Unknown token" : "Token missing");
+			cc_sta(c, "240",
+			       to ? "Unknown token" : "Token missing");
 			cc_close(c, "token check failed");
 			free(e);
 			return;
@@ -552,8 +550,8 @@ cc_download_next(struct cc *c)
 	for (struct download *d = p->downloads; d; d = d->next) {
 		uint64_t off, len;
 
-		if (d->status == DOWNLOAD_DONE || d->status == DOWNLOAD_FAILED ||
-		    !cc_has_source(c, d))
+		if (d->status == DOWNLOAD_DONE ||
+		    d->status == DOWNLOAD_FAILED || !cc_has_source(c, d))
 			continue;
 		if (d->kind == DOWNLOAD_LIST) {
 			if (d->status == DOWNLOAD_RUNNING)
@@ -695,8 +693,9 @@ cc_recv_data(struct cc *c)
 	while (c->remaining > 0 && !c->closing && round < CC_ROUND_BYTES) {
 		const char *buffered;
 		size_t n = link_take(&c->link, &buffered,
-		                     c->remaining > SIZE_MAX ? SIZE_MAX
-		                                             : (size_t)c->remaining);
+		                     c->remaining > SIZE_MAX
+		                             ? SIZE_MAX
+		                             : (size_t)c->remaining);
 		ssize_t r;
 
 		if (n > 0) {
@@ -742,8 +741,9 @@ cc_on_snd(struct cc *c, struct adc_msg *m)
 	long long off, len;
 	char ident[64];
 
-	if (c->state != CC_WAIT_SND || m->n < 4 || !parse_num(m->p[2].s, &off) ||
-	    !parse_num(m->p[3].s, &len) || off < 0 || len < 0) {
+	if (c->state != CC_WAIT_SND || m->n < 4 ||
+	    !parse_num(m->p[2].s, &off) || !parse_num(m->p[3].s, &len) ||
+	    off < 0 || len < 0) {
 		cc_close(c, "unexpected SND");
 		return;
 	}
@@ -812,7 +812,8 @@ cc_on_sta(struct cc *c, struct adc_msg *m)
 	if (c->what == CCW_TTHL && code % 100 == 51 && c->dl) {
 		/* No leaves: the whole file is one block, its root. */
 		c->dl->leaves_busy = false;
-		if (dlfile_set_leaves(&c->dl->f, c->dl->root, TIGER_BYTES) == 0) {
+		if (dlfile_set_leaves(&c->dl->f, c->dl->root, TIGER_BYTES) ==
+		    0) {
 			c->state = CC_IDLE;
 			cc_download_next(c);
 			return;
@@ -858,8 +859,8 @@ cc_take_slot(struct cc *c)
 		return true;
 	}
 	if (pos == p->n_queue && p->n_queue < 1000) {
-		p->upload_queue = xreallocarray(p->upload_queue,
-		                                p->n_queue + 1, sizeof(char *));
+		p->upload_queue = xreallocarray(p->upload_queue, p->n_queue + 1,
+		                                sizeof(char *));
 		p->upload_queue[p->n_queue++] = xstrdup(c->cid);
 	}
 	return false;
@@ -1168,8 +1169,8 @@ cc_on_io(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 				cc_on_line(c, line, (size_t)len);
 			if (!c->closing && c->state == CC_RECV)
 				cc_recv_data(c);
-			else if (!c->closing && link_line(&c->link, &line) ==
-			                                -EMSGSIZE)
+			else if (!c->closing &&
+			         link_line(&c->link, &line) == -EMSGSIZE)
 				cc_close(c, "line too long");
 		}
 	}

@@ -81,6 +81,7 @@ batch_event(struct peer *p, const char *ev, const char *const *f, int n)
 
 struct batch_state {
 	struct link in; /* stdin as lines */
+	bool watching;  /* stdin is read (after login) */
 };
 
 static void
@@ -115,6 +116,7 @@ batch_on_stdin(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 	if (n <= 0) {
 		/* End of the commands: a clean quit. */
 		ipk_loop_unwatch(p->loop, b->in.fd);
+		b->watching = false;
 		peer_quit(p, p->exit_code);
 	}
 }
@@ -126,8 +128,18 @@ batch_start(struct peer *p)
 
 	link_init(&b->in, STDIN_FILENO);
 	p->ui_state = b;
-	return ipk_loop_watch(p->loop, STDIN_FILENO, IPK_READ, batch_on_stdin,
-	                      p);
+	return 0;
+}
+
+static void
+batch_online(struct peer *p)
+{
+	struct batch_state *b = p->ui_state;
+
+	if (b->watching)
+		return;
+	b->watching = true;
+	ipk_loop_watch(p->loop, STDIN_FILENO, IPK_READ, batch_on_stdin, p);
 }
 
 static void
@@ -137,7 +149,8 @@ batch_stop(struct peer *p)
 
 	if (b == NULL)
 		return;
-	ipk_loop_unwatch(p->loop, STDIN_FILENO);
+	if (b->watching)
+		ipk_loop_unwatch(p->loop, STDIN_FILENO);
 	b->in.fd = -1; /* stdin stays open */
 	link_fini(&b->in);
 	free(b);
@@ -156,6 +169,7 @@ const struct ui_ops ui_batch = {
 	.name = "batch",
 	.start = batch_start,
 	.stop = batch_stop,
+	.online = batch_online,
 	.event = batch_event,
 	.prompt = batch_prompt,
 };
@@ -365,8 +379,9 @@ tty_on_stdin(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 }
 
 static const char *const tty_commands[] = {
-	"/users", "/msg", "/me", "/search", "/get", "/downloads", "/uploads",
-	"/share", "/unshare", "/rehash", "/browse", "/help", "/exit", NULL,
+	"/users",     "/msg",     "/me",    "/search",  "/get",
+	"/downloads", "/uploads", "/share", "/unshare", "/rehash",
+	"/browse",    "/help",    "/exit",  NULL,
 };
 
 static char *
@@ -432,8 +447,7 @@ tty_start(struct peer *p)
 	rl_attempted_completion_function = tty_complete;
 	rl_callback_handler_install(tty_prompt, tty_on_line);
 	tty_installed = true;
-	return ipk_loop_watch(p->loop, STDIN_FILENO, IPK_READ, tty_on_stdin,
-	                      p);
+	return ipk_loop_watch(p->loop, STDIN_FILENO, IPK_READ, tty_on_stdin, p);
 }
 
 static void

@@ -18,6 +18,9 @@ struct ui_ops {
 	/* Start reading input on p->loop; 0 or -errno. */
 	int (*start)(struct peer *p);
 	void (*stop)(struct peer *p);
+	/* Logged in (may be NULL): batch mode starts reading commands only
+	 * now, so a script's lines never race the login. */
+	void (*online)(struct peer *p);
 	/* Show one event (ev and its fields). */
 	void (*event)(struct peer *p, const char *ev, const char *const *f,
 	              int n);

