@@ -72,6 +72,14 @@ def wait_until(pred, timeout, what, step=0.1):
         time.sleep(step)
 
 
+def tth(path):
+    """The TTH root of a file, base32 (rhash, the reference)."""
+    out = subprocess.run(["rhash", "--tth", "-p", "%{tth}", path],
+                         check=True, capture_output=True, text=True,
+                         timeout=120).stdout
+    return out.strip().upper()
+
+
 def _tmpdir(tag):
     return tempfile.mkdtemp(prefix=f"ipk-dc-{tag}-")
 
@@ -164,6 +172,7 @@ class BatchPeer:
         self._pos = 0
         if wait_login:
             self.expect("login ", timeout=timeout)
+            self._pos = 0  # later expects also see what came before
 
     def _read(self):
         for raw in self.proc.stdout:
@@ -269,3 +278,231 @@ def fields(line, n):
     field takes the rest of the line, spaces included."""
     parts = line.split(" ", n - 1)
     return [unescape(p) for p in parts]
+
+
+def _b32(data):
+    import base64
+    return base64.b32encode(data).decode().rstrip("=")
+
+
+class Eiskalt:
+    """eiskaltdcpp-daemon with a private config dir and JSON-RPC port.
+
+    The login password can only come from a favourite-hub entry, so one
+    is written for hub_url; a random PID (DC++ calls the setting "CID")
+    keeps two daemons started in the same second apart.  active: listen
+    on free TCP/UDP ports on 127.0.0.1, else passive."""
+
+    def __init__(self, hub_url, nick, password=None, active=True,
+                 share=None, description="eiskalt test"):
+        self.dir = _tmpdir(f"eiskalt-{nick}")
+        self.conf = os.path.join(self.dir, "conf")
+        self.local = os.path.join(self.dir, "local")
+        self.downloads = os.path.join(self.dir, "downloads")
+        for d in (self.conf, self.local, self.downloads,
+                  os.path.join(self.dir, "incomplete")):
+            os.makedirs(d)
+        self.hub_url = hub_url
+        self.nick = nick
+        self.rpc_port = free_port()
+        self.in_port = free_port()
+        self.udp_port = free_port()
+        settings = {
+            "Nick": nick, "Description": description,
+            "CID": _b32(secrets.token_bytes(24)),
+            "UseDHT": 0, "HashingStartDelay": 0,
+            "BindAddress": "127.0.0.1",
+            "InPort": self.in_port, "UDPPort": self.udp_port,
+            "TLSPort": free_port(), "DHTPort": free_port(),
+            "IncomingConnections": 0 if active else 3,
+            "ExternalIp": "127.0.0.1", "NoIpOverride": 0,
+            "DownloadDirectory": self.downloads + "/",
+            "TempDownloadDirectory": os.path.join(self.dir, "incomplete") + "/",
+            "LogPrivateChat": 1, "LogDirectory": os.path.join(self.local, "Logs") + "/",
+            "Slots": 3, "AutoSearch": 1, "AutoSearchTime": 1,
+            "UseTLS": 0, "RequireTLS": 0, "SegmentedDL": 1,
+            "AllowUntrustedHubs": 1, "AllowUntrustedClients": 1,
+            "FollowLinks": 0, "ShareHidden": 1,
+        }
+        with open(os.path.join(self.conf, "DCPlusPlus.xml"), "w") as f:
+            f.write('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n'
+                    "<DCPlusPlus>\n<Settings>\n")
+            for k, v in settings.items():
+                t = "int" if isinstance(v, int) else "string"
+                f.write(f'<{k} type="{t}">{_xml(str(v))}</{k}>\n')
+            f.write("</Settings>\n</DCPlusPlus>\n")
+        with open(os.path.join(self.conf, "Favorites.xml"), "w") as f:
+            f.write('<?xml version="1.0" encoding="utf-8" standalone="yes"?>\n'
+                    "<Favorites>\n<Hubs>\n"
+                    f'<Hub Name="test" Connect="0" Description="" '
+                    f'Nick="{_xml(nick)}" Password="{_xml(password or "")}" '
+                    f'Server="{_xml(hub_url)}" UserDescription="" '
+                    'Encoding="UTF-8"/>\n'
+                    "</Hubs>\n<Users/>\n<UserCommands/>\n<FavoriteDirs/>\n"
+                    "</Favorites>\n")
+        self.proc = subprocess.Popen(
+            ["eiskaltdcpp-daemon", "-c", self.conf, "-l", self.local,
+             "-P", str(self.rpc_port), "-L", "127.0.0.1"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, cwd=self.dir)
+        try:
+            wait_port(self.rpc_port, timeout=20)
+            if share:
+                self.call("share.add", directory=share.rstrip("/") + "/",
+                          virtname=os.path.basename(share.rstrip("/")))
+                self.call("share.refresh")
+            self.call("hub.add", huburl=hub_url, enc="UTF-8")
+        except Exception:
+            self.stop()
+            raise
+
+    def call(self, method, **params):
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method,
+                           "params": params}).encode()
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{self.rpc_port}/", data=body,
+            headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=20) as r:
+            reply = json.loads(r.read().decode("utf-8", "replace"))
+        if "error" in reply and reply["error"]:
+            raise AssertionError(f"{method}: {reply['error']}")
+        return reply.get("result")
+
+    def users(self):
+        r = self.call("hub.getusers", huburl=self.hub_url, separator=";")
+        return [u for u in (r or "").split(";") if u]
+
+    def wait_user(self, nick, timeout=30):
+        wait_until(lambda: nick in self.users(), timeout,
+                   f"{nick} in eiskalt's user list")
+
+    def chat(self):
+        r = self.call("hub.getchat", huburl=self.hub_url, separator="\n")
+        return r or ""
+
+    def say(self, text):
+        self.call("hub.say", huburl=self.hub_url, message=text)
+
+    def pm(self, nick, text):
+        self.call("hub.pm", huburl=self.hub_url, nick=nick, message=text)
+
+    def pm_log(self):
+        """Text of every private-chat log file written so far."""
+        out = []
+        for root, _, files in os.walk(os.path.join(self.local, "Logs")):
+            for name in files:
+                try:
+                    with open(os.path.join(root, name), errors="replace") as f:
+                        out.append(f.read())
+                except OSError:
+                    pass
+        return "\n".join(out)
+
+    def hashed(self):
+        """True once hashing is idle."""
+        st = self.call("hash.status")
+        if isinstance(st, dict):
+            return int(st.get("filesleft", st.get("filesLeft", 0)) or 0) == 0
+        return True
+
+    def search(self, text, tth=False):
+        self.call("search.clear", huburl="")
+        self.call("search.send", searchstring=text,
+                  searchtype=8 if tth else 0, sizemode=0, sizetype=0,
+                  size=0, huburls="")
+
+    def results(self):
+        r = self.call("search.getresults", huburl="")
+        return r or []
+
+    def download(self, name, size, tth):
+        """Queue a file and let a TTH search add the sources."""
+        self.call("queue.add", directory=self.downloads + "/",
+                  filename=name, size=size, tth=tth)
+        self.search(tth, tth=True)
+
+    def stop(self):
+        if getattr(self, "proc", None) and self.proc.poll() is None:
+            try:
+                self.call("daemon.stop")
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - fall back to a signal
+                pass
+            if self.proc.poll() is None:
+                self.proc.terminate()
+                try:
+                    self.proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=10)
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _xml(s):
+    return (s.replace("&", "&amp;").replace("<", "&lt;")
+            .replace(">", "&gt;").replace('"', "&quot;"))
+
+
+class Ncdc:
+    """ncdc 1.23 in a private tmux server (its own -L socket) with its own
+    session dir; commands are typed with send-keys, the screen is read
+    with capture-pane.  active: listen on a free port on 127.0.0.1."""
+
+    def __init__(self, hub_url, nick, password=None, active=True,
+                 share=None):
+        self.dir = _tmpdir(f"ncdc-{nick}")
+        self.session = os.path.join(self.dir, "session")
+        self.downloads = os.path.join(self.dir, "dl")
+        os.makedirs(self.session)
+        os.makedirs(self.downloads)
+        self.sock = f"ipk-ncdc-{os.getpid()}-{secrets.token_hex(4)}"
+        self.nick = nick
+        self.hub_url = hub_url
+        self.port = free_port()
+        self._tmux("new-session", "-d", "-s", "main", "-x", "200", "-y",
+                   "50", f"ncdc -n -c {self.session}")
+        try:
+            self.wait_screen("ncdc", timeout=20)
+            for cmd in (f"/set nick {nick}",
+                        "/set local_address 127.0.0.1",
+                        "/set tls_policy disabled",
+                        f"/set download_dir {self.downloads}",
+                        "/set active_ip 127.0.0.1",
+                        f"/set active_port {self.port}",
+                        f"/set active {'true' if active else 'false'}"):
+                self.type(cmd)
+            if share:
+                self.type(f"/share {os.path.basename(share.rstrip('/'))} "
+                          f"{share}")
+            self.type(f"/open -n test {hub_url}")
+            if password is not None:
+                self.type(f"/hset password {password}")
+            self.type("/connect")
+        except Exception:
+            self.stop()
+            raise
+
+    def _tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"]
+                              + list(args), check=check, capture_output=True,
+                              text=True, timeout=20)
+
+    def type(self, text, enter=True):
+        self._tmux("send-keys", "-t", "main", "-l", text)
+        if enter:
+            self._tmux("send-keys", "-t", "main", "Enter")
+
+    def key(self, *keys):
+        self._tmux("send-keys", "-t", "main", *keys)
+
+    def screen(self):
+        return self._tmux("capture-pane", "-p", "-t", "main",
+                          check=False).stdout
+
+    def wait_screen(self, text, timeout=30):
+        return wait_until(lambda: text in self.screen(), timeout,
+                          f"'{text}' on ncdc's screen")
+
+    def stop(self):
+        self._tmux("kill-server", check=False)
+        shutil.rmtree(self.dir, ignore_errors=True)
