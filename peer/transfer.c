@@ -388,10 +388,11 @@ expect_add(struct peer *p, const char *token, const char *cid, bool download)
 	return e;
 }
 
-/* expect_take - the expectation for token, removed from the list (the
- * caller frees it), or NULL. */
+/* expect_take - the expectation for token (and cid, when not NULL),
+ * removed from the list (the caller frees it), or NULL.  A wrong CID does
+ * not use up the token: whoever guessed it cannot lock the user out. */
 static struct expect *
-expect_take(struct peer *p, const char *token)
+expect_take(struct peer *p, const char *token, const char *cid)
 {
 	for (struct expect **pp = &p->expects; *pp; pp = &(*pp)->next) {
 		struct expect *e = *pp;
@@ -401,7 +402,7 @@ expect_take(struct peer *p, const char *token)
 		/* Constant time in the token's length. */
 		for (size_t i = 0; i < n && token[i]; i++)
 			diff |= (unsigned char)(e->token[i] ^ token[i]);
-		if (!diff) {
+		if (!diff && (cid == NULL || strcmp(e->cid, cid) == 0)) {
 			*pp = e->next;
 			return e;
 		}
@@ -476,10 +477,10 @@ cc_on_inf(struct cc *c, struct adc_msg *m)
 		return;
 	}
 	if (c->incoming) {
-		struct expect *e = to ? expect_take(p, to) : NULL;
+		struct expect *e = to ? expect_take(p, to, id) : NULL;
 
 		/* Only the user the hub introduced, with our token. */
-		if (e == NULL || strcmp(e->cid, id) != 0) {
+		if (e == NULL) {
 			char what[160];
 
 			snprintf(what, sizeof(what), "%s (%s)", c->addr,
@@ -1230,10 +1231,9 @@ transfer_on_ctm(struct peer *p, const struct user *u, const char *proto,
 		return;
 	/* The answer to one of our RCMs: we download.  Anything else is
 	 * someone who wants to download from us. */
-	e = expect_take(p, token);
+	e = expect_take(p, token, u->cid);
 	if (e) {
-		if (strcmp(e->cid, u->cid) == 0)
-			download = e->download;
+		download = e->download;
 		free(e);
 	}
 	cc_connect(p, u, (unsigned)n, token, download);

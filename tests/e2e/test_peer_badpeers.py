@@ -1,0 +1,322 @@
+#!/usr/bin/env python3
+"""End-to-end: our client against bad peers (small Python fakes logged in
+to a real uhub): a corrupt block, a truncated transfer, a peer that lies
+about the size, path-traversal and unshared requests, and connections
+without (or with a wrong) token.  Good blocks must survive every fault."""
+import bz2
+import hashlib
+import os
+import socket
+import sys
+import threading
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from dcclients import BatchPeer, Uhub, fields, tth  # noqa: E402
+from fakepeer import FakeClient, Lines, b32, named, tth_leaves  # noqa: E402
+
+BLOCK = 64 * 1024
+
+
+class Scene:
+    def __init__(self):
+        self.tmp = harness.TempDir()
+        self.hub = Uhub()
+        self.closers = []
+
+    def peer(self, nick, **kw):
+        p = BatchPeer(self.hub.url, nick, **kw)
+        self.closers.append(p.stop)
+        return p
+
+    def fake(self, nick):
+        f = FakeClient(self.hub.port, nick)
+        self.closers.append(f.close)
+        return f
+
+    def close(self):
+        for c in reversed(self.closers):
+            c()
+        self.hub.stop()
+        self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        self.close()
+
+
+def answer_search(fake, data_size, root, name):
+    """Wait for our client's search and answer it through the hub."""
+    sch = fake.next("BSCH ")
+    src = sch.split(" ")[1]
+    token = named(sch, "TO")
+    fake.send(f"DRES {fake.sid} {src} FN/fake/{name} SI{data_size} SL1 "
+              f"TR{b32(root)} TO{token}")
+
+
+def cc_connect(fake, port, token, with_token=True, cid=None):
+    """Connect to our client as the fake and do the C-C handshake."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    c = Lines(s)
+    c.send("CSUP ADBASE ADTIGR ADBZIP")
+    assert c.line().startswith("CSUP")
+    inf = f"CINF ID{cid or fake.cid}"
+    if with_token:
+        inf += f" TO{token}"
+    c.send(inf)
+    return c
+
+
+def wait_ctm(fake):
+    ctm = fake.next("DCTM ")
+    parts = ctm.split(" ")
+    return int(parts[4]), parts[5]
+
+
+def serve_upload(c, data, leaves, plan):
+    """Answer GETs: plan(kind, off, length) -> bytes to send after SND
+    (or None to answer honestly); returns the list of GETs seen."""
+    gets = []
+    while True:
+        try:
+            line = c.line(timeout=20)
+        except (EOFError, OSError, socket.timeout):
+            return gets
+        parts = line.split(" ")
+        if parts[0] != "CGET":
+            continue
+        kind, ident, off, length = parts[1], parts[2], int(parts[3]), \
+            int(parts[4])
+        gets.append((kind, off, length))
+        if kind == "tthl":
+            blob = b"".join(leaves)
+            c.send(f"CSND tthl {ident} 0 {len(blob)}")
+            c.sock.sendall(blob)
+            continue
+        if length < 0:
+            length = len(data) - off
+        out = plan(off, length)
+        if out is None:
+            c.send(f"CSND file {ident} {off} {length}")
+            c.sock.sendall(data[off:off + length])
+            continue
+        snd_len, payload, close = out
+        c.send(f"CSND file {ident} {off} {snd_len}")
+        c.sock.sendall(payload)
+        if close:
+            c.sock.close()
+            return gets
+
+
+def read_exact(c, n):
+    while len(c.buf) < n:
+        chunk = c.sock.recv(65536)
+        if not chunk:
+            raise EOFError("closed")
+        c.buf += chunk
+    out, c.buf = c.buf[:n], c.buf[n:]
+    return out
+
+
+def test_corrupt_block_keeps_good_blocks():
+    with Scene() as s:
+        data = os.urandom(16 * BLOCK)
+        root, leaves = tth_leaves(data, BLOCK)
+        us = s.peer("us", listen="127.0.0.1:0")
+        fake = s.fake("liar")
+        us.send("/search thing")
+        answer_search(fake, len(data), root, "thing.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        assert c.line().startswith("CINF ")
+        bad = bytearray(data)
+        bad[5 * BLOCK + 100] ^= 0xFF  # one flipped byte in block 5
+
+        def plan(off, length):
+            return (length, bytes(bad[off:off + length]), False)
+        threading.Thread(target=serve_upload, args=(c, data, leaves, plan),
+                         daemon=True).start()
+        line = us.expect("download-error 1 liar ")
+        assert "corrupt block" in line, line
+        us.expect("download-failed 1 ")
+        # An honest source with the same file: only what is missing moves.
+        share = s.tmp.join("honest")
+        os.makedirs(share)
+        with open(os.path.join(share, "thing.bin"), "wb") as f:
+            f.write(data)
+        honest = s.peer("honest", shares=[share], listen="127.0.0.1:0")
+        honest.expect("share-ready 1 ")
+        us.send("/search thing")
+        us.expect("result ", pred=lambda l: " honest " in l)
+        n = next(line.split()[1] for line in us.seen("result ")
+                 if " honest " in line)
+        us.send(f"/get {n}")
+        done = us.expect("download-done ")
+        path = fields(done, 5)[2]
+        with open(path, "rb") as f:
+            assert hashlib.sha256(f.read()).digest() == \
+                hashlib.sha256(data).digest()
+        up = honest.expect("upload-done us ")
+        # Blocks 0-4 were verified and kept: 11 blocks were fetched again.
+        assert int(up.split()[-1]) == 11 * BLOCK, up
+
+
+def test_truncated_transfer_resumes():
+    with Scene() as s:
+        data = os.urandom(10 * BLOCK + 1234)
+        root, leaves = tth_leaves(data, BLOCK)
+        us = s.peer("us", listen="127.0.0.1:0")
+        fake = s.fake("flaky")
+        us.send("/search part")
+        answer_search(fake, len(data), root, "part.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        cut = 4 * BLOCK + 5000
+        gets = serve_upload(c, data, leaves,
+                            lambda off, ln: (ln, data[off:cut], True))
+        assert ("file", 0, len(data)) in gets, gets
+        line = us.expect("download-error 1 flaky ")
+        assert "truncated" in line, line
+        # The retry asks only for what was not verified.
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        got = []
+        t = threading.Thread(target=lambda: got.extend(
+            serve_upload(c, data, leaves, lambda off, ln: None)),
+            daemon=True)
+        t.start()
+        done = us.expect("download-done 1 ")
+        with open(fields(done, 5)[2], "rb") as f:
+            assert f.read() == data
+        t.join(timeout=30)
+        files = [g for g in got if g[0] == "file"]
+        assert files and files[0][1] == 4 * BLOCK, got
+
+
+def test_peer_lies_about_size():
+    with Scene() as s:
+        data = os.urandom(8 * BLOCK)
+        root, leaves = tth_leaves(data, BLOCK)
+        us = s.peer("us", listen="127.0.0.1:0")
+        fake = s.fake("bragger")
+        # 1. A result whose size does not fit the hash tree.
+        us.send("/search big")
+        answer_search(fake, len(data) + 5000, root, "big.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        threading.Thread(target=serve_upload,
+                         args=(c, data, leaves, lambda o, n: None),
+                         daemon=True).start()
+        line = us.expect("download-error 1 bragger ")
+        assert "size" in line, line
+        us.expect("download-failed 1 ")
+        # 2. An SND announcing more bytes than were asked for.
+        data2 = os.urandom(3 * BLOCK)
+        root2, leaves2 = tth_leaves(data2, BLOCK)
+        us.send("/search more")
+        answer_search(fake, len(data2), root2, "more.bin")
+        us.expect("result 1 ", pred=lambda l: "more.bin" in l)
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        threading.Thread(target=serve_upload, args=(
+            c, data2, leaves2,
+            lambda o, n: (n + 4096, data2[o:o + n] + b"x" * 4096, False)),
+            daemon=True).start()
+        line = us.expect("download-error 2 bragger ")
+        assert "does not match the request" in line, line
+        assert not us.seen("download-done")
+
+
+def test_traversal_and_unshared_requests():
+    with Scene() as s:
+        share = s.tmp.join("pub")
+        os.makedirs(share)
+        with open(os.path.join(share, "ok.txt"), "wb") as f:
+            f.write(b"shared bytes\n")
+        secret = s.tmp.join("secret.txt")
+        with open(secret, "wb") as f:
+            f.write(b"not for you\n")
+        os.symlink(secret, os.path.join(share, "escape.txt"))
+        os.symlink(s.tmp.path, os.path.join(share, "linkdir"))
+        us = s.peer("us", shares=[share], listen="127.0.0.1:0")
+        us.expect("share-ready 1 ")  # the symlinks are not shared
+        fake = s.fake("prowler")
+        us_sid = fake.sid_of("us")
+        fake.send(f"DRCM {fake.sid} {us_sid} ADC/1.0 TOKEN123")
+        port, token = wait_ctm(fake)
+        assert token == "TOKEN123"
+        c = cc_connect(fake, port, token)
+        assert c.line().startswith("CINF ")
+        for ident in ("../../../../etc/passwd", "/etc/passwd",
+                      "/pub/../secret.txt", "TTH/" + tth(secret),
+                      "linkdir/secret.txt"):
+            c.send("CGET file " + ident + " 0 -1")
+            reply = c.line()
+            assert reply.startswith("CSTA 151"), (ident, reply)
+        c.send(f"CGET file TTH/{tth(os.path.join(share, 'ok.txt'))} 0 -1")
+        assert c.line().startswith("CSND file TTH/")
+        assert read_exact(c, 13) == b"shared bytes\n"
+        c.send("CGET file files.xml.bz2 0 -1")
+        snd = c.line().split(" ")
+        xml = bz2.decompress(read_exact(c, int(snd[4]))).decode()
+        assert "ok.txt" in xml and "escape" not in xml and \
+            "linkdir" not in xml, xml
+        us.expect("upload-refused prowler ")
+
+
+def test_connections_without_token_are_refused():
+    with Scene() as s:
+        data = os.urandom(2 * BLOCK)
+        root, leaves = tth_leaves(data, BLOCK)
+        us = s.peer("us", listen="127.0.0.1:0")
+        fake = s.fake("sneak")
+        us.send("/search x")
+        answer_search(fake, len(data), root, "x.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        # No token, a wrong token, the right token with another CID.
+        for kw in ({"with_token": False}, {"token": "WRONG"},
+                   {"cid": b32(os.urandom(24))}):
+            args = {"fake": fake, "port": port, "token": token}
+            args.update(kw)
+            c = cc_connect(**args)
+            reply = c.line()
+            assert reply.startswith("CSTA 240"), reply
+            try:
+                assert c.sock.recv(100) == b""
+            except ConnectionResetError:
+                pass
+            us.expect("refused ")
+        # The token was not used up: the real user still gets in.
+        c = cc_connect(fake, port, token)
+        assert c.line().startswith("CINF ")
+        threading.Thread(target=serve_upload,
+                         args=(c, data, leaves, lambda o, n: None),
+                         daemon=True).start()
+        done = us.expect("download-done 1 ")
+        with open(fields(done, 5)[2], "rb") as f:
+            assert f.read() == data
+
+
+if __name__ == "__main__":
+    harness.run([
+        test_corrupt_block_keeps_good_blocks,
+        test_truncated_transfer_resumes,
+        test_peer_lies_about_size,
+        test_traversal_and_unshared_requests,
+        test_connections_without_token_are_refused,
+    ])
