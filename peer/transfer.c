@@ -538,6 +538,18 @@ cc_has_source(const struct cc *c, const struct download *d)
 	return false;
 }
 
+/* Segments: an eighth of the file (so that a second source finds work),
+ * at least 1 MiB (few round trips), at most CC_SEGMENT_BYTES. */
+static uint64_t
+cc_segment_bytes(const struct download *d)
+{
+	uint64_t s = d->size / 8;
+
+	if (s < 1024 * 1024)
+		s = 1024 * 1024;
+	return s > CC_SEGMENT_BYTES ? CC_SEGMENT_BYTES : s;
+}
+
 static void
 cc_download_next(struct cc *c)
 {
@@ -592,7 +604,7 @@ cc_download_next(struct cc *c)
 			cc_get(c, "tthl", ident, 0, -1);
 			return;
 		}
-		if (dlfile_claim(&d->f, CC_SEGMENT_BYTES, &off, &len) != 0)
+		if (dlfile_claim(&d->f, cc_segment_bytes(d), &off, &len) != 0)
 			continue;
 		d->status = DOWNLOAD_RUNNING;
 		if (d->started_ms == 0)

@@ -12,7 +12,7 @@ import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from dcclients import BatchPeer, Uhub, fields, tth  # noqa: E402
+from dcclients import BatchPeer, Uhub, fields, tth, wait_until  # noqa: E402
 from fakepeer import FakeClient, Lines, b32, named, tth_leaves  # noqa: E402
 
 BLOCK = 64 * 1024
@@ -312,6 +312,132 @@ def test_connections_without_token_are_refused():
             assert f.read() == data
 
 
+def serve_slowly(c, data, leaves, gets, chunk=128 * 1024, pause=0.05):
+    import time
+    while True:
+        try:
+            line = c.line(timeout=30)
+        except (EOFError, OSError, socket.timeout):
+            return
+        parts = line.split(" ")
+        if parts[0] != "CGET":
+            continue
+        kind, ident, off, length = parts[1], parts[2], int(parts[3]), \
+            int(parts[4])
+        gets.append((kind, off, length))
+        if kind == "tthl":
+            blob = b"".join(leaves)
+            c.send(f"CSND tthl {ident} 0 {len(blob)}")
+            c.sock.sendall(blob)
+            continue
+        c.send(f"CSND file {ident} {off} {length}")
+        for p in range(off, off + length, chunk):
+            c.sock.sendall(data[p:min(p + chunk, off + length)])
+            time.sleep(pause)
+
+
+def test_segments_from_two_sources():
+    with Scene() as s:
+        data = os.urandom(24 * 1024 * 1024 + 4321)
+        share = s.tmp.join("seg")
+        os.makedirs(share)
+        with open(os.path.join(share, "movie.mkv"), "wb") as f:
+            f.write(data)
+        root, leaves = tth_leaves(data, 64 * BLOCK)
+        assert b32(root) == tth(os.path.join(share, "movie.mkv"))
+        fast = s.peer("fast", shares=[share], listen="127.0.0.1:0")
+        fast.expect("share-ready 1 ")
+        us = s.peer("us", listen="127.0.0.1:0")
+        slow = s.fake("slow")
+        us.send("/search movie")
+        answer_search(slow, len(data), root, "movie.mkv")
+        wait_until(lambda: len(us.seen("result ")) == 2, 20, "two results")
+        us.send("/get 1")
+        us.expect("download-added 1 ", pred=lambda l: l.endswith(" 2"))
+        port, token = wait_ctm(slow)
+        c = cc_connect(slow, port, token)
+        c.line()
+        gets = []
+        t = threading.Thread(target=serve_slowly,
+                             args=(c, data, leaves, gets), daemon=True)
+        t.start()
+        done = us.expect("download-done 1 ", timeout=90)
+        with open(fields(done, 5)[2], "rb") as f:
+            assert hashlib.sha256(f.read()).digest() == \
+                hashlib.sha256(data).digest()
+        fast.expect("upload-done us ")
+        assert [g for g in gets if g[0] == "file"], gets
+
+
+def test_resume_after_restart():
+    with Scene() as s:
+        data = os.urandom(12 * BLOCK + 99)
+        root, leaves = tth_leaves(data, BLOCK)
+        state = s.tmp.join("state")
+        us = s.peer("us", listen="127.0.0.1:0", state_dir=state)
+        fake = s.fake("src")
+        us.send("/search resume")
+        answer_search(fake, len(data), root, "resume.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        cut = 7 * BLOCK + 10
+        serve_upload(c, data, leaves, lambda o, n: (n, data[o:cut], True))
+        us.expect("download-error 1 src ")
+        assert us.quit() == 0
+        # A new run with the same state folder.
+        us2 = s.peer("us", listen="127.0.0.1:0", state_dir=state)
+        us2.send("/search resume")
+        answer_search(fake, len(data), root, "resume.bin")
+        us2.expect("result 1 ")
+        us2.send("/get 1")
+        port, token = wait_ctm(fake)
+        c = cc_connect(fake, port, token)
+        c.line()
+        got = []
+        t = threading.Thread(target=lambda: got.extend(
+            serve_upload(c, data, leaves, lambda o, n: None)), daemon=True)
+        t.start()
+        done = us2.expect("download-done 1 ")
+        with open(fields(done, 5)[2], "rb") as f:
+            assert f.read() == data
+        t.join(timeout=30)
+        # The leaves were kept and seven verified blocks were not asked for.
+        assert [g for g in got if g[0] == "tthl"] == [], got
+        assert [g[1] for g in got if g[0] == "file"] == [7 * BLOCK], got
+
+
+def test_slots_full_then_queued():
+    with Scene() as s:
+        share = s.tmp.join("slots")
+        os.makedirs(share)
+        data = os.urandom(4 * 1024 * 1024)
+        with open(os.path.join(share, "a.bin"), "wb") as f:
+            f.write(data)
+        up = s.peer("up", shares=[share], listen="127.0.0.1:0", slots=1)
+        up.expect("share-ready 1 ")
+        hog = s.fake("hog")
+        t = tth(os.path.join(share, "a.bin"))
+        hog.send(f"DRCM {hog.sid} {hog.sid_of('up')} ADC/1.0 HOG1")
+        port, token = wait_ctm(hog)
+        c = cc_connect(hog, port, token)
+        c.line()
+        c.send(f"CGET file TTH/{t} 0 -1")  # holds the only slot: no reads
+        assert c.line().startswith("CSND")
+        us = s.peer("us", listen="127.0.0.1:0")
+        us.send("/search a.bin")
+        us.expect("result 1 ")
+        us.send("/get 1")
+        line = us.expect("download-queued 1 up ")
+        assert "Slots full" in line, line
+        c.sock.close()  # the slot frees; the retry gets it
+        done = us.expect("download-done 1 ", timeout=60)
+        with open(fields(done, 5)[2], "rb") as f:
+            assert f.read() == data
+
+
 if __name__ == "__main__":
     harness.run([
         test_corrupt_block_keeps_good_blocks,
@@ -319,4 +445,7 @@ if __name__ == "__main__":
         test_peer_lies_about_size,
         test_traversal_and_unshared_requests,
         test_connections_without_token_are_refused,
+        test_segments_from_two_sources,
+        test_resume_after_restart,
+        test_slots_full_then_queued,
     ])

@@ -2,8 +2,8 @@
 /* test_dlfile.c - TTH-verified block assembly: leaves checked against the
  * root and the size, corrupt blocks refused (and only them), claims by
  * several sources, resume from the part file, safe final names. */
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -19,9 +19,9 @@
 #include "dlfile.h"
 #include "harness.h"
 
-#define BS    4096u /* block size of the test leaves */
-#define SIZE  (10 * BS + 100)
-#define NBLK  11
+#define BS   4096u /* block size of the test leaves */
+#define SIZE (10 * BS + 100)
+#define NBLK 11
 
 static uint8_t data[SIZE];
 static uint8_t leaves[NBLK][TIGER_BYTES];
@@ -131,8 +131,7 @@ test_corrupt_block_only_refetched(void **state)
 	assert_int_equal(dlseg_start(&a, &d, off, len), 0);
 	assert_int_equal(dlseg_write(&a, data + off, len), 0);
 	assert_true(dlfile_complete(&d));
-	assert_int_equal(dlfile_finish(&d, dest, "../../etc/x.bin", &final),
-	                 0);
+	assert_int_equal(dlfile_finish(&d, dest, "../../etc/x.bin", &final), 0);
 	{
 		char want[700];
 		FILE *f;

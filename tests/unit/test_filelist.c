@@ -73,9 +73,15 @@ test_roundtrip_bz2(void **state)
 	assert_string_equal(fl.cid, "MYCID");
 	/* Directories and files in document order. */
 	const char *want[] = {
-		"/share/", "/share/a & b/", "/share/a & b/x<1>.txt",
-		"/share/a & b/y.txt", "/share/sub/", "/share/sub/deep/",
-		"/share/sub/deep/z \"q\".bin", "/share/top.txt", "/zeta/",
+		"/share/",
+		"/share/a & b/",
+		"/share/a & b/x<1>.txt",
+		"/share/a & b/y.txt",
+		"/share/sub/",
+		"/share/sub/deep/",
+		"/share/sub/deep/z \"q\".bin",
+		"/share/top.txt",
+		"/zeta/",
 		"/zeta/only.txt",
 	};
 	assert_int_equal(fl.n, 10);
@@ -109,9 +115,8 @@ test_hostile_lists(void **state)
 	size_t n = 0;
 
 	(void)state;
-	assert_int_equal(filelist_parse(bad_names, strlen(bad_names), false,
-	                                &fl),
-	                 0);
+	assert_int_equal(
+	        filelist_parse(bad_names, strlen(bad_names), false, &fl), 0);
 	/* ".." becomes "_"; names with '/' or ".." and bad sizes vanish. */
 	assert_int_equal(fl.n, 3);
 	assert_string_equal(fl.e[0].path, "/_/");

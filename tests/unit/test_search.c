@@ -103,8 +103,8 @@ test_malformed(void **state)
 	assert_int_equal(q_of(&q, "BSCH AAAB ANx TY7"), -1);
 	assert_int_equal(q_of(&q, "BSCH AAAB TRnotbase32!"), -1);
 	assert_int_equal(q_of(&q, "BSCH AAAB TRAAAA"), -1);
-	assert_int_equal(
-	        q_of(&q, "BSCH AAAB ANx GE99999999999999999999999999"), -1);
+	assert_int_equal(q_of(&q, "BSCH AAAB ANx GE99999999999999999999999999"),
+	                 -1);
 }
 
 int

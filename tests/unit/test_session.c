@@ -87,10 +87,13 @@ leave_cb(void *arg, const struct user *u, const char *reason)
 }
 
 static void
-chat_cb(void *arg, const struct user *from, const char *text, bool me,
-        bool pm, const struct user *with)
+chat_cb(void *arg, const struct user *from, const char *text, bool me, bool pm,
+        const struct user *with)
 {
-	rec_log(arg, "%s(%s,%s%s%s)", pm ? "pm" : me ? "me" : "chat",
+	rec_log(arg, "%s(%s,%s%s%s)",
+	        pm   ? "pm"
+	        : me ? "me"
+	             : "chat",
 	        from ? from->nick : "hub", text, with ? "," : "",
 	        with ? with->nick : "");
 }
@@ -108,8 +111,8 @@ search_cb(void *arg, const struct user *from, const struct adc_msg *m)
 }
 
 static void
-ctm_cb(void *arg, const struct user *from, const char *proto,
-       const char *port, const char *token)
+ctm_cb(void *arg, const struct user *from, const char *proto, const char *port,
+       const char *token)
 {
 	rec_log(arg, "ctm(%s,%s,%s,%s)", from->nick, proto, port, token);
 }
@@ -217,9 +220,9 @@ test_chat_pm_leave(void **state)
 	feed(&s, "EMSG AAAC AAAB psst PMAAAC");
 	feed(&s, "EMSG AAAB AAAC back PMAAAB"); /* our own PM's echo */
 	feed(&s, "IMSG Welcome");
-	feed(&s, "BMSG AAAZ nobody"); /* an unknown SID: ignored */
+	feed(&s, "BMSG AAAZ nobody");              /* an unknown SID: ignored */
 	feed(&s, "DMSG AAAC AAAX not\\sfor\\sus"); /* another target */
-	feed(&s, "BMSG AAAC bad\\xescape"); /* invalid: ignored */
+	feed(&s, "BMSG AAAC bad\\xescape");        /* invalid: ignored */
 	feed(&s, "ISTA 000 Powered\\sby\\suhub");
 	feed(&s, "DCTM AAAC AAAB ADC/1.0 4000 TOK1");
 	feed(&s, "BSCH AAAC ANfoo TOx");
