@@ -138,6 +138,14 @@ def download_between(active_uploader, active_downloader):
         done = dn.expect("download-done 2 ", timeout=30)
         with open(fields(done, 5)[2], "rb") as fh:
             assert fh.read() == b"hello world\n"
+        # The same file again: a new name, the first copy untouched.
+        dn.send("/get 1")
+        done = dn.expect("download-done 3 ", timeout=30)
+        assert fields(done, 5)[2].endswith("/readme (1).txt"), done
+        dn.send("/downloads")
+        line = dn.expect("download 1 ")
+        f = fields(line, 10)
+        assert f[3] == "#" * 20 and f[4] == "100" and f[8] == "done", line
 
 
 def test_download_active_to_active():
@@ -152,6 +160,52 @@ def test_download_passive_uploader():
     download_between(False, True)
 
 
+def test_browse_and_get_from_list():
+    with World() as w:
+        share = make_share(w.tmp, "lib", {
+            "a/one.txt": b"one\n", "a/b/two.txt": b"two two\n",
+            "three & more.txt": b"3",
+        })
+        up = w.peer("user1", shares=[share], listen="127.0.0.1:0")
+        up.expect("share-ready 3 ")
+        dn = w.peer("user2")
+        dn.send("/browse user1")
+        line = dn.expect("list user1 ")
+        assert fields(line, 3)[2] == "6", line  # 3 files, 3 directories
+        entries = [dn.expect("entry ") for _ in range(3)]
+        paths = [fields(e, 5)[2] for e in entries]
+        assert "/lib/a/b/two.txt" in paths and \
+            "/lib/three & more.txt" in paths, entries
+        n = next(fields(e, 5)[1] for e in entries
+                 if fields(e, 5)[2] == "/lib/a/b/two.txt")
+        dn.send(f"/get {n}")
+        done = dn.expect("download-done ")
+        with open(fields(done, 5)[2], "rb") as fh:
+            assert fh.read() == b"two two\n"
+
+
+def test_hash_cache_and_rehash():
+    with World() as w:
+        share = make_share(w.tmp, "cache", {
+            "x.bin": os.urandom(300000), "y.bin": os.urandom(1000)})
+        state = w.tmp.join("state")
+        a = w.peer("user1", shares=[share], state_dir=state)
+        line = a.expect("share-ready 2 ")
+        assert fields(line, 5)[3] == "2", line  # both hashed
+        assert a.quit() == 0
+        a = w.peer("user1", shares=[share], state_dir=state)
+        line = a.expect("share-ready 2 ")
+        assert fields(line, 5)[3] == "0", line  # from the cache
+        with open(os.path.join(share, "z.bin"), "wb") as f:
+            f.write(b"new")
+        a.send("/rehash")
+        line = a.expect("share-ready 3 ")
+        assert fields(line, 5)[3] == "1", line  # only the new file
+        a.send("/unshare cache")
+        a.expect("unshare cache")
+        a.expect("share-ready 0 ")
+
+
 if __name__ == "__main__":
     harness.run([
         test_login_chat_pm,
@@ -159,4 +213,6 @@ if __name__ == "__main__":
         test_download_active_to_active,
         test_download_passive_downloader,
         test_download_passive_uploader,
+        test_browse_and_get_from_list,
+        test_hash_cache_and_rehash,
     ])
