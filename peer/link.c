@@ -102,14 +102,14 @@ link_queue(struct link *l, const void *data, size_t n)
 		l->out_off = l->out_len = 0;
 	if (l->out_len - l->out_off + n > LINK_MAX_QUEUE)
 		return -ENOBUFS;
-	if (l->out_cap - l->out_len < n) {
+	if (l->out_cap - l->out_len < n && l->out) {
 		memmove(l->out, l->out + l->out_off, l->out_len - l->out_off);
 		l->out_len -= l->out_off;
 		l->out_off = 0;
-		if (l->out_cap - l->out_len < n) {
-			l->out_cap = (l->out_len + n) * 2;
-			l->out = xrealloc(l->out, l->out_cap);
-		}
+	}
+	if (l->out_cap - l->out_len < n) {
+		l->out_cap = (l->out_len + n) * 2;
+		l->out = xrealloc(l->out, l->out_cap);
 	}
 	memcpy(l->out + l->out_len, data, n);
 	l->out_len += n;

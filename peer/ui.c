@@ -311,6 +311,9 @@ tty_event(struct peer *p, const char *ev, const char *const *f, int n)
 
 	(void)p;
 	tty_format(&s, ev, f, n);
+	/* Hub texts often end in newlines: no blank lines on screen. */
+	for (size_t len = strlen(s); len > 0 && s[len - 1] == '\n'; len--)
+		s[len - 1] = '\0';
 	tty_print(s);
 	free(s);
 }
@@ -350,7 +353,6 @@ tty_on_line(char *line)
 		return;
 	}
 	if (kind == UI_PROMPT_PASSWORD) {
-		fputc('\n', stdout);
 		tty_set_prompt(UI_PROMPT_NONE);
 		peer_give_password(p, line);
 		explicit_bzero(line, strlen(line));
