@@ -92,51 +92,87 @@ dlfile_block_len(const struct dlfile *d, size_t i)
 	return left < d->block_size ? left : d->block_size;
 }
 
+int
+dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
+                  uint8_t out[TIGER_BYTES])
+{
+	struct tth_hasher h;
+	uint8_t *buf;
+	uint64_t done = 0;
+	int err = 0;
+
+	if (tth_hasher_init(&h, block_size) != 0)
+		return -ENOMEM;
+	buf = xmalloc(DLFILE_VERIFY_BUF);
+	while (done < len && err == 0) {
+		size_t want = len - done < DLFILE_VERIFY_BUF
+		                      ? (size_t)(len - done)
+		                      : DLFILE_VERIFY_BUF;
+		ssize_t n = pread(fd, buf, want, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			err = -errno;
+		else if (n == 0)
+			err = -ENODATA;
+		else if (tth_hasher_update(&h, buf, (size_t)n) != 0)
+			err = -ENOMEM;
+		else
+			done += (uint64_t)n;
+	}
+	if (err == 0 && tth_hasher_final(&h, out) != 0)
+		err = -ENOMEM;
+	free(buf);
+	tth_hasher_fini(&h);
+	return err;
+}
+
+void
+dlfile_block_range(const struct dlfile *d, size_t i, uint64_t *off,
+                   uint64_t *len)
+{
+	*off = (uint64_t)i * d->block_size;
+	*len = dlfile_block_len(d, i);
+}
+
 /* Check every block the part file already holds against its leaf. */
 static void
 dlfile_verify_existing(struct dlfile *d)
 {
 	struct stat st;
-	uint8_t *buf;
 	uint64_t have;
 
 	if (fstat(d->fd, &st) != 0)
 		return;
 	have = (uint64_t)st.st_size;
-	buf = xmalloc(DLFILE_VERIFY_BUF);
 	for (size_t i = 0; i < d->n_blocks; i++) {
 		uint64_t off = (uint64_t)i * d->block_size;
-		uint64_t len = dlfile_block_len(d, i), done = 0;
-		struct tth_hasher h;
+		uint64_t len = dlfile_block_len(d, i);
 		uint8_t got[TIGER_BYTES];
-		bool ok = true;
 
 		if (off + len > have || len == 0)
 			break;
-		if (tth_hasher_init(&h, d->block_size) != 0)
-			break;
-		while (done < len && ok) {
-			size_t want = len - done < DLFILE_VERIFY_BUF
-			                      ? (size_t)(len - done)
-			                      : DLFILE_VERIFY_BUF;
-			ssize_t n =
-			        pread(d->fd, buf, want, (off_t)(off + done));
-
-			if (n <= 0)
-				ok = false;
-			else if (tth_hasher_update(&h, buf, (size_t)n) != 0)
-				ok = false;
-			else
-				done += (uint64_t)n;
-		}
-		if (ok && tth_hasher_final(&h, got) == 0 &&
+		if (dlfile_hash_block(d->fd, off, len, d->block_size, got) ==
+		            0 &&
 		    memcmp(got, d->leaves[i], TIGER_BYTES) == 0) {
 			d->state[i] = DL_DONE;
 			d->done_bytes += len;
 		}
-		tth_hasher_fini(&h);
 	}
-	free(buf);
+}
+
+void
+dlfile_block_result(struct dlfile *d, size_t block, bool ok)
+{
+	if (block >= d->n_blocks || d->state[block] != DL_WRITTEN)
+		return;
+	if (ok) {
+		d->state[block] = DL_DONE;
+		d->done_bytes += dlfile_block_len(d, block);
+	} else {
+		d->state[block] = DL_MISSING;
+	}
 }
 
 int
@@ -208,6 +244,20 @@ dlfile_claim(struct dlfile *d, uint64_t max_len, uint64_t *off, uint64_t *len)
 }
 
 int
+dlseg_start_deferred(struct dlseg *s, struct dlfile *d, uint64_t off,
+                     uint64_t len, dlseg_written_fn *cb, void *arg)
+{
+	int err = dlseg_start(s, d, off, len);
+
+	if (err)
+		return err;
+	tth_hasher_fini(&s->h); /* not used: blocks are hashed elsewhere */
+	s->written_cb = cb;
+	s->cb_arg = arg;
+	return 0;
+}
+
+int
 dlseg_start(struct dlseg *s, struct dlfile *d, uint64_t off, uint64_t len)
 {
 	memset(s, 0, sizeof(*s));
@@ -240,7 +290,8 @@ dlseg_abort(struct dlseg *s)
 	if (!s->active)
 		return;
 	dlseg_release(s);
-	tth_hasher_fini(&s->h);
+	if (s->written_cb == NULL)
+		tth_hasher_fini(&s->h);
 	s->active = false;
 }
 
@@ -273,14 +324,18 @@ dlseg_write(struct dlseg *s, const void *data, size_t n)
 			}
 			wrote += (size_t)w;
 		}
-		if (tth_hasher_update(&s->h, p, take) != 0) {
+		if (s->written_cb == NULL &&
+		    tth_hasher_update(&s->h, p, take) != 0) {
 			dlseg_abort(s);
 			return -ENOMEM;
 		}
 		s->pos += take;
 		p += take;
 		n -= take;
-		if (s->pos == bend) {
+		if (s->pos == bend && s->written_cb) {
+			d->state[b] = DL_WRITTEN;
+			s->written_cb(s->cb_arg, b);
+		} else if (s->pos == bend) {
 			uint8_t got[TIGER_BYTES];
 			bool ok = tth_hasher_final(&s->h, got) == 0 &&
 			          memcmp(got, d->leaves[b], TIGER_BYTES) == 0;
@@ -303,7 +358,8 @@ dlseg_write(struct dlseg *s, const void *data, size_t n)
 		}
 	}
 	if (s->pos == s->end) {
-		tth_hasher_fini(&s->h);
+		if (s->written_cb == NULL)
+			tth_hasher_fini(&s->h);
 		s->active = false;
 	}
 	return 0;

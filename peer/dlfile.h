@@ -14,7 +14,12 @@
 
 #include "tiger.h"
 
-enum dl_block { DL_MISSING, DL_CLAIMED, DL_DONE };
+/* MISSING -> CLAIMED (a source has it) -> DONE (verified), or with a
+ * deferred segment CLAIMED -> WRITTEN (on disk, its hash being checked
+ * on another thread) -> DONE or MISSING. */
+enum dl_block { DL_MISSING, DL_CLAIMED, DL_WRITTEN, DL_DONE };
+
+typedef void dlseg_written_fn(void *arg, size_t block);
 
 struct dlfile {
 	char *part_path; /* owned: "<dir>/<TTH>.part" */
@@ -35,6 +40,10 @@ struct dlseg {
 	uint64_t pos, end; /* next byte expected; end of the claim */
 	struct tth_hasher h;
 	bool active;
+	/* Deferred verification: blocks are only written here and handed to
+	 * written_cb; dlfile_block_result() gives the verdict later. */
+	dlseg_written_fn *written_cb;
+	void *cb_arg;
 };
 
 /*
@@ -74,6 +83,30 @@ int dlseg_start(struct dlseg *s, struct dlfile *d, uint64_t off, uint64_t len);
  * the claim is released: drop this source), or -errno from pwrite.
  */
 int dlseg_write(struct dlseg *s, const void *data, size_t n);
+/*
+ * dlseg_start_deferred - the same, but dlseg_write() does not hash: each
+ * completed block becomes DL_WRITTEN and is passed to cb (which arranges
+ * for dlfile_hash_block() to run elsewhere and dlfile_block_result() to
+ * be called with the verdict).
+ */
+int dlseg_start_deferred(struct dlseg *s, struct dlfile *d, uint64_t off,
+                         uint64_t len, dlseg_written_fn *cb, void *arg);
+
+/* dlfile_block_result - the verdict on a DL_WRITTEN block: DONE, or
+ * MISSING again (to be fetched from another source). */
+void dlfile_block_result(struct dlfile *d, size_t block, bool ok);
+
+/* dlfile_block_range - offset and length of block i. */
+void dlfile_block_range(const struct dlfile *d, size_t i, uint64_t *off,
+                        uint64_t *len);
+
+/*
+ * dlfile_hash_block - the TTH of len bytes at off in fd (a block of
+ * block_size), read with pread: safe on any thread.  0 or -errno.
+ */
+int dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
+                      uint8_t out[TIGER_BYTES]);
+
 /* dlseg_abort - release the blocks of the claim not yet verified. */
 void dlseg_abort(struct dlseg *s);
 

@@ -26,6 +26,7 @@
 #include "peer.h"
 #include "search.h"
 #include "ui.h"
+#include "verify.h"
 #include "xalloc.h"
 
 #define PEER_MAX_HITS    500
@@ -1398,6 +1399,11 @@ peer_run(struct peer_opts *o)
 	free(db);
 	if (err)
 		goto early;
+	err = verifier_start(&p->verifier, p->loop, transfer_on_verified, p);
+	if (err) {
+		why = "verifier thread";
+		goto early;
+	}
 	/* The same PID (so CID) every run from this state folder. */
 	if (hashing_get_pid(p->hashing, pid) == 0) {
 		uint8_t cid[TIGER_BYTES];
@@ -1477,6 +1483,7 @@ out:
 	/* The loop has stopped: connections are freed here, and the frees
 	 * they deferred are dropped with the loop. */
 	transfer_free_all(p);
+	verifier_stop(p->verifier); /* before the files it reads close */
 	hashing_stop(p->hashing);
 	link_fini(&p->hub);
 	if (p->listen_fd >= 0)

@@ -70,6 +70,7 @@ struct download {
 	struct dlfile f; /* DOWNLOAD_FILE, once opened */
 	bool opened;
 	bool leaves_busy;            /* a connection is fetching the tthl */
+	unsigned verifying;          /* blocks with the verifier */
 	struct download_source *src; /* owned array */
 	size_t n_src;
 	long long started_ms;
@@ -93,6 +94,7 @@ struct expect {
 
 struct cc;
 struct ui_ops;
+struct verifier;
 
 struct peer {
 	struct ipk_loop *loop; /* borrowed */
@@ -106,7 +108,8 @@ struct peer {
 	const struct ui_ops *ui;
 	void *ui_state; /* owned by the UI */
 	struct share share;
-	struct hashing *hashing; /* owned */
+	struct hashing *hashing;   /* owned */
+	struct verifier *verifier; /* owned: checks downloaded blocks */
 	unsigned scan_gen;
 	bool scanning;
 	long long scan_started_ms;
@@ -169,6 +172,9 @@ void transfer_list_uploads(struct peer *p);
 size_t transfer_sources_active(const struct peer *p, const struct download *d);
 /* Drop connections to a user who left. */
 void transfer_user_left(struct peer *p, const char *cid);
+/* A verdict on a downloaded block (verify.c, on the loop thread). */
+struct verify_job;
+void transfer_on_verified(void *arg, struct verify_job *job);
 /* UDP datagram (URES) received. */
 void transfer_on_udp(struct peer *p);
 

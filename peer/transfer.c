@@ -24,6 +24,7 @@
 #include "log.h"
 #include "msg.h"
 #include "peer.h"
+#include "verify.h"
 #include "xalloc.h"
 
 #define CC_HANDSHAKE_MS   30000
@@ -538,6 +539,59 @@ cc_has_source(const struct cc *c, const struct download *d)
 	return false;
 }
 
+/* A block is on disk: the verifier hashes it off the loop thread. */
+static void
+cc_block_written(void *arg, size_t block)
+{
+	struct cc *c = arg;
+	struct download *d = c->dl;
+	struct verify_job *j = xcalloc(1, sizeof(*j));
+
+	j->fd = d->f.fd;
+	dlfile_block_range(&d->f, block, &j->off, &j->len);
+	j->block_size = d->f.block_size;
+	memcpy(j->leaf, d->f.leaves[block], TIGER_BYTES);
+	j->block = block;
+	j->tag = d;
+	snprintf(j->cid, sizeof(j->cid), "%s", c->cid);
+	d->verifying++;
+	verifier_submit(c->p->verifier, j);
+}
+
+void
+transfer_on_verified(void *arg, struct verify_job *j)
+{
+	struct peer *p = arg;
+	struct download *d = j->tag;
+
+	d->verifying--;
+	if (!d->opened || d->status == DOWNLOAD_DONE)
+		return;
+	dlfile_block_result(&d->f, j->block, j->ok);
+	if (!j->ok) {
+		char id[16], why[96];
+
+		snprintf(id, sizeof(id), "%u", d->id);
+		snprintf(why, sizeof(why), "corrupt block %zu (bytes %llu+)",
+		         j->block, (unsigned long long)j->off);
+		for (size_t i = 0; i < d->n_src; i++) {
+			struct download_source *s = &d->src[i];
+
+			if (strcmp(s->cid, j->cid) != 0)
+				continue;
+			s->bad = true;
+			ui_emit(p, "download-error", id, s->nick, why, NULL);
+		}
+		for (struct cc *c = p->ccs; c; c = c->next)
+			if (!c->closing && c->dl == d &&
+			    strcmp(c->cid, j->cid) == 0)
+				cc_close(c, "sent a corrupt block");
+		return;
+	}
+	if (dlfile_complete(&d->f))
+		peer_download_finished(p, d);
+}
+
 /* Segments: an eighth of the file (so that a second source finds work),
  * at least 1 MiB (few round trips), at most CC_SEGMENT_BYTES. */
 static uint64_t
@@ -613,7 +667,8 @@ cc_download_next(struct cc *c)
 		c->what = CCW_FILE;
 		c->want_off = off;
 		c->want_len = len;
-		if (dlseg_start(&c->seg, &d->f, off, len) != 0) {
+		if (dlseg_start_deferred(&c->seg, &d->f, off, len,
+		                         cc_block_written, c) != 0) {
 			cc_close(c, "bad segment");
 			return;
 		}

@@ -212,6 +212,55 @@ test_single_block_and_empty(void **state)
 	dlfile_close(&d);
 }
 
+static size_t written[NBLK];
+static size_t n_written;
+
+static void
+on_written(void *arg, size_t block)
+{
+	(void)arg;
+	written[n_written++] = block;
+}
+
+/* Deferred verification: blocks are written, hashed by whoever is told
+ * (a thread in the peer), and judged afterwards. */
+static void
+test_deferred_verification(void **state)
+{
+	struct dlfile d;
+	struct dlseg s;
+	uint64_t off, len;
+	uint8_t bad[SIZE], got[TIGER_BYTES];
+
+	(void)state;
+	assert_int_equal(dlfile_open(&d, dir, root, SIZE), 0);
+	assert_int_equal(dlfile_set_leaves(&d, leaves, sizeof(leaves)), 0);
+	assert_int_equal(dlfile_claim(&d, 100 * BS, &off, &len), 0);
+	assert_int_equal(
+	        dlseg_start_deferred(&s, &d, off, len, on_written, NULL), 0);
+	memcpy(bad, data, SIZE);
+	bad[2 * BS + 1] ^= 1;
+	assert_int_equal(dlseg_write(&s, bad, SIZE), 0);
+	assert_int_equal(n_written, NBLK);
+	assert_false(dlfile_complete(&d));
+	for (size_t i = 0; i < n_written; i++) {
+		size_t b = written[i];
+
+		assert_int_equal(d.state[b], DL_WRITTEN);
+		dlfile_block_range(&d, b, &off, &len);
+		assert_int_equal(dlfile_hash_block(d.fd, off, len, BS, got), 0);
+		dlfile_block_result(&d, b,
+		                    memcmp(got, leaves[b], TIGER_BYTES) == 0);
+	}
+	/* Only block 2 is missing again. */
+	assert_int_equal(d.done_bytes, SIZE - BS);
+	assert_int_equal(d.state[2], DL_MISSING);
+	assert_int_equal(dlfile_claim(&d, 100 * BS, &off, &len), 0);
+	assert_int_equal(off, 2 * BS);
+	assert_int_equal(len, BS);
+	dlfile_remove(&d);
+}
+
 static void
 test_safe_names(void **state)
 {
@@ -242,6 +291,7 @@ main(void)
 		cmocka_unit_test(test_corrupt_block_only_refetched),
 		cmocka_unit_test(test_resume_and_no_overwrite),
 		cmocka_unit_test(test_single_block_and_empty),
+		cmocka_unit_test(test_deferred_verification),
 		cmocka_unit_test(test_safe_names),
 	};
 
