@@ -122,7 +122,9 @@ static const char hashing_schema[] =
         " path TEXT PRIMARY KEY, size INTEGER NOT NULL,"
         " mtime_ns INTEGER NOT NULL, tth BLOB NOT NULL,"
         " leaves BLOB NOT NULL);"
-        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);";
+        "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value);"
+        "CREATE TABLE IF NOT EXISTS queue (tth TEXT PRIMARY KEY,"
+        " size INTEGER NOT NULL, name TEXT NOT NULL);";
 
 static int
 hashing_open_db(const char *path, sqlite3 **db)
@@ -247,6 +249,63 @@ hashing_set_pid(struct hashing *h, const uint8_t pid[TIGER_BYTES])
 	rc = sqlite3_step(st);
 	sqlite3_finalize(st);
 	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+hashing_queue_add(struct hashing *h, const char *tth32, uint64_t size,
+                  const char *name)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(h->db_loop,
+	                       "INSERT OR REPLACE INTO queue VALUES (?1, ?2, "
+	                       "?3)",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, tth32, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)size);
+	sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+hashing_queue_del(struct hashing *h, const char *tth32)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(h->db_loop, "DELETE FROM queue WHERE tth=?1", -1,
+	                       &st, NULL) != SQLITE_OK)
+		return -EIO;
+	sqlite3_bind_text(st, 1, tth32, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : -EIO;
+}
+
+int
+hashing_queue_list(struct hashing *h, hashing_queue_fn *fn, void *arg)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(h->db_loop,
+	                       "SELECT tth, size, name FROM queue ORDER BY "
+	                       "rowid",
+	                       -1, &st, NULL) != SQLITE_OK)
+		return -EIO;
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *t = (const char *)sqlite3_column_text(st, 0);
+		const char *n = (const char *)sqlite3_column_text(st, 2);
+		sqlite3_int64 size = sqlite3_column_int64(st, 1);
+
+		if (t && n && size >= 0)
+			fn(arg, t, (uint64_t)size, n);
+	}
+	sqlite3_finalize(st);
+	return 0;
 }
 
 /* ---- thread side ---- */

@@ -62,6 +62,15 @@ int hashing_leaves(struct hashing *h, const char *path, uint64_t size,
 int hashing_get_pid(struct hashing *h, uint8_t pid[TIGER_BYTES]);
 int hashing_set_pid(struct hashing *h, const uint8_t pid[TIGER_BYTES]);
 
+/* The download queue, kept so that downloads resume after a restart
+ * (loop thread).  hashing_queue_list calls fn for each entry. */
+int hashing_queue_add(struct hashing *h, const char *tth32, uint64_t size,
+                      const char *name);
+int hashing_queue_del(struct hashing *h, const char *tth32);
+typedef void hashing_queue_fn(void *arg, const char *tth32, uint64_t size,
+                              const char *name);
+int hashing_queue_list(struct hashing *h, hashing_queue_fn *fn, void *arg);
+
 /*
  * hash_file_fd - TTH of an open file from its start: the root and the
  * block hashes (block size chosen by hashing_block_size()).  Used by the

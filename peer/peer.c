@@ -846,6 +846,7 @@ peer_download_finished(struct peer *p, struct download *d)
 	}
 	dlfile_close(&d->f);
 	d->opened = false;
+	hashing_queue_del(p->hashing, d->tth32);
 	char sz[24];
 	snprintf(sz, sizeof(sz), "%llu", (unsigned long long)d->size);
 	ui_emit(p, "download-done", id, final, d->tth32, sz, NULL);
@@ -870,6 +871,7 @@ peer_queue_file(struct peer *p, const char *name, const char *tth32,
 	memcpy(d->tth32, tth32, TIGER_BASE32_LEN + 1);
 	memcpy(d->root, root, TIGER_BYTES);
 	d->size = size;
+	hashing_queue_add(p->hashing, tth32, size, name);
 	return d;
 }
 
@@ -1030,13 +1032,32 @@ cmd_search(struct peer *p, char *args)
 		free(bufs[i]);
 }
 
-/* A TTH search in the background finds more sources. */
+/* A download left from an earlier run: its sources are found again by
+ * TTH searches once logged in (transfer_tick). */
 static void
-peer_search_sources(struct peer *p, const struct download *d)
+peer_restore_one(void *arg, const char *tth32, uint64_t size, const char *name)
+{
+	struct peer *p = arg;
+	struct download *d;
+	char id[16], sz[32];
+
+	if (strlen(tth32) != TIGER_BASE32_LEN)
+		return;
+	d = peer_queue_file(p, name, tth32, size);
+	if (d == NULL)
+		return;
+	snprintf(id, sizeof(id), "%u", d->id);
+	fmt_size(sz, sizeof(sz), size);
+	ui_emit(p, "download-added", id, d->name, sz, "0", NULL);
+}
+
+void
+peer_search_sources(struct peer *p, struct download *d)
 {
 	char tr[48], token[16];
 	const char *terms[1] = { tr };
 
+	d->source_search_ms = ipk_loop_now_ms(p->loop);
 	snprintf(tr, sizeof(tr), "TR%s", d->tth32);
 	peer_new_token(token, sizeof(token));
 	(void)session_search(&p->sess, terms, 1, token);
@@ -1439,6 +1460,7 @@ peer_run(struct peer_opts *o)
 			goto early;
 		}
 	}
+	hashing_queue_list(p->hashing, peer_restore_one, p);
 	peer_advertise(p);
 	if (p->share.n_roots)
 		peer_rescan(p);

@@ -77,6 +77,7 @@ struct download {
 	uint64_t rate_last_bytes; /* for the rate shown by /downloads */
 	long long rate_last_ms;
 	double rate_bps;
+	long long source_search_ms; /* last TTH search for more sources */
 	unsigned char *list; /* DOWNLOAD_LIST: the received list (owned) */
 	size_t list_len;
 	struct download *next;
@@ -153,6 +154,8 @@ void peer_new_token(char *out, size_t cap);
 struct download *peer_download_by_id(struct peer *p, unsigned id);
 void peer_download_finished(struct peer *p, struct download *d);
 void peer_advertise(struct peer *p);
+/* peer_search_sources - a TTH search whose results add sources to d. */
+void peer_search_sources(struct peer *p, struct download *d);
 
 /* transfer.c: client-client connections. */
 int transfer_listen(struct peer *p, const char *hostport, const char **why);

@@ -1403,6 +1403,14 @@ transfer_tick(struct peer *p)
 			if (s->connecting || cc_connected_to(p, s->cid))
 				active++;
 		}
+		if (d->n_src == 0 ||
+		    (usable < 2 && now - d->source_search_ms > 60000)) {
+			/* Few or no sources (a download restored after a
+			 * restart has none): ask the hub by TTH. */
+			peer_search_sources(p, d);
+		}
+		if (d->n_src == 0)
+			continue;
 		if (usable == 0) {
 			char id[16];
 

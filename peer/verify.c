@@ -119,8 +119,8 @@ verifier_stop(struct verifier *v)
 }
 
 int
-verifier_start(struct verifier **vp, struct ipk_loop *loop,
-               verify_done_fn *fn, void *arg)
+verifier_start(struct verifier **vp, struct ipk_loop *loop, verify_done_fn *fn,
+               void *arg)
 {
 	struct verifier *v = xcalloc(1, sizeof(*v));
 	int err;

@@ -389,12 +389,14 @@ def test_resume_after_restart():
         serve_upload(c, data, leaves, lambda o, n: (n, data[o:cut], True))
         us.expect("download-error 1 src ")
         assert us.quit() == 0
-        # A new run with the same state folder.
+        # A new run with the same state folder restores the queue and
+        # looks for sources by TTH on its own.
         us2 = s.peer("us", listen="127.0.0.1:0", state_dir=state)
-        us2.send("/search resume")
-        answer_search(fake, len(data), root, "resume.bin")
-        us2.expect("result 1 ")
-        us2.send("/get 1")
+        us2.expect("download-added 1 /fake/resume.bin ")
+        sch = fake.next("BSCH ")
+        assert named(sch, "TR") == b32(root), sch
+        fake.send(f"DRES {fake.sid} {sch.split(' ')[1]} FN/fake/resume.bin "
+                  f"SI{len(data)} SL1 TR{b32(root)} TO{named(sch, 'TO')}")
         port, token = wait_ctm(fake)
         c = cc_connect(fake, port, token)
         c.line()
