@@ -365,6 +365,31 @@ dlseg_write(struct dlseg *s, const void *data, size_t n)
 	return 0;
 }
 
+int
+dlseg_written(struct dlseg *s, size_t n)
+{
+	struct dlfile *d = s->d;
+
+	if (!s->active || s->written_cb == NULL || n > s->end - s->pos)
+		return -EINVAL;
+	while (n > 0) {
+		size_t b = (size_t)(s->pos / d->block_size);
+		uint64_t bend =
+		        (uint64_t)b * d->block_size + dlfile_block_len(d, b);
+		size_t take = n < bend - s->pos ? n : (size_t)(bend - s->pos);
+
+		s->pos += take;
+		n -= take;
+		if (s->pos == bend) {
+			d->state[b] = DL_WRITTEN;
+			s->written_cb(s->cb_arg, b);
+		}
+	}
+	if (s->pos == s->end)
+		s->active = false;
+	return 0;
+}
+
 bool
 dlfile_complete(const struct dlfile *d)
 {

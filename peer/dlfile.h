@@ -92,6 +92,11 @@ int dlseg_write(struct dlseg *s, const void *data, size_t n);
 int dlseg_start_deferred(struct dlseg *s, struct dlfile *d, uint64_t off,
                          uint64_t len, dlseg_written_fn *cb, void *arg);
 
+/* dlseg_written - n bytes at s->pos were written into d->fd by the
+ * caller (splice): account for them as dlseg_write() would.  Deferred
+ * segments only; -EINVAL otherwise. */
+int dlseg_written(struct dlseg *s, size_t n);
+
 /* dlfile_block_result - the verdict on a DL_WRITTEN block: DONE, or
  * MISSING again (to be fetched from another source). */
 void dlfile_block_result(struct dlfile *d, size_t block, bool ok);
