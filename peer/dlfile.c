@@ -295,6 +295,17 @@ dlseg_abort(struct dlseg *s)
 	s->active = false;
 }
 
+/* The block at s->pos, its end, and how much of n fits in it. */
+static size_t
+dlseg_piece(const struct dlseg *s, size_t n, size_t *b, uint64_t *bend)
+{
+	const struct dlfile *d = s->d;
+
+	*b = (size_t)(s->pos / d->block_size);
+	*bend = (uint64_t)*b * d->block_size + dlfile_block_len(d, *b);
+	return n < *bend - s->pos ? n : (size_t)(*bend - s->pos);
+}
+
 int
 dlseg_write(struct dlseg *s, const void *data, size_t n)
 {
@@ -304,10 +315,9 @@ dlseg_write(struct dlseg *s, const void *data, size_t n)
 	if (!s->active || n > s->end - s->pos)
 		return -EINVAL;
 	while (n > 0) {
-		size_t b = (size_t)(s->pos / d->block_size);
-		uint64_t bend =
-		        (uint64_t)b * d->block_size + dlfile_block_len(d, b);
-		size_t take = n < bend - s->pos ? n : (size_t)(bend - s->pos);
+		size_t b;
+		uint64_t bend;
+		size_t take = dlseg_piece(s, n, &b, &bend);
 		size_t wrote = 0;
 
 		while (wrote < take) {
@@ -373,10 +383,9 @@ dlseg_written(struct dlseg *s, size_t n)
 	if (!s->active || s->written_cb == NULL || n > s->end - s->pos)
 		return -EINVAL;
 	while (n > 0) {
-		size_t b = (size_t)(s->pos / d->block_size);
-		uint64_t bend =
-		        (uint64_t)b * d->block_size + dlfile_block_len(d, b);
-		size_t take = n < bend - s->pos ? n : (size_t)(bend - s->pos);
+		size_t b;
+		uint64_t bend;
+		size_t take = dlseg_piece(s, n, &b, &bend);
 
 		s->pos += take;
 		n -= take;

@@ -129,24 +129,39 @@ session_user(const struct session *s, uint32_t sid)
 	return NULL;
 }
 
-struct user *
-session_user_by_nick(const struct session *s, const char *nick)
+static struct user *
+session_find(const struct session *s,
+             bool (*match)(const struct user *, const char *), const char *key)
 {
 	for (size_t i = 0; i < SESSION_BUCKETS; i++)
 		for (struct user *u = s->users[i]; u; u = u->next)
-			if (u->online && strcasecmp(u->nick, nick) == 0)
+			if (u->online && match(u, key))
 				return u;
 	return NULL;
+}
+
+static bool
+match_nick(const struct user *u, const char *nick)
+{
+	return strcasecmp(u->nick, nick) == 0;
+}
+
+static bool
+match_cid(const struct user *u, const char *cid)
+{
+	return strcmp(u->cid, cid) == 0;
+}
+
+struct user *
+session_user_by_nick(const struct session *s, const char *nick)
+{
+	return session_find(s, match_nick, nick);
 }
 
 struct user *
 session_user_by_cid(const struct session *s, const char *cid)
 {
-	for (size_t i = 0; i < SESSION_BUCKETS; i++)
-		for (struct user *u = s->users[i]; u; u = u->next)
-			if (u->online && strcmp(u->cid, cid) == 0)
-				return u;
-	return NULL;
+	return session_find(s, match_cid, cid);
 }
 
 static int

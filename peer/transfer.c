@@ -516,9 +516,10 @@ cc_on_inf(struct cc *c, struct adc_msg *m)
 
 /* ---- downloads ---- */
 
+/* "CGET type ident off len" or "CSND ...": len -1 asks for the rest. */
 static void
-cc_get(struct cc *c, const char *type, const char *ident, uint64_t off,
-       long long len)
+cc_send_transfer(struct cc *c, const char *cmd, const char *type,
+                 const char *ident, uint64_t off, long long len)
 {
 	char line[256], n1[24], n2[24];
 	struct adc_buf b;
@@ -526,12 +527,19 @@ cc_get(struct cc *c, const char *type, const char *ident, uint64_t off,
 	snprintf(n1, sizeof(n1), "%llu", (unsigned long long)off);
 	snprintf(n2, sizeof(n2), "%lld", len);
 	adc_buf_init(&b, line, sizeof(line));
-	adc_buf_header(&b, 'C', "GET", ADC_SID_NONE, ADC_SID_NONE);
+	adc_buf_header(&b, 'C', cmd, ADC_SID_NONE, ADC_SID_NONE);
 	adc_buf_param(&b, type);
 	adc_buf_param(&b, ident);
 	adc_buf_param(&b, n1);
 	adc_buf_param(&b, n2);
 	cc_send_line(c, &b);
+}
+
+static void
+cc_get(struct cc *c, const char *type, const char *ident, uint64_t off,
+       long long len)
+{
+	cc_send_transfer(c, "GET", type, ident, off, len);
 	c->state = CC_WAIT_SND;
 	c->deadline_ms = now_ms(c->p) + CC_HANDSHAKE_MS;
 }
@@ -1005,18 +1013,7 @@ static void
 cc_send_snd(struct cc *c, const char *type, const char *ident, uint64_t off,
             uint64_t len)
 {
-	char line[256], n1[24], n2[24];
-	struct adc_buf b;
-
-	snprintf(n1, sizeof(n1), "%llu", (unsigned long long)off);
-	snprintf(n2, sizeof(n2), "%llu", (unsigned long long)len);
-	adc_buf_init(&b, line, sizeof(line));
-	adc_buf_header(&b, 'C', "SND", ADC_SID_NONE, ADC_SID_NONE);
-	adc_buf_param(&b, type);
-	adc_buf_param(&b, ident);
-	adc_buf_param(&b, n1);
-	adc_buf_param(&b, n2);
-	cc_send_line(c, &b);
+	cc_send_transfer(c, "SND", type, ident, off, (long long)len);
 }
 
 static void

@@ -51,96 +51,101 @@ def peak_rss_kib(pid):
     return -1
 
 
-def drop_from_cache(path):
-    """Not possible without root everywhere; files are read warm for all
-    contenders alike (each reads the same cached file)."""
-    return path
+class Ours:
+    """Two of our clients through the hub; one download per run()."""
 
+    def __init__(self, hub, src_dir, path):
+        self.root = tth(path)
+        self.size = os.path.getsize(path)
+        self.up = BatchPeer(hub.url, "up", shares=[src_dir],
+                            listen="127.0.0.1:0")
+        self.dn = BatchPeer(hub.url, "dn", listen="127.0.0.1:0")
+        self.up.expect("share-ready 1 ", timeout=600)
 
-def bench_ours(hub, src_dir, path, runs):
-    root = tth(path)
-    size = os.path.getsize(path)
-    up = BatchPeer(hub.url, "up", shares=[src_dir], listen="127.0.0.1:0")
-    dn = BatchPeer(hub.url, "dn", listen="127.0.0.1:0")
-    times = []
-    try:
-        up.expect("share-ready 1 ", timeout=600)
-        for i in range(runs):
-            dn.mark()
-            dn.send(f"/search tth:{root}")
-            dn.expect("result 1 ", timeout=30)
-            t0 = time.monotonic()
-            dn.send("/get 1")
-            done = dn.expect("download-done ", timeout=600)
-            times.append(time.monotonic() - t0)
-            got = fields(done, 5)[2]
-            assert os.path.getsize(got) == size
-            os.unlink(got)
-        rss = (peak_rss_kib(up.proc.pid), peak_rss_kib(dn.proc.pid))
-    finally:
-        up.stop()
-        dn.stop()
-    return times, rss
-
-
-def bench_raw(path, runs, outdir):
-    size = os.path.getsize(path)
-    times = []
-    for i in range(runs):
-        srv = socket.socket()
-        srv.bind(("127.0.0.1", 0))
-        srv.listen(1)
-        port = srv.getsockname()[1]
-
-        def serve():
-            c, _ = srv.accept()
-            with open(path, "rb") as f:
-                off = 0
-                while off < size:
-                    off += os.sendfile(c.fileno(), f.fileno(), off,
-                                       size - off)
-            c.close()
-        t = threading.Thread(target=serve)
-        out = os.path.join(outdir, "raw.out")
+    def run(self):
+        dn = self.dn
+        dn.mark()
+        dn.send(f"/search tth:{self.root}")
+        dn.expect("result 1 ", timeout=30)
         t0 = time.monotonic()
-        t.start()
-        with open(out, "wb") as f:
-            subprocess.run(["nc", "-d", "127.0.0.1", str(port)], stdout=f,
-                           check=True, timeout=600)
-        times.append(time.monotonic() - t0)
-        t.join()
-        srv.close()
-        assert os.path.getsize(out) == size
-        os.unlink(out)
-    return times
+        dn.send("/get 1")
+        done = dn.expect("download-done ", timeout=600)
+        t = time.monotonic() - t0
+        got = fields(done, 5)[2]
+        assert os.path.getsize(got) == self.size
+        os.unlink(got)
+        return t
+
+    def rss(self):
+        return peak_rss_kib(self.up.proc.pid), peak_rss_kib(self.dn.proc.pid)
+
+    def stop(self):
+        self.up.stop()
+        self.dn.stop()
 
 
-def bench_ncdc(hub_url, src_dir, path, runs):
-    root = tth(path)
-    name = os.path.basename(path)
-    a = Ncdc(hub_url, "nc-up", active=True, share=src_dir)
-    b = Ncdc(hub_url, "nc-dn", active=True)
-    times = []
-    try:
+def raw_once(path, outdir):
+    """One copy over TCP: sendfile() loop -> nc -> file."""
+    size = os.path.getsize(path)
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    port = srv.getsockname()[1]
+
+    def serve():
+        c, _ = srv.accept()
+        with open(path, "rb") as f:
+            off = 0
+            while off < size:
+                off += os.sendfile(c.fileno(), f.fileno(), off, size - off)
+        c.close()
+    t = threading.Thread(target=serve)
+    out = os.path.join(outdir, "raw.out")
+    t0 = time.monotonic()
+    t.start()
+    with open(out, "wb") as f:
+        subprocess.run(["nc", "-d", "127.0.0.1", str(port)], stdout=f,
+                       check=True, timeout=600)
+    secs = time.monotonic() - t0
+    t.join()
+    srv.close()
+    assert os.path.getsize(out) == size
+    os.unlink(out)
+    return secs
+
+
+class NcdcPair:
+    """ncdc -> ncdc through the same hub; one download per run()."""
+
+    def __init__(self, hub_url, src_dir, path):
+        self.root = tth(path)
+        self.path = path
+        self.name = os.path.basename(path)
+        self.a = Ncdc(hub_url, "nc-up", active=True, share=src_dir)
+        self.b = Ncdc(hub_url, "nc-dn", active=True)
         # The hub tab shows the users' total share once nc-up has hashed.
         mib = os.path.getsize(path) >> 20
-        b.wait_screen(f"{mib}.00 MiB", timeout=600)
-        for i in range(runs):
-            b.type(f"/search -tth {root}")
-            b.wait_screen(name, timeout=30)
-            target = os.path.join(b.downloads, name)
-            t0 = time.monotonic()
-            b.key("d")
-            wait_until(lambda: os.path.exists(target) and
-                       os.path.getsize(target) == os.path.getsize(path),
-                       600, "ncdc download", step=0.02)
-            times.append(time.monotonic() - t0)
-            os.unlink(target)
-            b.key("q")
-    finally:
-        a.stop()
-        b.stop()
-    return times
+        self.b.wait_screen(f"{mib}.00 MiB", timeout=600)
+
+    def run(self):
+        b = self.b
+        b.type(f"/search -tth {self.root}")
+        b.wait_screen(self.name, timeout=30)
+        target = os.path.join(b.downloads, self.name)
+        size = os.path.getsize(self.path)
+        t0 = time.monotonic()
+        b.key("d")
+        wait_until(lambda: os.path.exists(target) and
+                   os.path.getsize(target) == size,
+                   600, "ncdc download", step=0.02)
+        t = time.monotonic() - t0
+        os.unlink(target)
+        b.key("q")
+        return t
+
+    def stop(self):
+        self.a.stop()
+        self.b.stop()
 
 
 def bench_tth(path, runs):
@@ -181,8 +186,22 @@ def main():
         print(f"file: {a.size_mib} MiB, {a.runs} runs each, medians; "
               f"loopback, 2 shared cores", flush=True)
 
-        ours, rss_big = bench_ours(hub, src, big, a.runs)
-        raw = bench_raw(big, a.runs, work)
+        # Runs interleave (ours, raw, ncdc, ours, ...) so that a burst
+        # of load from elsewhere hits every contender alike.
+        ours_b = Ours(hub, src, big)
+        nc_b = None if a.no_ncdc else NcdcPair(hub.url, src, big)
+        ours, raw, nc = [], [], []
+        try:
+            for _ in range(a.runs):
+                ours.append(ours_b.run())
+                raw.append(raw_once(big, work))
+                if nc_b:
+                    nc.append(nc_b.run())
+            rss_big = ours_b.rss()
+        finally:
+            ours_b.stop()
+            if nc_b:
+                nc_b.stop()
         m_ours, m_raw = statistics.median(ours), statistics.median(raw)
         print(f"download  ipckit->ipckit {mibs(size, m_ours):8.1f} MiB/s "
               f"({m_ours:.2f} s; runs {', '.join(f'{t:.2f}' for t in ours)})")
@@ -191,8 +210,7 @@ def main():
               f"{', '.join(f'{t:.2f}' for t in raw)})")
         print(f"          ratio ipckit/raw {m_raw / m_ours * 100:5.1f}% "
               f"(target >= 80%)", flush=True)
-        if not a.no_ncdc:
-            nc = bench_ncdc(hub.url, src, big, a.runs)
+        if nc:
             m_nc = statistics.median(nc)
             print(f"          ncdc->ncdc {mibs(size, m_nc):8.1f} MiB/s "
                   f"({m_nc:.2f} s; runs {', '.join(f'{t:.2f}' for t in nc)})")
@@ -209,7 +227,12 @@ def main():
         os.makedirs(small_dir)
         small = os.path.join(small_dir, "small.bin")
         make_file(small, a.small_mib)
-        _, rss_small = bench_ours(hub, small_dir, small, 1)
+        small_b = Ours(hub, small_dir, small)
+        try:
+            small_b.run()
+            rss_small = small_b.rss()
+        finally:
+            small_b.stop()
         print(f"memory    peak RSS uploader/downloader: {a.small_mib} MiB "
               f"file {rss_small[0] // 1024}/{rss_small[1] // 1024} MiB, "
               f"{a.size_mib} MiB file {rss_big[0] // 1024}/"

@@ -22,23 +22,27 @@ import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import urllib.request
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import Deadline  # noqa: E402
+
 IPCKIT = os.environ.get("IPCKIT", "ipckit")
 
 
-class Deadline:
-    def __init__(self, seconds):
-        self.end = time.monotonic() + seconds
-
-    def left(self):
-        return max(0.0, self.end - time.monotonic())
-
-    def expired(self):
-        return time.monotonic() >= self.end
+def end_process(proc):
+    """SIGTERM, then SIGKILL after 10 s, and reap: only our own child."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def free_port():
@@ -126,13 +130,7 @@ class Uhub:
             raise
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(timeout=10)
+        end_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -428,13 +426,7 @@ class Eiskalt:
                 self.proc.wait(timeout=10)
             except Exception:  # noqa: BLE001 - fall back to a signal
                 pass
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait(timeout=10)
+            end_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

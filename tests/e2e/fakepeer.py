@@ -12,6 +12,7 @@ import threading
 import queue
 
 from dcclients import Deadline
+from dcclients import unescape as unesc
 
 
 def b32(data):
@@ -24,18 +25,6 @@ def unb32(s):
 
 def esc(s):
     return s.replace("\\", "\\\\").replace(" ", "\\s").replace("\n", "\\n")
-
-
-def unesc(s):
-    out, i = [], 0
-    while i < len(s):
-        if s[i] == "\\" and i + 1 < len(s):
-            out.append({"s": " ", "n": "\n", "\\": "\\"}.get(s[i + 1], "?"))
-            i += 2
-        else:
-            out.append(s[i])
-            i += 1
-    return "".join(out)
 
 
 def _rhash(fmt, paths):

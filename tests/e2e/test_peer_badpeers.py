@@ -9,6 +9,7 @@ import os
 import socket
 import sys
 import threading
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -75,13 +76,14 @@ def wait_ctm(fake):
     return int(parts[4]), parts[5]
 
 
-def serve_upload(c, data, leaves, plan):
-    """Answer GETs: plan(kind, off, length) -> bytes to send after SND
-    (or None to answer honestly); returns the list of GETs seen."""
-    gets = []
+def serve_upload(c, data, leaves, plan, slow=None, gets=None):
+    """Answer GETs: plan(off, length) -> (announced length, bytes, close
+    after) or None to answer honestly; slow=(chunk, pause) trickles the
+    honest answers.  Returns the list of GETs seen."""
+    gets = [] if gets is None else gets
     while True:
         try:
-            line = c.line(timeout=20)
+            line = c.line(timeout=30)
         except (EOFError, OSError, socket.timeout):
             return gets
         parts = line.split(" ")
@@ -100,7 +102,10 @@ def serve_upload(c, data, leaves, plan):
         out = plan(off, length)
         if out is None:
             c.send(f"CSND file {ident} {off} {length}")
-            c.sock.sendall(data[off:off + length])
+            chunk, pause = slow or (length or 1, 0)
+            for p in range(off, off + length, chunk):
+                c.sock.sendall(data[p:min(p + chunk, off + length)])
+                time.sleep(pause)
             continue
         snd_len, payload, close = out
         c.send(f"CSND file {ident} {off} {snd_len}")
@@ -108,6 +113,19 @@ def serve_upload(c, data, leaves, plan):
         if close:
             c.sock.close()
             return gets
+
+
+def fake_download(us, fake, name, size, root, result=1):
+    """Our client searches, the fake answers, we /get it, the fake takes
+    our CTM and connects: the C-C connection after our CINF."""
+    us.send(f"/search {name.split('.')[0]}")
+    answer_search(fake, size, root, name)
+    us.expect(f"result {result} ", pred=lambda l: name in l)
+    us.send(f"/get {result}")
+    port, token = wait_ctm(fake)
+    c = cc_connect(fake, port, token)
+    assert c.line().startswith("CINF ")
+    return c
 
 
 def read_exact(c, n):
@@ -126,13 +144,7 @@ def test_corrupt_block_keeps_good_blocks():
         root, leaves = tth_leaves(data, BLOCK)
         us = s.peer("us", listen="127.0.0.1:0")
         fake = s.fake("liar")
-        us.send("/search thing")
-        answer_search(fake, len(data), root, "thing.bin")
-        us.expect("result 1 ")
-        us.send("/get 1")
-        port, token = wait_ctm(fake)
-        c = cc_connect(fake, port, token)
-        assert c.line().startswith("CINF ")
+        c = fake_download(us, fake, "thing.bin", len(data), root)
         bad = bytearray(data)
         bad[5 * BLOCK + 100] ^= 0xFF  # one flipped byte in block 5
 
@@ -173,13 +185,7 @@ def test_truncated_transfer_resumes():
         root, leaves = tth_leaves(data, BLOCK)
         us = s.peer("us", listen="127.0.0.1:0")
         fake = s.fake("flaky")
-        us.send("/search part")
-        answer_search(fake, len(data), root, "part.bin")
-        us.expect("result 1 ")
-        us.send("/get 1")
-        port, token = wait_ctm(fake)
-        c = cc_connect(fake, port, token)
-        c.line()
+        c = fake_download(us, fake, "part.bin", len(data), root)
         cut = 4 * BLOCK + 5000
         gets = serve_upload(c, data, leaves,
                             lambda off, ln: (ln, data[off:cut], True))
@@ -210,13 +216,7 @@ def test_peer_lies_about_size():
         us = s.peer("us", listen="127.0.0.1:0")
         fake = s.fake("bragger")
         # 1. A result whose size does not fit the hash tree.
-        us.send("/search big")
-        answer_search(fake, len(data) + 5000, root, "big.bin")
-        us.expect("result 1 ")
-        us.send("/get 1")
-        port, token = wait_ctm(fake)
-        c = cc_connect(fake, port, token)
-        c.line()
+        c = fake_download(us, fake, "big.bin", len(data) + 5000, root)
         threading.Thread(target=serve_upload,
                          args=(c, data, leaves, lambda o, n: None),
                          daemon=True).start()
@@ -226,13 +226,7 @@ def test_peer_lies_about_size():
         # 2. An SND announcing more bytes than were asked for.
         data2 = os.urandom(3 * BLOCK)
         root2, leaves2 = tth_leaves(data2, BLOCK)
-        us.send("/search more")
-        answer_search(fake, len(data2), root2, "more.bin")
-        us.expect("result 1 ", pred=lambda l: "more.bin" in l)
-        us.send("/get 1")
-        port, token = wait_ctm(fake)
-        c = cc_connect(fake, port, token)
-        c.line()
+        c = fake_download(us, fake, "more.bin", len(data2), root2)
         threading.Thread(target=serve_upload, args=(
             c, data2, leaves2,
             lambda o, n: (n + 4096, data2[o:o + n] + b"x" * 4096, False)),
@@ -314,28 +308,16 @@ def test_connections_without_token_are_refused():
             assert f.read() == data
 
 
-def serve_slowly(c, data, leaves, gets, chunk=128 * 1024, pause=0.05):
-    import time
-    while True:
-        try:
-            line = c.line(timeout=30)
-        except (EOFError, OSError, socket.timeout):
-            return
-        parts = line.split(" ")
-        if parts[0] != "CGET":
-            continue
-        kind, ident, off, length = parts[1], parts[2], int(parts[3]), \
-            int(parts[4])
-        gets.append((kind, off, length))
-        if kind == "tthl":
-            blob = b"".join(leaves)
-            c.send(f"CSND tthl {ident} 0 {len(blob)}")
-            c.sock.sendall(blob)
-            continue
-        c.send(f"CSND file {ident} {off} {length}")
-        for p in range(off, off + length, chunk):
-            c.sock.sendall(data[p:min(p + chunk, off + length)])
-            time.sleep(pause)
+def hold_slot(s, up_nick, tth32):
+    """A fake that takes up_nick's only upload slot and never reads."""
+    hog = s.fake("hog")
+    hog.send(f"DRCM {hog.sid} {hog.sid_of(up_nick)} ADC/1.0 HOG1")
+    port, token = wait_ctm(hog)
+    c = cc_connect(hog, port, token)
+    c.line()
+    c.send(f"CGET file TTH/{tth32} 0 -1")
+    assert c.line().startswith("CSND")
+    return c
 
 
 def test_segments_from_two_sources():
@@ -347,8 +329,10 @@ def test_segments_from_two_sources():
             f.write(data)
         root, leaves = tth_leaves(data, 64 * BLOCK)
         assert b32(root) == tth(os.path.join(share, "movie.mkv"))
-        fast = s.peer("fast", shares=[share], listen="127.0.0.1:0")
+        fast = s.peer("fast", shares=[share], listen="127.0.0.1:0", slots=1)
         fast.expect("share-ready 1 ")
+        # The fast source starts busy, so the slow one surely gets work.
+        hog = hold_slot(s, "fast", b32(root))
         us = s.peer("us", listen="127.0.0.1:0")
         slow = s.fake("slow")
         us.send("/search movie")
@@ -360,15 +344,20 @@ def test_segments_from_two_sources():
         c = cc_connect(slow, port, token)
         c.line()
         gets = []
-        t = threading.Thread(target=serve_slowly,
-                             args=(c, data, leaves, gets), daemon=True)
+        t = threading.Thread(target=serve_upload, args=(
+            c, data, leaves, lambda o, n: None, (128 * 1024, 0.2), gets),
+            daemon=True)
         t.start()
-        done = us.expect("download-done 1 ", timeout=90)
+        wait_until(lambda: any(g[0] == "file" for g in gets), 30,
+                   "a segment asked of the slow source")
+        us.expect("download-queued 1 fast ")
+        hog.sock.close()  # the fast source frees up and joins in
+        done = us.expect("download-done 1 ", timeout=120)
         with open(fields(done, 5)[2], "rb") as f:
             assert hashlib.sha256(f.read()).digest() == \
                 hashlib.sha256(data).digest()
         fast.expect("upload-done us ")
-        assert [g for g in gets if g[0] == "file"], gets
+        assert len([g for g in gets if g[0] == "file"]) >= 1, gets
 
 
 def test_resume_after_restart():
@@ -378,13 +367,7 @@ def test_resume_after_restart():
         state = s.tmp.join("state")
         us = s.peer("us", listen="127.0.0.1:0", state_dir=state)
         fake = s.fake("src")
-        us.send("/search resume")
-        answer_search(fake, len(data), root, "resume.bin")
-        us.expect("result 1 ")
-        us.send("/get 1")
-        port, token = wait_ctm(fake)
-        c = cc_connect(fake, port, token)
-        c.line()
+        c = fake_download(us, fake, "resume.bin", len(data), root)
         cut = 7 * BLOCK + 10
         serve_upload(c, data, leaves, lambda o, n: (n, data[o:cut], True))
         us.expect("download-error 1 src ")
@@ -422,14 +405,7 @@ def test_slots_full_then_queued():
             f.write(data)
         up = s.peer("up", shares=[share], listen="127.0.0.1:0", slots=1)
         up.expect("share-ready 1 ")
-        hog = s.fake("hog")
-        t = tth(os.path.join(share, "a.bin"))
-        hog.send(f"DRCM {hog.sid} {hog.sid_of('up')} ADC/1.0 HOG1")
-        port, token = wait_ctm(hog)
-        c = cc_connect(hog, port, token)
-        c.line()
-        c.send(f"CGET file TTH/{t} 0 -1")  # holds the only slot: no reads
-        assert c.line().startswith("CSND")
+        c = hold_slot(s, "up", tth(os.path.join(share, "a.bin")))
         us = s.peer("us", listen="127.0.0.1:0")
         us.send("/search a.bin")
         us.expect("result 1 ")
