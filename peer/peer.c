@@ -57,6 +57,28 @@ fmt_size(char *out, size_t cap, uint64_t bytes)
 }
 
 void
+fmt_bar(char *out, size_t width, uint64_t done, uint64_t total)
+{
+	size_t fill = total ? (size_t)(done * width / total) : width;
+
+	for (size_t i = 0; i < width; i++)
+		out[i] = i < fill ? '#' : '.';
+	out[width] = '\0';
+}
+
+void
+fmt_eta(char *out, size_t cap, uint64_t left, double rate_bps)
+{
+	if (left == 0)
+		snprintf(out, cap, "done");
+	else if (rate_bps > 1)
+		snprintf(out, cap, "%llds",
+		         (long long)((double)left / rate_bps));
+	else
+		snprintf(out, cap, "?");
+}
+
+void
 peer_new_token(char *out, size_t cap)
 {
 	uint8_t r[8];
@@ -1139,16 +1161,6 @@ cmd_browse(struct peer *p, char *args)
 }
 
 static void
-bar(char *out, size_t width, uint64_t done, uint64_t total)
-{
-	size_t fill = total ? (size_t)(done * width / total) : width;
-
-	for (size_t i = 0; i < width; i++)
-		out[i] = i < fill ? '#' : '.';
-	out[width] = '\0';
-}
-
-static void
 cmd_downloads(struct peer *p, char *args)
 {
 	size_t n = 0;
@@ -1166,22 +1178,16 @@ cmd_downloads(struct peer *p, char *args)
 		       : d->opened                ? d->f.done_bytes
 		                                  : 0;
 		snprintf(id, sizeof(id), "%u", d->id);
-		bar(b, 20, have, d->size);
+		fmt_bar(b, 20, have, d->size);
 		snprintf(pct, sizeof(pct), "%d",
 		         d->size ? (int)(have * 100 / d->size) : 100);
 		fmt_size(done, sizeof(done), have);
 		fmt_size(total, sizeof(total), d->size);
 		fmt_size(rate, sizeof(rate), (uint64_t)d->rate_bps);
-		if (d->status == DOWNLOAD_DONE)
-			snprintf(eta, sizeof(eta), "done");
-		else if (d->status == DOWNLOAD_FAILED)
+		if (d->status == DOWNLOAD_FAILED)
 			snprintf(eta, sizeof(eta), "failed");
-		else if (d->rate_bps > 1)
-			snprintf(eta, sizeof(eta), "%llds",
-			         (long long)((double)(d->size - have) /
-			                     d->rate_bps));
 		else
-			snprintf(eta, sizeof(eta), "?");
+			fmt_eta(eta, sizeof(eta), d->size - have, d->rate_bps);
 		snprintf(src, sizeof(src), "%zu",
 		         transfer_sources_active(p, d));
 		ui_emit(p, "download", id, d->name, b, pct, done, total, rate,

@@ -183,5 +183,9 @@ void transfer_on_udp(struct peer *p);
 
 /* Human sizes and bars. */
 void fmt_size(char *out, size_t cap, uint64_t bytes);
+/* fmt_bar - width characters of '#' and '.' (out holds width + 1). */
+void fmt_bar(char *out, size_t width, uint64_t done, uint64_t total);
+/* fmt_eta - "12s", "done", or "?" when the rate is unknown. */
+void fmt_eta(char *out, size_t cap, uint64_t left, double rate_bps);
 
 #endif

@@ -1514,23 +1514,24 @@ transfer_list_uploads(struct peer *p)
 	size_t n = 0;
 
 	for (struct cc *c = p->ccs; c; c = c->next) {
-		char done[24], total[24], rate[24], pct[8];
+		char b[24], pct[8], done[32], total[32], rate[32], eta[32];
 		long long el;
+		double bps;
 
 		if (c->closing || c->state != CC_SEND)
 			continue;
 		el = now_ms(p) - c->up_start_ms;
-		snprintf(done, sizeof(done), "%llu",
-		         (unsigned long long)c->up_done);
-		snprintf(total, sizeof(total), "%llu",
-		         (unsigned long long)c->up_total);
-		snprintf(rate, sizeof(rate), "%.0f",
-		         el > 0 ? c->up_done * 1000.0 / (double)el : 0.0);
+		bps = el > 0 ? (double)c->up_done * 1000.0 / (double)el : 0.0;
+		fmt_bar(b, 20, c->up_done, c->up_total);
 		snprintf(pct, sizeof(pct), "%d",
 		         c->up_total ? (int)(c->up_done * 100 / c->up_total)
 		                     : 100);
-		ui_emit(p, "upload", c->nick, c->up_name, done, total, rate,
-		        pct, NULL);
+		fmt_size(done, sizeof(done), c->up_done);
+		fmt_size(total, sizeof(total), c->up_total);
+		fmt_size(rate, sizeof(rate), (uint64_t)bps);
+		fmt_eta(eta, sizeof(eta), c->up_total - c->up_done, bps);
+		ui_emit(p, "upload", c->nick, c->up_name, b, pct, done, total,
+		        rate, eta, NULL);
 		n++;
 	}
 	if (n == 0)

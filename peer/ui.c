@@ -216,7 +216,7 @@ static const struct {
 	{ "download-error", "download %1: %2: %3" },
 	{ "download", "%1. %2 [%3] %4% %5 of %6, %7/s, ETA %8, %9 source(s)" },
 	{ "downloads-none", "no downloads" },
-	{ "upload", "%1 <- %2 [%6%] %3 of %4 bytes, %5 B/s" },
+	{ "upload", "%1 <- %2 [%3] %4% %5 of %6, %7/s, ETA %8" },
 	{ "uploads-none", "no uploads" },
 	{ "upload-done", "uploaded %2 to %1 (%3 bytes)" },
 	{ "upload-refused", "refused %1 a request for %2 (not shared)" },

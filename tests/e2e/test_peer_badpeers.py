@@ -406,6 +406,11 @@ def test_slots_full_then_queued():
         up = s.peer("up", shares=[share], listen="127.0.0.1:0", slots=1)
         up.expect("share-ready 1 ")
         c = hold_slot(s, "up", tth(os.path.join(share, "a.bin")))
+        up.send("/uploads")
+        line = up.expect("upload hog /slots/a.bin ")
+        f = fields(line, 9)
+        assert len(f[3]) == 20 and set(f[3]) <= {"#", "."} and \
+            0 <= int(f[4]) < 100 and f[6] == "4.0 MiB", line
         us = s.peer("us", listen="127.0.0.1:0")
         us.send("/search a.bin")
         us.expect("result 1 ")
