@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* ui.c - the tty (GNU readline, callback interface) and batch faces. */
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +182,7 @@ static struct peer *tty_peer;
 static enum ui_prompt tty_prompt_kind;
 static bool tty_installed;
 static const char *tty_prompt = "> ";
+static bool tty_erase_echo; /* stdout is a terminal */
 
 /* Human formats: %1..%9 are fields; the rest is literal. */
 static const struct {
@@ -365,6 +367,10 @@ tty_on_line(char *line)
 	} else {
 		if (*line)
 			add_history(line);
+		/* A chat line comes back from the hub as "[me] : text":
+		 * erase the typed copy so the room reads like a room. */
+		if (*line && line[0] != '/' && tty_erase_echo)
+			fputs("\033[1A\033[2K", stdout);
 		peer_command(p, line);
 	}
 	free(line);
@@ -441,14 +447,25 @@ tty_complete(const char *text, int start, int end)
 	return rl_completion_matches(text, tty_complete_nick);
 }
 
+static void
+tty_on_winch(struct ipk_loop *loop, int signo, void *arg)
+{
+	(void)loop;
+	(void)signo;
+	(void)arg;
+	rl_resize_terminal();
+}
+
 static int
 tty_start(struct peer *p)
 {
 	tty_peer = p;
+	tty_erase_echo = isatty(STDOUT_FILENO) && isatty(STDIN_FILENO);
 	rl_readline_name = "ipckit";
 	rl_attempted_completion_function = tty_complete;
 	rl_callback_handler_install(tty_prompt, tty_on_line);
 	tty_installed = true;
+	ipk_loop_signal(p->loop, SIGWINCH, tty_on_winch, NULL);
 	return ipk_loop_watch(p->loop, STDIN_FILENO, IPK_READ, tty_on_stdin, p);
 }
 
