@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -538,7 +539,16 @@ hashing_start(struct hashing **hp, const char *db_path, struct ipk_loop *loop,
 		*why = "watch";
 		goto fail;
 	}
-	err = -pthread_create(&h->thread, NULL, hashing_main, h);
+	{
+		/* Signals are for the loop's signalfd: the thread starts
+		 * with all of them blocked, so none is delivered to it. */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		err = -pthread_create(&h->thread, NULL, hashing_main, h);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (err) {
 		*why = "pthread_create";
 		ipk_loop_unwatch(loop, h->efd);

@@ -3,6 +3,7 @@
  * both lists under one mutex, the loop woken by an eventfd. */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -141,7 +142,16 @@ verifier_start(struct verifier **vp, struct ipk_loop *loop, verify_done_fn *fn,
 	err = ipk_loop_watch(loop, v->efd, IPK_READ, verifier_on_event, v);
 	if (err)
 		goto fail;
-	err = -pthread_create(&v->thread, NULL, verifier_main, v);
+	{
+		/* Signals are for the loop's signalfd: the thread starts
+		 * with all of them blocked, so none is delivered to it. */
+		sigset_t all, old;
+
+		sigfillset(&all);
+		pthread_sigmask(SIG_SETMASK, &all, &old);
+		err = -pthread_create(&v->thread, NULL, verifier_main, v);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+	}
 	if (err) {
 		ipk_loop_unwatch(loop, v->efd);
 		goto fail;

@@ -7,6 +7,8 @@ both modes with sha256 checks, multi-source segments, resume after a
 restart, safe names, file lists (/browse), upload slots and queueing."""
 import hashlib
 import os
+import signal
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -87,6 +89,36 @@ def test_login_chat_pm():
         assert b.quit() == 0
         a.expect("leave user2")
         assert a.quit() == 0
+
+
+def test_ready_fd_and_signal():
+    """--ready-fd reports the login; SIGTERM is a clean quit (status 0)."""
+    with World() as w:
+        p = harness.Proc([harness.IPCKIT, "peer", "--batch", "-n", "user1",
+                          "--password-env", "PW", "--ready-fd", "3",
+                          "-l", "127.0.0.1:0",
+                          "--state-dir", w.tmp.join("s"),
+                          "--downloads", w.tmp.join("d"), w.hub.url],
+                         ready=True, stdin=subprocess.PIPE,
+                         env={"PW": "passwd1"})
+        try:
+            assert p.ready == "ready active", p.ready
+            p.signal(signal.SIGTERM)
+            assert p.wait(timeout=20) == 0
+        finally:
+            p.kill()
+
+
+def test_usage_errors():
+    r = harness.ipckit("peer", "http://x:1")
+    assert r.returncode == 1 and "adc://HOST:PORT" in r.stderr, r
+    r = harness.ipckit("peer", "adcs://127.0.0.1:1")
+    assert r.returncode == 1 and "TLS" in r.stderr, r
+    r = harness.ipckit("peer", "--password-env", "IPK_NO_SUCH_VAR_X",
+                       "adc://127.0.0.1:1")
+    assert r.returncode == 2, r
+    r = harness.ipckit("peer")
+    assert r.returncode == 2, r
 
 
 def test_login_failures():
@@ -210,6 +242,8 @@ if __name__ == "__main__":
     harness.run([
         test_login_chat_pm,
         test_login_failures,
+        test_ready_fd_and_signal,
+        test_usage_errors,
         test_download_active_to_active,
         test_download_passive_downloader,
         test_download_passive_uploader,

@@ -7,6 +7,7 @@ tmux server.  For each real client: (a) we are active and it is passive,
 (b) we are passive and it is active; in each, we download from it and it
 downloads from us, and the two chat."""
 import hashlib
+import json
 import os
 import sys
 
@@ -79,6 +80,18 @@ def run_pair(make_real, we_active, real_active, tag):
                    "the whole file")
         assert sha256(path) == sha256_bytes(ours)
         us.expect(f"upload-done {real.nick} ", timeout=20)
+        # File lists both ways: we read theirs, they read ours.
+        # (ncdc writes its own list a while after hashing: ask again
+        # until the file is in it.)
+        def browsed():
+            us.mark()
+            us.send(f"/browse {real.nick}")
+            line = us.expect(f"list {real.nick} ", timeout=30)
+            return int(fields(line, 3)[2]) > 1
+        wait_until(browsed, 60, "their file list with the file", step=2)
+        us.expect("entry ", pred=lambda l: f"/theirs/from-them-{tag}.bin"
+                  in l, timeout=10)
+        real.browse_("us", f"from-us-{tag}.bin")
     finally:
         if us:
             us.stop()
@@ -98,6 +111,21 @@ class EiskaltPeer(Eiskalt):
     def download_(self, name, size, tth):
         self.download(name, size, tth)
 
+    def browse_(self, nick, expect):
+        """Eiskalt fetches and opens our files.xml.bz2."""
+        self.call("list.download", huburl=self.hub_url, nick=nick)
+
+        def listed():
+            lists = self.call("list.local") or ""
+            for name in str(lists).replace(";", " ").split():
+                if name.startswith(nick + "."):
+                    self.call("list.open", filelist=name)
+                    out = self.call("list.lsdir", filelist=name,
+                                    directory="")
+                    return "ours" in json.dumps(out)
+            return False
+        wait_until(listed, 30, "eiskalt reading our file list", step=0.5)
+
 
 class NcdcPeer(Ncdc):
     def say_(self, text):
@@ -110,6 +138,12 @@ class NcdcPeer(Ncdc):
         self.type(f"/search -tth {tth}")
         self.wait_screen(name, timeout=30)
         self.key("d")
+
+    def browse_(self, nick, expect):
+        """ncdc fetches our files.xml.bz2 and shows its top directory."""
+        self.key("q")  # close the search tab
+        self.type(f"/browse {nick}")
+        self.wait_screen("ours/", timeout=30)
 
 
 def eiskalt(hub_url, share, active):
