@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* verify.c - one thread hashing written blocks; jobs in, verdicts out,
- * both lists under one mutex, the loop woken by an eventfd. */
+/* verify.c - threads (one per core) hashing written blocks; jobs in, verdicts
+ * out, both lists under one mutex, the loop woken by an eventfd. */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
@@ -14,9 +14,11 @@
 #include "verify.h"
 #include "xalloc.h"
 
+#define VERIFY_MAX_THREADS 4
+
 struct verifier {
-	pthread_t thread;
-	bool started;
+	pthread_t threads[VERIFY_MAX_THREADS];
+	int n_threads; /* started */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	struct verify_job *todo, **todo_tail; /* guarded by mu */
@@ -102,12 +104,13 @@ verifier_stop(struct verifier *v)
 {
 	if (v == NULL)
 		return;
-	if (v->started) {
+	if (v->n_threads > 0) {
 		pthread_mutex_lock(&v->mu);
 		v->stopping = true;
-		pthread_cond_signal(&v->cv);
+		pthread_cond_broadcast(&v->cv);
 		pthread_mutex_unlock(&v->mu);
-		pthread_join(v->thread, NULL);
+		for (int i = 0; i < v->n_threads; i++)
+			pthread_join(v->threads[i], NULL);
 		ipk_loop_unwatch(v->loop, v->efd);
 	}
 	verify_free_list(v->todo);
@@ -147,16 +150,28 @@ verifier_start(struct verifier **vp, struct ipk_loop *loop, verify_done_fn *fn,
 		 * with all of them blocked, so none is delivered to it. */
 		sigset_t all, old;
 
+		/* Blocks are independent: one thread per core hashes them
+		 * in parallel. */
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		int n = cpus < 1                    ? 1
+		        : cpus > VERIFY_MAX_THREADS ? VERIFY_MAX_THREADS
+		                                    : (int)cpus;
+
 		sigfillset(&all);
 		pthread_sigmask(SIG_SETMASK, &all, &old);
-		err = -pthread_create(&v->thread, NULL, verifier_main, v);
+		for (err = 0; v->n_threads < n && err == 0; v->n_threads++) {
+			err = -pthread_create(&v->threads[v->n_threads], NULL,
+			                      verifier_main, v);
+			if (err)
+				break;
+		}
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 	}
-	if (err) {
+	if (err && v->n_threads == 0) {
 		ipk_loop_unwatch(loop, v->efd);
 		goto fail;
 	}
-	v->started = true;
+	err = 0;
 	*vp = v;
 	return 0;
 fail:

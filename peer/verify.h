@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-/* verify.h - the verifier: a thread that hashes downloaded blocks (read
+/* verify.h - the verifier: threads that hash downloaded blocks (read
  * back from the part file, which the page cache still holds) against
  * their TTH leaves, so the loop thread only moves bytes.  Verdicts come
  * back on the loop through an eventfd. */
