@@ -55,6 +55,11 @@ def run_pair(make_real, we_active, real_active, tag):
         us.expect(f"chat {real.nick} hello from {real.nick}", timeout=30)
         us.send("hi there")
         real.wait_chat_("hi there")
+        # Private messages both ways.
+        real.pm_("us", f"psst from {real.nick}")
+        us.expect(f"pm {real.nick} us psst from {real.nick}", timeout=30)
+        us.send(f"/msg {real.nick} secret reply")
+        real.wait_pm_("us", "secret reply")
         # We download from them (their hashing may still be running).
         def found():
             us.mark()
@@ -106,6 +111,13 @@ class EiskaltPeer(Eiskalt):
     def wait_chat_(self, text):
         wait_until(lambda: text in self.chat(), 30, f"'{text}' in eiskalt")
 
+    def pm_(self, nick, text):
+        self.pm(nick, text)
+
+    def wait_pm_(self, nick, text):
+        wait_until(lambda: text in self.pm_log(), 30,
+                   f"'{text}' in eiskalt's PM log")
+
     def download_(self, name, size, tth):
         self.download(name, size, tth)
 
@@ -131,6 +143,15 @@ class NcdcPeer(Ncdc):
         self.type(text)
 
     def wait_chat_(self, text):
+        self.wait_screen(text)
+
+    def pm_(self, nick, text):
+        self.type(f"/msg {nick} {text}")
+
+    def wait_pm_(self, nick, text):
+        # ncdc opens a tab "~nick" for the conversation; show it.
+        self.wait_screen(f"~{nick}", timeout=30)
+        self.type(f"/query {nick}")
         self.wait_screen(text)
 
     def download_(self, name, size, tth):
