@@ -73,7 +73,7 @@ const struct cmd cmd_help = {
 	.details = "ipckit help --man writes the man page and ipckit help "
 	           "--markdown writes docs/cli.md,\nboth from the command "
 	           "table.",
-	.opts = (const struct opt[]){ { NULL } },
+	.opts = (const struct opt[]){ { NULL, 0, NULL, NULL } },
 	.run = cli_help,
 };
 
