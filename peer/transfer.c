@@ -37,6 +37,7 @@
 #define CC_MAX_CONNS      64
 #define CC_SOURCES_PER_DL 4
 #define EXPECT_MS         30000
+#define EXPECT_MAX        256 /* connections we wait for at once */
 
 enum cc_state {
 	CC_CONNECTING, /* outgoing connect() in progress */
@@ -384,7 +385,14 @@ transfer_free_all(struct peer *p)
 static struct expect *
 expect_add(struct peer *p, const char *token, const char *cid, bool download)
 {
-	struct expect *e = xcalloc(1, sizeof(*e));
+	struct expect *e;
+	size_t n = 0;
+
+	/* Bounded: a flood of RCMs cannot grow the list without limit. */
+	for (e = p->expects; e; e = e->next)
+		if (++n >= EXPECT_MAX)
+			return NULL;
+	e = xcalloc(1, sizeof(*e));
 
 	snprintf(e->token, sizeof(e->token), "%s", token);
 	snprintf(e->cid, sizeof(e->cid), "%s", cid);
@@ -1384,8 +1392,8 @@ transfer_on_rcm(struct peer *p, const struct user *u, const char *proto,
 	}
 	if (p->listen_fd < 0 || !*u->cid || strlen(token) >= 32)
 		return; /* passive too: we cannot be connected to */
-	expect_add(p, token, u->cid, false);
-	session_ctm(&p->sess, u, p->port, token);
+	if (expect_add(p, token, u->cid, false) != NULL)
+		session_ctm(&p->sess, u, p->port, token);
 }
 
 /* Ask a source for a connection. */
@@ -1398,11 +1406,14 @@ transfer_request(struct peer *p, struct download *d, struct download_source *s)
 	if (u == NULL)
 		return;
 	peer_new_token(token, sizeof(token));
+	if ((p->listen_fd >= 0 || adc_su_has(u->su, "TCP4")) &&
+	    expect_add(p, token, s->cid, true) == NULL) {
+		s->retry_ms = now_ms(p) + 5000; /* too many pending */
+		return;
+	}
 	if (p->listen_fd >= 0) {
-		expect_add(p, token, s->cid, true);
 		session_ctm(&p->sess, u, p->port, token);
 	} else if (adc_su_has(u->su, "TCP4")) {
-		expect_add(p, token, s->cid, true);
 		session_rcm(&p->sess, u, token);
 	} else {
 		snprintf(id, sizeof(id), "%u", d->id);
