@@ -400,7 +400,9 @@ def test_slots_full_then_queued():
     with Scene() as s:
         share = s.tmp.join("slots")
         os.makedirs(share)
-        data = os.urandom(4 * 1024 * 1024)
+        # Larger than loopback's socket buffers: a reader that never
+        # reads keeps the upload (and the slot) busy.
+        data = os.urandom(32 * 1024 * 1024)
         with open(os.path.join(share, "a.bin"), "wb") as f:
             f.write(data)
         up = s.peer("up", shares=[share], listen="127.0.0.1:0", slots=1)
@@ -410,7 +412,7 @@ def test_slots_full_then_queued():
         line = up.expect("upload hog /slots/a.bin ")
         f = fields(line, 9)
         assert len(f[3]) == 20 and set(f[3]) <= {"#", "."} and \
-            0 <= int(f[4]) < 100 and f[6] == "4.0 MiB", line
+            0 <= int(f[4]) < 100 and f[6] == "32.0 MiB", line
         us = s.peer("us", listen="127.0.0.1:0")
         us.send("/search a.bin")
         us.expect("result 1 ")
