@@ -57,9 +57,13 @@ def answer_search(fake, data_size, root, name):
               f"TR{b32(root)} TO{token}")
 
 
-def cc_connect(fake, port, token, with_token=True, cid=None):
+def cc_connect(fake, port, token, with_token=True, cid=None, rcvbuf=None):
     """Connect to our client as the fake and do the C-C handshake."""
-    s = socket.create_connection(("127.0.0.1", port), timeout=20)
+    s = socket.socket()
+    if rcvbuf:  # a small window: a reader that stops really stalls us
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(20)
+    s.connect(("127.0.0.1", port))
     c = Lines(s)
     c.send("CSUP ADBASE ADTIGR ADBZIP")
     assert c.line().startswith("CSUP")
@@ -313,7 +317,7 @@ def hold_slot(s, up_nick, tth32):
     hog = s.fake("hog")
     hog.send(f"DRCM {hog.sid} {hog.sid_of(up_nick)} ADC/1.0 HOG1")
     port, token = wait_ctm(hog)
-    c = cc_connect(hog, port, token)
+    c = cc_connect(hog, port, token, rcvbuf=16384)
     c.line()
     c.send(f"CGET file TTH/{tth32} 0 -1")
     assert c.line().startswith("CSND")
