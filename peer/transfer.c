@@ -733,6 +733,11 @@ cc_finish_what(struct cc *c)
 		peer_download_finished(p, d);
 		break;
 	case CCW_FILE:
+		/* Start writing the segment back now, so that the fsync before
+		 * the final rename has little left to do. */
+		(void)sync_file_range(d->f.fd, (off64_t)c->want_off,
+		                      (off64_t)c->want_len,
+		                      SYNC_FILE_RANGE_WRITE);
 		if (dlfile_complete(&d->f))
 			peer_download_finished(p, d);
 		break;
