@@ -197,7 +197,7 @@ usage:
 
 const struct cmd cmd_peer = {
 	.name = "peer",
-	.args = "adc://HOST:PORT",
+	.args = "adc://HOST:PORT | adcs://HOST:PORT[/?kp=SHA256/KEYPRINT]",
 	.summary = "chat and share files on an ADC hub (a DC client)",
 	.details = "Logs in to an ADC hub (ours, uhub or any other), shows the "
 	           "hub's name and messages,\nasks ID: and PW: when not given, "

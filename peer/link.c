@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
 #include "link.h"
 #include "xalloc.h"
 
@@ -21,6 +24,11 @@ link_init(struct link *l, int fd)
 void
 link_fini(struct link *l)
 {
+	if (l->ssl) {
+		(void)SSL_shutdown(l->ssl); /* best effort, nonblocking */
+		SSL_free(l->ssl);
+		ERR_clear_error();
+	}
 	if (l->fd >= 0)
 		close(l->fd);
 	free(l->in);
@@ -39,11 +47,53 @@ link_compact_in(struct link *l)
 	l->in_off = 0;
 }
 
+/* TLS: read until OpenSSL has nothing decrypted left, since epoll
+ * cannot see what it buffers. */
+static ssize_t
+link_fill_tls(struct link *l)
+{
+	ssize_t total = 0;
+
+	l->tls_want_write = false;
+	for (;;) {
+		int n, e;
+
+		if (l->in_cap - l->in_len < LINK_READ_CHUNK + 1) {
+			if (l->in_len > LINK_MAX_LINE * 4)
+				return total; /* let the caller consume */
+			l->in_cap = l->in_len + LINK_READ_CHUNK + 1;
+			l->in = xrealloc(l->in, l->in_cap);
+		}
+		n = SSL_read(l->ssl, l->in + l->in_len, LINK_READ_CHUNK);
+		if (n > 0) {
+			l->in_len += (size_t)n;
+			total += n;
+			continue;
+		}
+		e = SSL_get_error(l->ssl, n);
+		ERR_clear_error();
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+			l->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+			return total > 0 ? total : -EAGAIN;
+		}
+		if (e == SSL_ERROR_ZERO_RETURN ||
+		    (e == SSL_ERROR_SYSCALL && n == 0)) {
+			l->eof = true;
+			return total > 0 ? total : 0;
+		}
+		return total > 0 ? total : -ECONNRESET;
+	}
+}
+
 ssize_t
 link_fill(struct link *l)
 {
 	ssize_t n;
 
+	if (l->ssl) {
+		link_compact_in(l);
+		return link_fill_tls(l);
+	}
 	link_compact_in(l);
 	/* +1: room for the NUL link_line() writes after a line. */
 	if (l->in_cap - l->in_len < LINK_READ_CHUNK + 1) {
@@ -119,6 +169,22 @@ link_queue(struct link *l, const void *data, size_t n)
 int
 link_flush(struct link *l)
 {
+	while (l->ssl && l->out_off < l->out_len) {
+		size_t want = l->out_len - l->out_off;
+		int n = SSL_write(l->ssl, l->out + l->out_off,
+		                  want > 1 << 30 ? 1 << 30 : (int)want);
+		int e;
+
+		if (n > 0) {
+			l->out_off += (size_t)n;
+			continue;
+		}
+		e = SSL_get_error(l->ssl, n);
+		ERR_clear_error();
+		if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ)
+			return -EAGAIN;
+		return -EPIPE;
+	}
 	while (l->out_off < l->out_len) {
 		ssize_t n = send(l->fd, l->out + l->out_off,
 		                 l->out_len - l->out_off, MSG_NOSIGNAL);

@@ -19,12 +19,15 @@ struct link {
 	size_t in_len, in_off, in_cap;
 	char *out; /* owned: bytes queued, not yet written */
 	size_t out_len, out_off, out_cap;
-	bool eof; /* the peer closed its side */
+	bool eof;            /* the peer closed its side */
+	void *ssl;           /* owned SSL * (tls.c), or NULL for plain TCP */
+	bool tls_want_write; /* TLS needs writability to go on */
 };
 
 /* link_init - take fd (nonblocking) as the link's socket. */
 void link_init(struct link *l, int fd);
-/* link_fini - close the socket and free the buffers.  NULL-safe fields. */
+/* link_fini - close the socket (after a TLS close_notify if any) and free
+ * the buffers.  NULL-safe fields. */
 void link_fini(struct link *l);
 
 /*

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "peer.h"
 #include "search.h"
+#include "tls.h"
 #include "ui.h"
 #include "verify.h"
 #include "xalloc.h"
@@ -36,6 +37,7 @@
 
 static void peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events,
                            void *arg);
+static void peer_hub_tls(struct peer *p);
 
 /* ---- small helpers ---- */
 
@@ -125,11 +127,13 @@ peer_hub_watch(struct peer *p)
 {
 	unsigned ev = IPK_READ;
 
-	if (p->hub.fd < 0)
+	if (p->hub.fd < 0 || p->hub_gone)
 		return;
 	if (p->hub_connecting)
 		ev = IPK_WRITE;
-	else if (link_pending(&p->hub) > 0)
+	else if (p->hub_tls_handshaking)
+		ev = p->hub.tls_want_write ? IPK_WRITE : IPK_READ;
+	else if (link_pending(&p->hub) > 0 || p->hub.tls_want_write)
 		ev |= IPK_WRITE;
 	ipk_loop_watch(p->loop, p->hub.fd, ev, peer_on_hub_io, p);
 }
@@ -145,7 +149,7 @@ peer_send_cb(void *arg, const char *line, size_t len)
 	err = link_queue(&p->hub, line, len);
 	if (err)
 		return err;
-	if (!p->hub_connecting) {
+	if (!p->hub_connecting && !p->hub_tls_handshaking) {
 		err = link_flush(&p->hub);
 		if (err && err != -EAGAIN)
 			return err;
@@ -211,10 +215,27 @@ peer_on_hub_io(struct ipk_loop *loop, int fd, unsigned events, void *arg)
 		p->hub_connecting = false;
 		snprintf(addr, sizeof(addr), "%s:%u", p->hub_host, p->hub_port);
 		ui_emit(p, "connected", addr, NULL);
+		if (p->hub_tls) {
+			const char *why = NULL;
+
+			if (tls_start(&p->hub, p->hub_host, &why) != 0) {
+				peer_hub_lost(p, why);
+				return;
+			}
+			p->hub_tls_handshaking = true;
+			peer_hub_tls(p);
+			return;
+		}
 		(void)link_flush(&p->hub);
 		peer_hub_watch(p);
 		return;
 	}
+	if (p->hub_tls_handshaking) {
+		peer_hub_tls(p);
+		return;
+	}
+	if (p->hub.tls_want_write) /* TLS wanted to write to read on */
+		events |= IPK_READ;
 	if (events & IPK_WRITE) {
 		int err = link_flush(&p->hub);
 
@@ -257,16 +278,32 @@ peer_parse_url(struct peer *p, const char *url, const char **why)
 	char *end;
 	long port;
 
+	const char *kp, *end_hp;
+
 	if (strncmp(url, "adc://", 6) == 0) {
 		hp = url + 6;
 	} else if (strncmp(url, "adcs://", 7) == 0) {
-		*why = "adcs:// (TLS) is not supported yet; use adc://";
-		return -EPROTONOSUPPORT;
+		hp = url + 7;
+		p->hub_tls = true;
 	} else {
-		*why = "the hub address must look like adc://HOST:PORT";
+		*why = "the hub address must look like adc://HOST:PORT or "
+		       "adcs://HOST:PORT[/?kp=SHA256/KEYPRINT]";
 		return -EINVAL;
 	}
-	colon = strrchr(hp, ':');
+	/* adcs://host:port/?kp=SHA256/XXXX pins the hub's certificate. */
+	kp = strstr(hp, "kp=");
+	if (kp) {
+		if (!p->hub_tls || strncmp(kp + 3, "SHA256/", 7) != 0 ||
+		    strlen(kp + 3) >= TLS_KEYPRINT_LEN) {
+			*why = "kp= takes SHA256/<base32> with adcs:// only";
+			return -EINVAL;
+		}
+		p->hub_keyprint = xstrdup(kp + 3);
+	}
+	end_hp = strchr(hp, '/');
+	if (end_hp == NULL)
+		end_hp = hp + strlen(hp);
+	colon = memrchr(hp, ':', (size_t)(end_hp - hp));
 	if (colon == NULL || colon == hp) {
 		*why = "the hub address must look like adc://HOST:PORT";
 		return -EINVAL;
@@ -279,6 +316,46 @@ peer_parse_url(struct peer *p, const char *url, const char **why)
 	p->hub_host = xstrndup(hp, (size_t)(colon - hp));
 	p->hub_port = (unsigned)port;
 	return 0;
+}
+
+/* The TCP connection is up: TLS first for adcs://, then the session's
+ * lines (HSUP is already queued). */
+static void
+peer_hub_tls(struct peer *p)
+{
+	const char *why = NULL;
+	char kp[TLS_KEYPRINT_LEN];
+	int err = tls_handshake(&p->hub, &why);
+
+	if (err == -EAGAIN) {
+		peer_hub_watch(p);
+		return;
+	}
+	if (err) {
+		peer_hub_lost(p, why);
+		return;
+	}
+	p->hub_tls_handshaking = false;
+	if (tls_keyprint(&p->hub, kp) != 0) {
+		peer_hub_lost(p, "the hub sent no certificate");
+		return;
+	}
+	if (p->hub_keyprint && strcmp(p->hub_keyprint, kp) != 0) {
+		char why2[200];
+
+		snprintf(why2, sizeof(why2),
+		         "the hub's keyprint is %s, not the one in the address",
+		         kp);
+		peer_hub_lost(p, why2);
+		return;
+	}
+	ui_emit(p, "tls", tls_version(&p->hub), kp,
+	        p->hub_keyprint ? "verified" : "not pinned", NULL);
+	if (link_flush(&p->hub) == -EPIPE) {
+		peer_hub_lost(p, "cannot send to the hub");
+		return;
+	}
+	peer_hub_watch(p);
 }
 
 static int
@@ -314,7 +391,8 @@ peer_connect_hub(struct peer *p, const char **why)
 	}
 	link_init(&p->hub, fd);
 	p->hub_connecting = true;
-	snprintf(addr, sizeof(addr), "adc://%s:%u", p->hub_host, p->hub_port);
+	snprintf(addr, sizeof(addr), "%s://%s:%u", p->hub_tls ? "adcs" : "adc",
+	         p->hub_host, p->hub_port);
 	ui_emit(p, "connecting", addr, NULL);
 	session_start(&p->sess);
 	peer_hub_watch(p);
@@ -1540,6 +1618,7 @@ out:
 	session_fini(&p->sess);
 	ipk_loop_free(p->loop);
 	free(p->hub_host);
+	free(p->hub_keyprint);
 	free(p->incomplete_dir);
 	free(p);
 	return code;

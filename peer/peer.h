@@ -102,6 +102,9 @@ struct peer {
 	struct peer_opts o;
 	char *hub_host; /* owned */
 	unsigned hub_port;
+	bool hub_tls;             /* adcs:// */
+	bool hub_tls_handshaking; /* TCP is up, TLS not yet */
+	char *hub_keyprint;       /* owned: "SHA256/..." from kp=, or NULL */
 	struct session sess;
 	struct link hub;     /* hub.fd -1 until connected */
 	bool hub_connecting; /* connect() in progress */

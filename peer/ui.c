@@ -192,6 +192,7 @@ static const struct {
 	{ "hub", "=====\nHello! This is %1\n%2\n=====" },
 	{ "connecting", "Connecting to %1 ..." },
 	{ "connected", "Connected to %1" },
+	{ "tls", "Encrypted with %1; hub keyprint %2 (%3)" },
 	{ "login", "Log-in success!! [%1]\n-----Chatting Room-----" },
 	{ "login-failed", "Log-in fail: %2" },
 	{ "disconnected", "Disconnected from the hub: %1" },

@@ -93,10 +93,31 @@ class Uhub:
     registered in its SQLite database; reg_only refuses guests."""
 
     def __init__(self, users=None, reg_only=False, name="Test hub",
-                 description="A hub for tests", motd="Welcome to the test hub"):
+                 description="A hub for tests", motd="Welcome to the test hub",
+                 tls=False):
         self.dir = _tmpdir("uhub")
         self.port = free_port()
         self.url = f"adc://127.0.0.1:{self.port}"
+        tls_conf = ""
+        self.keyprint = None
+        if tls:
+            # A fresh self-signed certificate; the keyprint pins it.
+            cert = os.path.join(self.dir, "cert.pem")
+            key = os.path.join(self.dir, "key.pem")
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                            "-nodes", "-keyout", key, "-out", cert,
+                            "-days", "2", "-subj", "/CN=localhost"],
+                           check=True, capture_output=True, timeout=60)
+            der = subprocess.run(["openssl", "x509", "-in", cert, "-outform",
+                                  "der"], check=True, capture_output=True,
+                                 timeout=20).stdout
+            import base64
+            import hashlib
+            self.keyprint = "SHA256/" + base64.b32encode(
+                hashlib.sha256(der).digest()).decode().rstrip("=")
+            self.url = f"adcs://127.0.0.1:{self.port}"
+            tls_conf = ("tls_enable=yes\ntls_require=yes\n"
+                        f"tls_certificate={cert}\ntls_private_key={key}\n")
         db = os.path.join(self.dir, "users.db")
         subprocess.run(["uhub-passwd", db, "create"], check=True,
                        capture_output=True, timeout=20)
@@ -118,7 +139,7 @@ class Uhub:
                     f"hub_name={name}\n"
                     f"hub_description={description}\n"
                     f"registered_users_only={1 if reg_only else 0}\n"
-                    f"file_plugins={self.dir}/plugins.conf\n")
+                    f"file_plugins={self.dir}/plugins.conf\n" + tls_conf)
         self.proc = subprocess.Popen(["uhub", "-c", conf],
                                      stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL,

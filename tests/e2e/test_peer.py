@@ -45,9 +45,9 @@ class World:
         self.hub = Uhub(users=USERS, **hub_args)
         self.peers = []
 
-    def peer(self, nick, **kw):
+    def peer(self, nick, hub_url=None, **kw):
         kw.setdefault("password", USERS.get(nick))
-        p = BatchPeer(self.hub.url, nick, **kw)
+        p = BatchPeer(hub_url or self.hub.url, nick, **kw)
         self.peers.append(p)
         return p
 
@@ -109,11 +109,36 @@ def test_ready_fd_and_signal():
             p.kill()
 
 
+def test_tls_hub():
+    """adcs://: login and chat over TLS; a pinned keyprint must match."""
+    with World(tls=True) as w:
+        kp = w.hub.keyprint
+        a = w.peer("user1", hub_url=f"{w.hub.url}/?kp={kp}")
+        line = a.expect("tls ")
+        f = fields(line, 4)
+        assert f[1].startswith("TLSv1.") and f[2] == kp and \
+            f[3] == "verified", line
+        b = w.peer("user2")  # not pinned: shown, still encrypted
+        assert b.expect("tls ").endswith(" not pinned")
+        a.send("over tls")
+        b.expect("chat user1 over tls")
+        bad = "SHA256/" + "A" * 52
+        c = w.peer("user3", hub_url=f"{w.hub.url}/?kp={bad}",
+                   wait_login=False)
+        line = c.expect("login-failed ")
+        assert kp in line and "not the one in the address" in line, line
+        assert c.quit() == 1
+        # A plain adc:// client cannot talk to a TLS-only hub.
+        d = w.peer("user3", hub_url=w.hub.url.replace("adcs", "adc"),
+                   wait_login=False)
+        d.expect("login-failed ")
+
+
 def test_usage_errors():
     r = harness.ipckit("peer", "http://x:1")
     assert r.returncode == 1 and "adc://HOST:PORT" in r.stderr, r
-    r = harness.ipckit("peer", "adcs://127.0.0.1:1")
-    assert r.returncode == 1 and "TLS" in r.stderr, r
+    r = harness.ipckit("peer", "adc://127.0.0.1:1/?kp=SHA256/AAAA")
+    assert r.returncode == 1 and "kp=" in r.stderr, r
     r = harness.ipckit("peer", "--password-env", "IPK_NO_SUCH_VAR_X",
                        "adc://127.0.0.1:1")
     assert r.returncode == 2, r
@@ -244,6 +269,7 @@ if __name__ == "__main__":
         test_login_failures,
         test_ready_fd_and_signal,
         test_usage_errors,
+        test_tls_hub,
         test_download_active_to_active,
         test_download_passive_downloader,
         test_download_passive_uploader,
