@@ -463,10 +463,11 @@ cc_normal(struct cc *c)
 }
 
 static void
-cc_on_sup(struct cc *c)
+cc_on_sup(struct cc *c, struct adc_msg *m)
 {
+	(void)m;
 	if (c->state != CC_SUP)
-		return;
+		return; /* a feature update in NORMAL: nothing we use */
 	if (c->incoming) {
 		cc_send_sup(c);
 	} else {
@@ -483,9 +484,8 @@ cc_on_inf(struct cc *c, struct adc_msg *m)
 	const char *to = adc_named(m, "TO", NULL);
 	const struct user *u;
 
-	if (c->state != CC_INF) {
-		return;
-	}
+	if (c->state != CC_INF)
+		return; /* an update in NORMAL: the identity is settled */
 	if (id == NULL) {
 		cc_sta(c, "243", "INF without ID");
 		cc_close(c, "INF without ID");
@@ -897,9 +897,8 @@ cc_on_snd(struct cc *c, struct adc_msg *m)
 	long long off, len;
 	char ident[64];
 
-	if (c->state != CC_WAIT_SND || m->n < 4 ||
-	    !parse_num(m->p[2].s, &off) || !parse_num(m->p[3].s, &len) ||
-	    off < 0 || len < 0) {
+	if (m->n < 4 || !parse_num(m->p[2].s, &off) ||
+	    !parse_num(m->p[3].s, &len) || off < 0 || len < 0) {
 		cc_close(c, "unexpected SND");
 		return;
 	}
@@ -1048,7 +1047,7 @@ cc_on_get(struct cc *c, struct adc_msg *m)
 	long long off, len;
 	const char *type, *ident;
 
-	if (c->state != CC_IDLE || c->download) {
+	if (c->download) { /* we control this connection: no GET here */
 		cc_sta(c, "244", "Invalid state");
 		return;
 	}
@@ -1221,6 +1220,23 @@ cc_send_data(struct cc *c)
 
 /* ---- dispatch ---- */
 
+/* What a client-client connection accepts in which state (ADC "State
+ * management": PROTOCOL = CC_SUP, IDENTIFY = CC_INF, NORMAL = the rest).
+ * A command out of its state gets STA 244, as on the hub. */
+#define CC_IN(st) (1u << (st))
+#define CC_NORMAL (CC_IN(CC_IDLE) | CC_IN(CC_WAIT_SND) | CC_IN(CC_SEND))
+static const struct cc_command {
+	const char *cmd;
+	unsigned states;
+	void (*fn)(struct cc *c, struct adc_msg *m);
+} cc_commands[] = {
+	{ "SUP", CC_IN(CC_SUP) | CC_NORMAL, cc_on_sup },
+	{ "INF", CC_IN(CC_INF) | CC_NORMAL, cc_on_inf },
+	{ "GET", CC_IN(CC_IDLE), cc_on_get },
+	{ "SND", CC_IN(CC_WAIT_SND), cc_on_snd },
+	{ "STA", CC_IN(CC_SUP) | CC_IN(CC_INF) | CC_NORMAL, cc_on_sta },
+};
+
 static void
 cc_on_line(struct cc *c, char *line, size_t len)
 {
@@ -1228,18 +1244,24 @@ cc_on_line(struct cc *c, char *line, size_t len)
 
 	if (adc_parse(&m, line, len) != ADC_OK || m.type != 'C')
 		return;
-	if (strcmp(m.cmd, "SUP") == 0)
-		cc_on_sup(c);
-	else if (strcmp(m.cmd, "INF") == 0)
-		cc_on_inf(c, &m);
-	else if (c->state < CC_IDLE)
-		; /* nothing else before NORMAL */
-	else if (strcmp(m.cmd, "GET") == 0)
-		cc_on_get(c, &m);
-	else if (strcmp(m.cmd, "SND") == 0)
-		cc_on_snd(c, &m);
-	else if (strcmp(m.cmd, "STA") == 0)
-		cc_on_sta(c, &m);
+	for (size_t i = 0; i < sizeof(cc_commands) / sizeof(cc_commands[0]);
+	     i++) {
+		const struct cc_command *k = &cc_commands[i];
+
+		if (strcmp(k->cmd, m.cmd) != 0)
+			continue;
+		if (!(k->states & CC_IN(c->state))) {
+			cc_sta(c, "244", "Invalid state");
+			/* A broken handshake, or data we did not ask for
+			 * about to follow an SND: the connection is over. */
+			if (c->state < CC_IDLE || strcmp(m.cmd, "SND") == 0)
+				cc_close(c, "command out of state");
+			return;
+		}
+		k->fn(c, &m);
+		return;
+	}
+	/* Unknown commands are ignored, as ADC asks. */
 }
 
 static void
