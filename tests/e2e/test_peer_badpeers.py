@@ -301,6 +301,15 @@ def test_connections_without_token_are_refused():
             except ConnectionResetError:
                 pass
             us.expect("refused ")
+        # Nothing before the handshake: a GET first is refused, closed.
+        raw = socket.create_connection(("127.0.0.1", port), timeout=20)
+        c = Lines(raw)
+        c.send("CGET file files.xml.bz2 0 -1")
+        assert c.line().startswith("CSTA 244"), c.buf
+        try:
+            assert raw.recv(100) == b""
+        except ConnectionResetError:
+            pass
         # The token was not used up: the real user still gets in.
         c = cc_connect(fake, port, token)
         assert c.line().startswith("CINF ")
