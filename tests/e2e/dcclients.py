@@ -190,7 +190,11 @@ class BatchPeer:
         self._reader.start()
         self._pos = 0
         if wait_login:
-            self.expect("login ", timeout=timeout)
+            try:
+                self.expect("login ", timeout=timeout)
+            except BaseException:
+                self.stop()  # nobody else holds us yet: clean up here
+                raise
             self._pos = 0  # later expects also see what came before
 
     def _read(self):
@@ -517,5 +521,15 @@ class Ncdc:
                           f"'{text}' on ncdc's screen")
 
     def stop(self):
+        """Kill our tmux server (and so ncdc), wait for ncdc to be gone,
+        then remove its directory (it writes there while exiting)."""
+        pids = self._tmux("list-panes", "-a", "-F", "#{pane_pid}",
+                          check=False).stdout.split()
         self._tmux("kill-server", check=False)
+        for pid in pids:
+            try:
+                wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10,
+                           f"ncdc (pid {pid}) to exit", step=0.05)
+            except AssertionError:
+                pass
         shutil.rmtree(self.dir, ignore_errors=True)

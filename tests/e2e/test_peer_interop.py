@@ -50,6 +50,15 @@ def run_pair(make_real, we_active, real_active, tag):
         us = BatchPeer(hub.url, "us", "uspw", shares=[tmp.join("ours")],
                        listen="127.0.0.1:0" if we_active else None)
         us.expect("share-ready 1 ")
+
+        def online():
+            us.mark()
+            start = len(us.lines)
+            us.send("/users")
+            us.expect("users ", timeout=10)
+            return any(u.startswith(f"user {real.nick} ")
+                       for u in us.lines[start:])
+        wait_until(online, 30, f"{real.nick} online", step=0.5)
         # Chat both ways.
         real.say_(f"hello from {real.nick}")
         us.expect(f"chat {real.nick} hello from {real.nick}", timeout=30)
