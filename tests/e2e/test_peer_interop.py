@@ -114,6 +114,7 @@ def run_pair(make_real, we_active, real_active, tag):
 
 class EiskaltPeer(Eiskalt):
     list_is_current = True
+
     def say_(self, text):
         self.say(text)
 
@@ -148,8 +149,18 @@ class EiskaltPeer(Eiskalt):
 
 class NcdcPeer(Ncdc):
     list_is_current = False
+
     def say_(self, text):
-        self.type(text)
+        # The hub's echo on ncdc's own screen proves the line went out;
+        # a line typed while ncdc was busy is typed again.
+        for attempt in range(3):
+            self.type(text)
+            try:
+                self.wait_screen(f"<{self.nick}> {text}", timeout=10)
+                return
+            except AssertionError:
+                if attempt == 2:
+                    raise
 
     def wait_chat_(self, text):
         self.wait_screen(text)
