@@ -157,6 +157,16 @@ void peer_new_token(char *out, size_t cap);
 struct download *peer_download_by_id(struct peer *p, unsigned id);
 void peer_download_finished(struct peer *p, struct download *d);
 void peer_advertise(struct peer *p);
+/* Downloads and the share (peer.c), for the commands (commands.c). */
+struct download *peer_queue_file(struct peer *p, const char *name,
+                                 const char *tth32, uint64_t size);
+struct download *peer_new_download(struct peer *p, enum download_kind kind,
+                                   const char *name);
+void peer_add_source(struct peer *p, struct download *d, const char *cid,
+                     const char *nick);
+void peer_rescan(struct peer *p);
+/* peer_clear_hits - forget the numbered results of /search or /browse. */
+void peer_clear_hits(struct peer *p);
 /* peer_search_sources - a TTH search whose results add sources to d. */
 void peer_search_sources(struct peer *p, struct download *d);
 
