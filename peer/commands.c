@@ -13,26 +13,12 @@
 #include "search.h"
 #include "xalloc.h"
 
-static void emit_err(struct peer *p, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+/* An "error" or "info" event with a formatted text. */
+static void emit(struct peer *p, const char *ev, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
 
 static void
-emit_err(struct peer *p, const char *fmt, ...)
-{
-	char buf[512];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	ui_emit(p, "error", buf, NULL);
-}
-
-static void emit_info(struct peer *p, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
-
-static void
-emit_info(struct peer *p, const char *fmt, ...)
+emit(struct peer *p, const char *ev, const char *fmt, ...)
 {
 	char buf[1024];
 	va_list ap;
@@ -40,8 +26,11 @@ emit_info(struct peer *p, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	ui_emit(p, "info", buf, NULL);
+	ui_emit(p, ev, buf, NULL);
 }
+
+#define emit_err(p, ...)  emit(p, "error", __VA_ARGS__)
+#define emit_info(p, ...) emit(p, "info", __VA_ARGS__)
 
 /* ---- commands ---- */
 
@@ -423,4 +412,3 @@ peer_command(struct peer *p, const char *line)
 	emit_err(p, "no command /%s (see /help)", name ? name : "");
 	free(copy);
 }
-

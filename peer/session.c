@@ -698,28 +698,9 @@ session_start(struct session *s)
 
 /* ---- what the user does ---- */
 
-int
-session_chat(struct session *s, const char *text, bool me)
-{
-	struct adc_buf b;
-	char *line;
-	int err;
-
-	if (s->state != SESSION_NORMAL)
-		return -ENOTCONN;
-	line = xmalloc(SESSION_LINE_MAX);
-	adc_buf_init(&b, line, SESSION_LINE_MAX);
-	adc_buf_header(&b, 'B', "MSG", s->sid, ADC_SID_NONE);
-	adc_buf_param(&b, text);
-	if (me)
-		adc_buf_named(&b, "ME", "1");
-	err = session_send(s, &b);
-	free(line);
-	return err;
-}
-
-int
-session_pm(struct session *s, const struct user *to, const char *text, bool me)
+/* BMSG to the room (to NULL) or EMSG to one user (a PM, echoed to us). */
+static int
+session_msg(struct session *s, const struct user *to, const char *text, bool me)
 {
 	struct adc_buf b;
 	char *line, sid[ADC_SID_LEN + 1];
@@ -729,15 +710,30 @@ session_pm(struct session *s, const struct user *to, const char *text, bool me)
 		return -ENOTCONN;
 	line = xmalloc(SESSION_LINE_MAX);
 	adc_buf_init(&b, line, SESSION_LINE_MAX);
-	adc_buf_header(&b, 'E', "MSG", s->sid, to->sid);
+	adc_buf_header(&b, to ? 'E' : 'B', "MSG", s->sid,
+	               to ? to->sid : ADC_SID_NONE);
 	adc_buf_param(&b, text);
-	adc_sid_encode(s->sid, sid);
-	adc_buf_named(&b, "PM", sid);
+	if (to) {
+		adc_sid_encode(s->sid, sid);
+		adc_buf_named(&b, "PM", sid);
+	}
 	if (me)
 		adc_buf_named(&b, "ME", "1");
 	err = session_send(s, &b);
 	free(line);
 	return err;
+}
+
+int
+session_chat(struct session *s, const char *text, bool me)
+{
+	return session_msg(s, NULL, text, me);
+}
+
+int
+session_pm(struct session *s, const struct user *to, const char *text, bool me)
+{
+	return session_msg(s, to, text, me);
 }
 
 int

@@ -1377,6 +1377,21 @@ cc_connect(struct peer *p, const struct user *u, unsigned port,
 	cc_watch(c);
 }
 
+/* Only ADC/1.0 (no TLS between clients): others get STA 141 with the
+ * token, so the asking client stops waiting. */
+static bool
+transfer_protocol_ok(struct peer *p, const struct user *u, const char *proto,
+                     const char *token)
+{
+	char tok[40];
+
+	if (strcmp(proto, "ADC/1.0") == 0)
+		return true;
+	snprintf(tok, sizeof(tok), "TO%s", token);
+	session_dsta(&p->sess, u, 141, "Transfer protocol unsupported", tok);
+	return false;
+}
+
 void
 transfer_on_ctm(struct peer *p, const struct user *u, const char *proto,
                 const char *port, const char *token)
@@ -1385,14 +1400,8 @@ transfer_on_ctm(struct peer *p, const struct user *u, const char *proto,
 	long long n;
 	bool download = false;
 
-	if (strcmp(proto, "ADC/1.0") != 0) {
-		char tok[40];
-
-		snprintf(tok, sizeof(tok), "TO%s", token);
-		session_dsta(&p->sess, u, 141, "Transfer protocol unsupported",
-		             tok);
+	if (!transfer_protocol_ok(p, u, proto, token))
 		return;
-	}
 	if (!parse_num(port, &n) || n <= 0 || n > 65535 || !*u->cid)
 		return;
 	/* The answer to one of our RCMs: we download.  Anything else is
@@ -1409,14 +1418,8 @@ void
 transfer_on_rcm(struct peer *p, const struct user *u, const char *proto,
                 const char *token)
 {
-	if (strcmp(proto, "ADC/1.0") != 0) {
-		char tok[40];
-
-		snprintf(tok, sizeof(tok), "TO%s", token);
-		session_dsta(&p->sess, u, 141, "Transfer protocol unsupported",
-		             tok);
+	if (!transfer_protocol_ok(p, u, proto, token))
 		return;
-	}
 	if (p->listen_fd < 0 || !*u->cid || strlen(token) >= 32)
 		return; /* passive too: we cannot be connected to */
 	if (expect_add(p, token, u->cid, false) != NULL)
