@@ -10,6 +10,7 @@
 extern const struct cmd cmd_help;
 extern const struct cmd cmd_hub;
 extern const struct cmd cmd_ratings;
+extern const struct cmd cmd_peer;
 
 /* The table, NULL-terminated (main.c). */
 extern const struct cmd *const cli_commands[];

@@ -11,6 +11,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_help,
 	&cmd_hub,
 	&cmd_ratings,
+	&cmd_peer,
 	NULL,
 };
 
