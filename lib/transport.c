@@ -6,7 +6,10 @@
 
 #include "transport.h"
 
+extern const struct ipk_transport transport_pipe;
+
 const struct ipk_transport *const transports[] = {
+	&transport_pipe,
 	NULL,
 };
 

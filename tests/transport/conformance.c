@@ -101,17 +101,17 @@ pair_prepare(struct pair *p)
 
 		if (err)
 			print_error("listen %s: %s (%s)\n", p->addr,
-				    ipk_strerror(err), ipk_errdetail());
+			            ipk_strerror(err), ipk_errdetail());
 		assert_int_equal(err, 0);
 		assert_true(ipk_caps(p->listener) & IPK_CAP_LISTENER);
 		snprintf(p->addr, sizeof(p->addr), "%s",
-			 ipk_address(p->listener));
+		         ipk_address(p->listener));
 	} else {
 		int err = ipk_open(&p->a, p->addr, 0, 1000);
 
 		if (err)
 			print_error("open %s: %s (%s)\n", p->addr,
-				    ipk_strerror(err), ipk_errdetail());
+			            ipk_strerror(err), ipk_errdetail());
 		assert_int_equal(err, 0);
 		p->caps = ipk_caps(p->a);
 	}
@@ -145,7 +145,7 @@ pair_peer_end(struct pair *p, bool forked)
 	err = ipk_open(&c, p->addr, 0, 5000);
 	if (err) {
 		fprintf(stderr, "# open %s: %s (%s)\n", p->addr,
-			ipk_strerror(err), ipk_errdetail());
+		        ipk_strerror(err), ipk_errdetail());
 		return NULL;
 	}
 	return c;
@@ -160,7 +160,7 @@ pair_local_end(struct pair *p)
 
 		if (err)
 			print_error("accept %s: %s (%s)\n", p->addr,
-				    ipk_strerror(err), ipk_errdetail());
+			            ipk_strerror(err), ipk_errdetail());
 		assert_int_equal(err, 0);
 		p->caps = ipk_caps(p->a);
 	}
@@ -292,8 +292,8 @@ sender_main(void *arg)
 
 	s->err = buf ? 0 : -ENOMEM;
 	for (unsigned i = 0; i < s->count && s->err == 0; i++) {
-		ssize_t n = ipk_send(s->ch, buf, msg_fill(buf, s->len, i),
-				     10000);
+		ssize_t n =
+		        ipk_send(s->ch, buf, msg_fill(buf, s->len, i), 10000);
 
 		if (n != (ssize_t)s->len)
 			s->err = n < 0 ? (int)n : -EIO;
@@ -448,19 +448,19 @@ test_order_and_sizes(void **state)
 	assert_int_equal(pthread_create(&t, NULL, order_sender, &arg), 0);
 	while (next < arg.count) {
 		ssize_t got = ipk_recv(p.a, buf, arg.max,
-				       (p.caps & IPK_CAP_LOSSY) ? 500 : 10000);
+		                       (p.caps & IPK_CAP_LOSSY) ? 500 : 10000);
 		uint32_t seq = next;
 
 		if (got < 0 && (p.caps & IPK_CAP_LOSSY))
 			break; /* the rest was dropped */
 		if (got < 0)
 			print_error("message %u: %s\n", next,
-				    ipk_strerror((int)got));
+			            ipk_strerror((int)got));
 		assert_true(got >= 0);
 		if ((size_t)got >= sizeof(struct msg_hdr))
-			assert_int_equal(msg_check(buf, (size_t)got,
-						   UINT32_MAX, &seq),
-					 0);
+			assert_int_equal(
+			        msg_check(buf, (size_t)got, UINT32_MAX, &seq),
+			        0);
 		/* A lossy channel may skip, never reorder or cut. */
 		if (p.caps & IPK_CAP_LOSSY)
 			assert_true(seq >= next);
@@ -606,9 +606,9 @@ test_nonblocking_full(void **state)
 		assert_int_equal(msg_check(buf, len, i, NULL), 0);
 		if (i == sent / 2)
 			assert_int_equal(ipk_send(p.b, buf,
-						  msg_fill(buf, len, sent),
-						  2000),
-					 (ssize_t)len);
+			                          msg_fill(buf, len, sent),
+			                          2000),
+			                 (ssize_t)len);
 	}
 	assert_int_equal(ipk_recv(p.a, buf, len, 2000), (ssize_t)len);
 	assert_int_equal(msg_check(buf, len, sent, NULL), 0);
@@ -741,7 +741,7 @@ test_killed_sender_no_torn_message(void **state)
 		n = ipk_recv(p.a, buf, c.len, 10000);
 		assert_true(n >= 0);
 		assert_int_equal(msg_check(buf, (size_t)n, UINT32_MAX, &got),
-				 0);
+		                 0);
 		if (!(p.caps & IPK_CAP_LOSSY))
 			assert_int_equal(got, want);
 		want = got + 1;
@@ -753,7 +753,7 @@ test_killed_sender_no_torn_message(void **state)
 		if (n < 0)
 			break;
 		assert_int_equal(msg_check(buf, (size_t)n, UINT32_MAX, &got),
-				 0);
+		                 0);
 		if (!(p.caps & IPK_CAP_LOSSY))
 			assert_int_equal(got, want);
 		want = got + 1;
@@ -851,7 +851,7 @@ test_caps_and_address(void **state)
 	(void)state;
 	pair_open(&p);
 	assert_true(((p.caps & IPK_CAP_QUEUE) != 0) !=
-		    ((p.caps & IPK_CAP_CONN) != 0));
+	            ((p.caps & IPK_CAP_CONN) != 0));
 	if ((p.caps & IPK_CAP_CONN) && !(p.caps & IPK_CAP_LOSSY))
 		assert_true(p.caps & IPK_CAP_PEER_DEATH);
 	assert_non_null(ipk_address(p.a));

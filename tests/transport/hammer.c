@@ -22,7 +22,7 @@ struct hammer_case {
 };
 
 static const struct hammer_case cases[] = {
-	{ "fifo", "fifo:%P" },	       { "sysvmq", "sysvmq:%K" },
+	{ "fifo", "fifo:%P" },        { "sysvmq", "sysvmq:%K" },
 	{ "posixmq", "posixmq:/%N" }, { "shm", "shm:%N" },
 	{ "file", "file:%P" },
 };
@@ -83,7 +83,7 @@ sender(unsigned id)
 		memcpy(buf, &h, sizeof(h));
 		if (ipk_send(ch, buf, len, 30000) != (ssize_t)len) {
 			fprintf(stderr, "# sender %u seq %u: %s\n", id, seq,
-				ipk_errdetail());
+			        ipk_errdetail());
 			return 11;
 		}
 	}
@@ -107,7 +107,7 @@ receiver(struct board *b)
 		if (n < (ssize_t)sizeof(h)) {
 			atomic_fetch_add(&b->errors, 1);
 			fprintf(stderr, "# receiver: %s\n",
-				n < 0 ? ipk_strerror((int)n) : "short");
+			        n < 0 ? ipk_strerror((int)n) : "short");
 			return 12;
 		}
 		memcpy(&h, buf, sizeof(h));
@@ -151,7 +151,7 @@ make_address(const struct hammer_case *c)
 	else
 		snprintf(piece, sizeof(piece), "%ld", harness_key());
 	snprintf(address, sizeof(address), "%.*s%s", (int)(pct - c->form),
-		 c->form, piece);
+	         c->form, piece);
 }
 
 int
@@ -193,10 +193,10 @@ main(int argc, char **argv)
 	max_len = ipk_max_msg(owner);
 	if (max_len > 8192)
 		max_len = 8192;
-	board_size = sizeof(*b) + sizeof(atomic_uint) * (n_senders + 1) *
-					   n_count;
+	board_size =
+	        sizeof(*b) + sizeof(atomic_uint) * (n_senders + 1) * n_count;
 	b = mmap(NULL, board_size, PROT_READ | PROT_WRITE,
-		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	         MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b == MAP_FAILED)
 		return 1;
 	for (unsigned i = 0; i < n_receivers; i++)
@@ -210,8 +210,8 @@ main(int argc, char **argv)
 		}
 	/* Every data message was queued before these: one stop each. */
 	for (unsigned i = 0; i < n_receivers; i++) {
-		struct hdr h = { MAGIC, (uint16_t)n_senders, 1, i,
-				 sizeof(h), fnv1a(NULL, 0) };
+		struct hdr h = { MAGIC, (uint16_t)n_senders, 1,
+			         i,     sizeof(h),           fnv1a(NULL, 0) };
 
 		if (ipk_send(owner, &h, sizeof(h), 30000) != sizeof(h))
 			failed = 1;
