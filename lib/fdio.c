@@ -84,8 +84,8 @@ fdio_probe(void)
 
 	if (pipe2(p, O_CLOEXEC) != 0)
 		return;
-	fdio_has_nowait = preadv2(p[0], &v, 1, -1, RWF_NOWAIT) < 0 &&
-	                  errno == EAGAIN;
+	fdio_has_nowait =
+	        preadv2(p[0], &v, 1, -1, RWF_NOWAIT) < 0 && errno == EAGAIN;
 	close(p[0]);
 	/* No reader: the write must fail with EPIPE and leave no SIGPIPE
 	 * behind.  Run it with SIGPIPE blocked in case the flag is ignored. */
@@ -174,8 +174,10 @@ fdio_readv(const struct fdio *f, const struct iovec *iov, int n, bool block)
 
 	for (;;) {
 		if (f->kind == FDIO_SOCK) {
-			struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
-				            .msg_iovlen = (size_t)n };
+			struct msghdr m = {
+				.msg_iov = (struct iovec *)(uintptr_t)iov,
+				.msg_iovlen = (size_t)n
+			};
 
 			rc = recvmsg(f->fd, &m, block ? 0 : MSG_DONTWAIT);
 		} else if (block || f->nonblock) {
@@ -219,8 +221,10 @@ fdio_writev(const struct fdio *f, const struct iovec *iov, int n, bool block)
 
 	for (;;) {
 		if (f->kind == FDIO_SOCK) {
-			struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
-				            .msg_iovlen = (size_t)n };
+			struct msghdr m = {
+				.msg_iov = (struct iovec *)(uintptr_t)iov,
+				.msg_iovlen = (size_t)n
+			};
 
 			rc = sendmsg(f->fd, &m,
 			             MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));

@@ -21,9 +21,9 @@ enum fdio_kind {
 };
 
 struct fdio {
-	int fd;              /* borrowed: the transport owns and closes it */
+	int fd; /* borrowed: the transport owns and closes it */
 	enum fdio_kind kind;
-	bool nonblock;       /* O_NONBLOCK is set on the description */
+	bool nonblock; /* O_NONBLOCK is set on the description */
 };
 
 /* fdio_init - look at fd (fstat, F_GETFL): 0, or -errno (-EBADF...). */

@@ -372,8 +372,9 @@ frame_write(struct frame_writer *w, const struct frame_io *io,
 		if (pending)
 			v[k++] = (struct iovec){ w->buf + w->head, pending };
 		if (hdr && done < FRAME_HDR)
-			v[k++] = (struct iovec){ (void *)(uintptr_t)(hdr + done),
-				                 FRAME_HDR - done };
+			v[k++] =
+			        (struct iovec){ (void *)(uintptr_t)(hdr + done),
+				                FRAME_HDR - done };
 		if (hdr && len > 0) {
 			size_t off = done > FRAME_HDR ? done - FRAME_HDR : 0;
 
@@ -424,8 +425,8 @@ frame_send(struct frame_writer *w, const struct frame_io *io, const void *msg,
 		/* Too much held: wait until the stream takes some. */
 		if (pending + FRAME_HDR + len > FRAME_HOLD) {
 			err = frame_write(w, io, NULL, NULL, 0,
-			                  FRAME_HOLD - FRAME_HDR - len, deadline,
-			                  &sent);
+			                  FRAME_HOLD - FRAME_HDR - len,
+			                  deadline, &sent);
 			if (err)
 				return err;
 		}
@@ -462,8 +463,7 @@ nomem:
 }
 
 int
-frame_flush(struct frame_writer *w, const struct frame_io *io,
-            int64_t deadline)
+frame_flush(struct frame_writer *w, const struct frame_io *io, int64_t deadline)
 {
 	size_t sent;
 

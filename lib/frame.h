@@ -83,8 +83,8 @@ void frame_reader_fini(struct frame_reader *r);
  * place); -ETIMEDOUT; -errno.  With peek, returns the length and leaves
  * the message (buf and cap unused).
  */
-ssize_t frame_recv(struct frame_reader *r, const struct frame_io *io,
-                   void *buf, size_t cap, bool peek, int64_t deadline);
+ssize_t frame_recv(struct frame_reader *r, const struct frame_io *io, void *buf,
+                   size_t cap, bool peek, int64_t deadline);
 
 /* frame_ready - true when frame_recv() would return without I/O: a whole
  * message or a sticky error is buffered. */

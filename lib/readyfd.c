@@ -59,9 +59,9 @@ readyfd_flip(struct readyfd *p, bool buffered)
 	if (buffered)
 		p->armed = write(p->evfd, &one, sizeof(one)) == sizeof(one);
 	else
-		p->armed = !(read(p->evfd, &sink, sizeof(sink)) ==
-		                     sizeof(sink) ||
-		             errno == EAGAIN);
+		p->armed =
+		        !(read(p->evfd, &sink, sizeof(sink)) == sizeof(sink) ||
+		          errno == EAGAIN);
 }
 
 void

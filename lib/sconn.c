@@ -86,8 +86,8 @@ sconn_send(struct ipk_chan *ch, const void *msg, size_t len,
 }
 
 ssize_t
-sconn_recv(struct ipk_chan *ch, void *buf, size_t cap,
-           struct ipk_msginfo *info, int timeout_ms)
+sconn_recv(struct ipk_chan *ch, void *buf, size_t cap, struct ipk_msginfo *info,
+           int timeout_ms)
 {
 	struct sconn *c = ipk_chan_state(ch);
 	struct frame_io io = sconn_io(c);

@@ -6,10 +6,20 @@
 
 #include "transport.h"
 
+extern const struct ipk_transport transport_fifo;
 extern const struct ipk_transport transport_pipe;
+extern const struct ipk_transport transport_tcp;
+extern const struct ipk_transport transport_udp;
+extern const struct ipk_transport transport_unix;
+extern const struct ipk_transport transport_unix_seqpacket;
 
 const struct ipk_transport *const transports[] = {
 	&transport_pipe,
+	&transport_fifo,
+	&transport_unix,
+	&transport_unix_seqpacket,
+	&transport_tcp,
+	&transport_udp,
 	NULL,
 };
 

@@ -53,10 +53,11 @@ pipe_parse(const struct ipk_addr *a, int *r, int *w)
 	if (comma == NULL ||
 	    pipe_parse_fd(a->rest, (size_t)(comma - a->rest), r) != 0 ||
 	    pipe_parse_fd(comma + 1, strlen(comma + 1), w) != 0)
-		return errdetail(IPK_EADDR,
-		                 "pipe:%s: expected pipe: (stdin and stdout) or "
-		                 "pipe:R,W with two descriptor numbers",
-		                 a->rest);
+		return errdetail(
+		        IPK_EADDR,
+		        "pipe:%s: expected pipe: (stdin and stdout) or "
+		        "pipe:R,W with two descriptor numbers",
+		        a->rest);
 	return 0;
 }
 
@@ -71,10 +72,9 @@ pipe_check_fd(int fd, int want, const char *role)
 		                 fd, role);
 	fl &= O_ACCMODE;
 	if (fl != O_RDWR && fl != want)
-		return errdetail(-EBADF,
-		                 "pipe: descriptor %d (%s) is open for %s only",
-		                 fd, role,
-		                 fl == O_RDONLY ? "reading" : "writing");
+		return errdetail(
+		        -EBADF, "pipe: descriptor %d (%s) is open for %s only",
+		        fd, role, fl == O_RDONLY ? "reading" : "writing");
 	return 0;
 }
 
