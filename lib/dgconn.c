@@ -70,7 +70,7 @@ dgconn_send(struct ipk_chan *ch, const void *msg, size_t len,
 
 		if (n >= 0)
 			return n == (ssize_t)(len + d->hdr) ? (ssize_t)len
-			                                   : -EIO;
+			                                    : -EIO;
 		if (errno == EINTR)
 			continue;
 		if (errno == EMSGSIZE)
@@ -91,9 +91,9 @@ dgconn_send(struct ipk_chan *ch, const void *msg, size_t len,
 static bool
 dgconn_from_peer(const struct dgconn *d, const struct msghdr *m)
 {
-	return d->peer_len == 0 || (m->msg_namelen == d->peer_len &&
-	                            memcmp(m->msg_name, &d->peer,
-	                                   d->peer_len) == 0);
+	return d->peer_len == 0 ||
+	       (m->msg_namelen == d->peer_len &&
+	        memcmp(m->msg_name, &d->peer, d->peer_len) == 0);
 }
 
 /* Throw away the datagram at the head of the queue. */

@@ -16,10 +16,10 @@
 #include "ipckit.h"
 
 struct dgconn {
-	int fd;          /* owned: closed by dgconn_close() */
-	unsigned hdr;    /* bytes of header before each message: 0 or 1 */
-	size_t max_msg;  /* the largest message, header excluded */
-	int err;         /* sticky: -EPIPE once the peer has closed */
+	int fd;         /* owned: closed by dgconn_close() */
+	unsigned hdr;   /* bytes of header before each message: 0 or 1 */
+	size_t max_msg; /* the largest message, header excluded */
+	int err;        /* sticky: -EPIPE once the peer has closed */
 	/* Datagrams from anyone but peer are dropped (peer_len 0: no
 	 * filter; the kernel's connection does it). */
 	struct sockaddr_storage peer;
@@ -33,8 +33,8 @@ ssize_t dgconn_send(struct ipk_chan *ch, const void *msg, size_t len,
                     const struct ipk_msginfo *info, int timeout_ms);
 ssize_t dgconn_recv(struct ipk_chan *ch, void *buf, size_t cap,
                     struct ipk_msginfo *info, int timeout_ms);
-ssize_t dgconn_peek_size(struct ipk_chan *ch,
-                         const struct ipk_msginfo *info, int timeout_ms);
+ssize_t dgconn_peek_size(struct ipk_chan *ch, const struct ipk_msginfo *info,
+                         int timeout_ms);
 int dgconn_pollfd(struct ipk_chan *ch);
 size_t dgconn_max_msg(const struct ipk_chan *ch);
 void dgconn_close(struct ipk_chan *ch);

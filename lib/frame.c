@@ -94,19 +94,18 @@ static ssize_t
 frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
 {
 	bool block = deadline == WAIT_FOREVER;
+	int w;
 
+	if (r->starved && !block) {
+		w = io->wait(io->ctx, POLLIN, deadline);
+		if (w < 0)
+			return w;
+	}
 	for (;;) {
 		size_t room = r->cap - r->tail;
 		struct iovec v = { r->buf + r->tail, room };
-		ssize_t n;
+		ssize_t n = io->readv(io->ctx, &v, 1, block);
 
-		if (r->starved && !block) {
-			int w = io->wait(io->ctx, POLLIN, deadline);
-
-			if (w < 0)
-				return w;
-		}
-		n = io->readv(io->ctx, &v, 1, block);
 		if (n > 0) {
 			r->tail += (size_t)n;
 			r->starved = (size_t)n < room;
@@ -118,9 +117,13 @@ frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
 		}
 		if (n != -EAGAIN)
 			return n;
+		/* Also when block: the description may be O_NONBLOCK. */
 		r->starved = true;
 		if (frame_expired(deadline))
 			return -ETIMEDOUT;
+		w = io->wait(io->ctx, POLLIN, deadline);
+		if (w < 0)
+			return w;
 	}
 }
 
@@ -186,6 +189,14 @@ frame_recv_direct(struct frame_reader *r, const struct frame_io *io,
 		if (r->starved && !block)
 			w = io->wait(io->ctx, POLLIN, deadline);
 		n = w < 0 ? w : io->readv(io->ctx, v, 2, block);
+		if (n == -EAGAIN) {
+			r->starved = true;
+			n = frame_expired(deadline)
+			            ? -ETIMEDOUT
+			            : io->wait(io->ctx, POLLIN, deadline);
+			if (n >= 0)
+				continue;
+		}
 		if (n > 0) {
 			r->starved = (size_t)n < len - got + r->cap;
 			if ((size_t)n > len - got) {
@@ -199,12 +210,6 @@ frame_recv_direct(struct frame_reader *r, const struct frame_io *io,
 		if (n == 0) {
 			r->eof = true;
 			return frame_eof(r, FRAME_HDR + got);
-		}
-		if (n == -EAGAIN) {
-			r->starved = true;
-			if (!frame_expired(deadline))
-				continue;
-			n = -ETIMEDOUT;
 		}
 		if (n != -ETIMEDOUT) {
 			/* The stream has lost its place in this message. */

@@ -80,8 +80,7 @@ inaddr_format(const char *scheme, const struct sockaddr *sa)
 		inet_ntop(AF_INET6,
 		          &((const struct sockaddr_in6 *)sa)->sin6_addr, host,
 		          sizeof(host));
-		n = asprintf(&out, "%s:[%s]:%u", scheme, host,
-		             inaddr_port(sa));
+		n = asprintf(&out, "%s:[%s]:%u", scheme, host, inaddr_port(sa));
 	}
 	return n < 0 ? NULL : out;
 }

@@ -7,6 +7,7 @@
 
 #include "ipckit.h"
 
+#include "forkgen.h"
 #include "sconn.h"
 #include "transport.h"
 #include "wait.h"
@@ -50,6 +51,7 @@ sconn_init(struct sconn *c, int rfd, int wfd, bool one_peer)
 	frame_writer_init(&c->wr);
 	readyfd_init(&c->ready);
 	c->one_peer = one_peer;
+	c->gen = forkgen_current();
 	err = fdio_init(&c->in, rfd);
 	if (err == 0)
 		err = fdio_init(&c->out, wfd);
@@ -62,6 +64,20 @@ sconn_fini(struct sconn *c)
 	frame_reader_fini(&c->rd);
 	frame_writer_fini(&c->wr);
 	readyfd_close(&c->ready);
+}
+
+/* IPK_MORE messages held when the process forked are the parent's to
+ * send: a child that inherited the channel (and perhaps only closes it)
+ * must not send them a second time. */
+static void
+sconn_check_fork(struct sconn *c)
+{
+	unsigned gen = forkgen_current();
+
+	if (gen != c->gen) {
+		c->wr.head = c->wr.tail = 0;
+		c->gen = gen;
+	}
 }
 
 /* Once the peer's end has closed, nothing sent can arrive. */
@@ -78,6 +94,7 @@ sconn_send(struct ipk_chan *ch, const void *msg, size_t len,
 	struct sconn *c = ipk_chan_state(ch);
 	struct frame_io io = sconn_io(c);
 
+	sconn_check_fork(c);
 	if (sconn_peer_gone(c))
 		return errdetail(-EPIPE, "%s: the peer has closed",
 		                 ch->address);
@@ -119,6 +136,7 @@ sconn_flush(struct ipk_chan *ch, int timeout_ms)
 	struct sconn *c = ipk_chan_state(ch);
 	struct frame_io io = sconn_io(c);
 
+	sconn_check_fork(c);
 	if (frame_pending(&c->wr) && sconn_peer_gone(c))
 		return -EPIPE;
 	return frame_flush(&c->wr, &io, wait_deadline(timeout_ms));

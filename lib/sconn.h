@@ -26,6 +26,7 @@ struct sconn {
 	/* in and out reach the same peer, so the end of in means sends can
 	 * never arrive either (false for stdin/stdout). */
 	bool one_peer;
+	unsigned gen; /* forkgen_current() when the held writes were made */
 };
 
 /* sconn_init - start on rfd and wfd (borrowed until sconn_close): 0 or

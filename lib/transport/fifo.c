@@ -24,8 +24,9 @@
  *   - every channel holds a shared OPEN lock, and every receiver (a channel
  *     that has received or asked for its pollfd) a shared RECEIVERS lock,
  *     so a sender blocked on a full FIFO can tell that nobody is left to
- *     drain it: -EPIPE once no other channel has it open, or once the
- *     receivers it has seen have all gone.
+ *     drain it: -EPIPE once the receivers it has seen have all gone, or,
+ *     if it never saw one, once no other channel has had the FIFO open
+ *     for FIFO_ALONE_NS of its waiting (a consumer may be starting up).
  * A sender that dies or gives up in the middle of a long message leaves
  * its first parts behind.  The receiver holding them drops them once the
  * WRITER lock is free and no part follows, or at the next FIRST packet: a
@@ -40,6 +41,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -52,6 +54,7 @@
 #include "ipckit.h"
 
 #include "addr.h"
+#include "forkgen.h"
 #include "frame.h"
 #include "fsname.h"
 #include "readyfd.h"
@@ -72,7 +75,7 @@
 /* Packets a sender holds before writing them in one call. */
 #define FIFO_OUT_PKTS 16
 /* Packets written per call for a long message (two iovecs each). */
-#define FIFO_GROUP 256
+#define FIFO_GROUP    256
 
 /* Pipe capacity asked for unless ?size= says otherwise.  In packet mode a
  * packet takes a whole page however short it is. */
@@ -86,37 +89,43 @@
 
 /* While a sender waits on a full FIFO, and a receiver on the rest of a
  * message, they look at the locks this often. */
-#define FIFO_CHECK_NS (20 * 1000000LL)
+#define FIFO_CHECK_NS    (20 * 1000000LL)
 /* A sender that never has to wait still checks for receivers now and
  * then, so that it knows one was there if they all go. */
 #define FIFO_PROBE_EVERY 256
+/* How long a blocked sender that never saw a receiver waits with no other
+ * channel on the FIFO before it gives up with -EPIPE. */
+#define FIFO_ALONE_NS    (2000 * 1000000LL)
 
 struct fifo_state {
-	int fd; /* owned: read-write, O_NONBLOCK, O_DIRECT */
+	int fd;       /* owned: read-write, O_NONBLOCK, O_DIRECT */
+	unsigned gen; /* forkgen_current() of the process fd belongs to */
 	struct readyfd ready;
 	uint32_t next_id; /* ids of long messages, from a random start */
 
 	/* Sending.  out holds FIFO_OUT_PKTS packet slots; slots
 	 * [out_done, out_n) wait to be written, the last of them open for
 	 * more frames while out_open. */
-	unsigned char *out;  /* owned */
+	unsigned char *out; /* owned */
 	size_t out_n, out_done;
 	size_t out_cur; /* bytes used in slot out_n - 1 */
 	bool out_open;
-	bool seen_receiver; /* a receiver has been seen since open */
-	unsigned writes;    /* since the last receiver probe */
+	bool seen_receiver;  /* a receiver has been seen since open */
+	unsigned writes;     /* since the last receiver probe */
+	int64_t alone_since; /* ns: first probe that found nobody, or 0 */
+	int64_t probed;      /* ns: when a waiting sender last probed */
 
 	/* Receiving. */
-	bool receiver;      /* holds the shared RECEIVERS lock */
-	bool reading;       /* holds the READER lock for a long message */
-	bool starved;       /* the last read found the FIFO empty */
-	unsigned char *in;  /* owned: one batch packet (FIFO_PKT bytes) */
+	bool receiver;         /* holds the shared RECEIVERS lock */
+	bool reading;          /* holds the READER lock for a long message */
+	bool starved;          /* the last read found the FIFO empty */
+	unsigned char *in;     /* owned: one batch packet (FIFO_PKT bytes) */
 	size_t in_off, in_len; /* unread frames are in[in_off, in_len) */
-	unsigned char *msg; /* owned: a long message, msg_cap bytes */
+	unsigned char *msg;    /* owned: a long message, msg_cap bytes */
 	size_t msg_cap;
 	uint32_t msg_id, msg_len, msg_got;
-	bool msg_on;          /* msg holds (part of) a message */
-	long long budget;     /* bytes left to find the rest in, or -1 */
+	bool msg_on;      /* msg holds (part of) a message */
+	long long budget; /* bytes left to find the rest in, or -1 */
 };
 
 static void
@@ -136,8 +145,10 @@ fifo_put_hdr(unsigned char *p, unsigned flags, size_t plen, uint32_t id,
 static int
 fifo_lock(int fd, off_t byte, short type, int64_t deadline)
 {
-	struct flock fl = { .l_type = type, .l_whence = SEEK_SET,
-		            .l_start = byte, .l_len = 1 };
+	struct flock fl = { .l_type = type,
+		            .l_whence = SEEK_SET,
+		            .l_start = byte,
+		            .l_len = 1 };
 	long backoff_ns = 20000;
 
 	if (deadline == WAIT_FOREVER) {
@@ -171,8 +182,10 @@ fifo_lock(int fd, off_t byte, short type, int64_t deadline)
 static void
 fifo_unlock(int fd, off_t byte)
 {
-	struct flock fl = { .l_type = F_UNLCK, .l_whence = SEEK_SET,
-		            .l_start = byte, .l_len = 1 };
+	struct flock fl = { .l_type = F_UNLCK,
+		            .l_whence = SEEK_SET,
+		            .l_start = byte,
+		            .l_len = 1 };
 
 	(void)fcntl(fd, F_OFD_SETLK, &fl);
 }
@@ -182,8 +195,10 @@ fifo_unlock(int fd, off_t byte)
 static bool
 fifo_held_by_other(int fd, off_t byte)
 {
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET,
-		            .l_start = byte, .l_len = 1 };
+	struct flock fl = { .l_type = F_WRLCK,
+		            .l_whence = SEEK_SET,
+		            .l_start = byte,
+		            .l_len = 1 };
 
 	if (fcntl(fd, F_OFD_GETLK, &fl) != 0)
 		return true; /* unknown: assume someone, never a false EPIPE */
@@ -197,16 +212,27 @@ fifo_probe_receivers(struct fifo_state *st)
 	st->writes = 0;
 	if (fifo_held_by_other(st->fd, FIFO_LK_RECEIVERS)) {
 		st->seen_receiver = true;
+		st->alone_since = 0;
 		return true;
 	}
-	return !st->seen_receiver && fifo_held_by_other(st->fd, FIFO_LK_OPEN);
+	if (st->seen_receiver)
+		return false;
+	if (fifo_held_by_other(st->fd, FIFO_LK_OPEN)) {
+		st->alone_since = 0;
+		return true;
+	}
+	if (st->alone_since == 0)
+		st->alone_since = wait_now_ns();
+	return wait_now_ns() - st->alone_since < FIFO_ALONE_NS;
 }
 
 static int
 fifo_share(int fd, off_t byte)
 {
-	struct flock fl = { .l_type = F_RDLCK, .l_whence = SEEK_SET,
-		            .l_start = byte, .l_len = 1 };
+	struct flock fl = { .l_type = F_RDLCK,
+		            .l_whence = SEEK_SET,
+		            .l_start = byte,
+		            .l_len = 1 };
 
 	return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : -errno;
 }
@@ -224,6 +250,19 @@ fifo_become_receiver(struct fifo_state *st)
 	return err;
 }
 
+/* Drop a long message that will never be finished. */
+static void
+fifo_drop(struct fifo_state *st)
+{
+	st->msg_on = false;
+	st->budget = -1;
+	if (st->msg_cap > (1u << 20)) {
+		free(st->msg);
+		st->msg = NULL;
+		st->msg_cap = 0;
+	}
+}
+
 /* ---- sending ---- */
 
 /* Wait until the FIFO takes more, or the deadline passes, or -EPIPE when
@@ -234,14 +273,20 @@ fifo_wait_out(struct ipk_chan *ch, int64_t deadline)
 	struct fifo_state *st = ipk_chan_state(ch);
 
 	for (;;) {
-		int64_t step = wait_now_ns() + FIFO_CHECK_NS;
+		int64_t now = wait_now_ns(), step = now + FIFO_CHECK_NS;
 		int w;
 
-		if (!fifo_probe_receivers(st))
-			return errdetail(-EPIPE,
-			                 "%s is full and no receiver is left "
-			                 "to drain it",
-			                 ch->address);
+		/* The locks are looked at every FIFO_CHECK_NS, not on every
+		 * wake-up of a sender that a slow receiver keeps waiting. */
+		if (now - st->probed >= FIFO_CHECK_NS) {
+			st->probed = now;
+			if (!fifo_probe_receivers(st))
+				return errdetail(
+				        -EPIPE,
+				        "%s is full and no receiver is "
+				        "left to drain it",
+				        ch->address);
+		}
 		if (deadline != WAIT_FOREVER && deadline < step)
 			step = deadline;
 		w = wait_fd(st->fd, POLLOUT, step);
@@ -411,8 +456,8 @@ fifo_send_long(struct ipk_chan *ch, const unsigned char *msg, size_t len,
 		ssize_t n;
 
 		for (; k < FIFO_GROUP && o < len; k++) {
-			size_t plen = len - o < FIFO_PAYLOAD ? len - o
-			                                     : FIFO_PAYLOAD;
+			size_t plen =
+			        len - o < FIFO_PAYLOAD ? len - o : FIFO_PAYLOAD;
 			unsigned flags = o == 0 ? FIFO_FIRST : 0;
 
 			if (o + plen == len)
@@ -420,9 +465,9 @@ fifo_send_long(struct ipk_chan *ch, const unsigned char *msg, size_t len,
 			fifo_put_hdr(hdrs[k], flags, plen, id,
 			             o == 0 ? (uint32_t)len : (uint32_t)o);
 			iov[2 * k] = (struct iovec){ hdrs[k], FIFO_HDR };
-			iov[2 * k + 1] = (struct iovec){
-				(void *)(uintptr_t)(msg + o), plen
-			};
+			iov[2 * k + 1] =
+			        (struct iovec){ (void *)(uintptr_t)(msg + o),
+				                plen };
 			bytes += FIFO_HDR + plen;
 			o += plen;
 		}
@@ -460,12 +505,65 @@ fifo_send_long(struct ipk_chan *ch, const unsigned char *msg, size_t len,
 	return err ? err : (ssize_t)len;
 }
 
+/* Packet mode and the OPEN lock on a fresh descriptor. */
+static int
+fifo_setup(struct fifo_state *st)
+{
+	int fl = fcntl(st->fd, F_GETFL);
+
+	if (fl < 0 || fcntl(st->fd, F_SETFL, fl | O_DIRECT) != 0)
+		return errdetail(-errno,
+		                 "fifo: packet mode (O_DIRECT) refused; it "
+		                 "needs Linux 3.4 or later");
+	return fifo_share(st->fd, FIFO_LK_OPEN);
+}
+
+/*
+ * A channel inherited across fork() shares its open file description, and
+ * so its locks, with the parent, which could then not tell the child from
+ * itself.  The child takes a description of its own (through
+ * /proc/self/fd, which reaches the FIFO even when its name is gone) and
+ * leaves the messages the parent held or had read ahead to the parent.
+ */
+static int
+fifo_check_fork(struct ipk_chan *ch)
+{
+	struct fifo_state *st = ipk_chan_state(ch);
+	unsigned gen = forkgen_current();
+	char proc[64];
+	int fd, err;
+
+	if (gen == st->gen)
+		return 0;
+	st->gen = gen;
+	st->out_n = st->out_done = st->out_cur = 0;
+	st->out_open = false;
+	st->in_off = st->in_len = 0;
+	fifo_drop(st);
+	st->reading = st->receiver = false;
+	readyfd_close(&st->ready);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", st->fd);
+	fd = open(proc, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errdetail(-errno,
+		                 "%s: cannot reopen the FIFO after fork() "
+		                 "(%s): open the address again in the child",
+		                 ch->address, strerror(errno));
+	close(st->fd);
+	st->fd = fd;
+	err = fifo_setup(st);
+	return err;
+}
+
 static ssize_t
 fifo_send(struct ipk_chan *ch, const void *msg, size_t len,
           const struct ipk_msginfo *info, int timeout_ms)
 {
 	int64_t deadline = wait_deadline(timeout_ms);
+	int err = fifo_check_fork(ch);
 
+	if (err)
+		return err;
 	if (len <= FIFO_SMALL)
 		return fifo_send_small(ch, msg, len, info->flags & IPK_MORE,
 		                       deadline);
@@ -475,23 +573,12 @@ fifo_send(struct ipk_chan *ch, const void *msg, size_t len,
 static int
 fifo_flush(struct ipk_chan *ch, int timeout_ms)
 {
-	return fifo_out_flush(ch, wait_deadline(timeout_ms));
+	int err = fifo_check_fork(ch);
+
+	return err ? err : fifo_out_flush(ch, wait_deadline(timeout_ms));
 }
 
 /* ---- receiving ---- */
-
-/* Drop a long message that will never be finished. */
-static void
-fifo_drop(struct fifo_state *st)
-{
-	st->msg_on = false;
-	st->budget = -1;
-	if (st->msg_cap > (1u << 20)) {
-		free(st->msg);
-		st->msg = NULL;
-		st->msg_cap = 0;
-	}
-}
 
 static bool
 fifo_msg_ready(const struct fifo_state *st)
@@ -536,8 +623,9 @@ fifo_take(struct ipk_chan *ch, const unsigned char *p, size_t n)
 	if (flags > FIFO_BATCH || (flags & FIFO_BATCH && flags != FIFO_BATCH))
 		return fifo_bad_packet(ch, "has unknown flags");
 	if (st->budget >= 0)
-		st->budget = st->budget > (long long)n ? st->budget - (long long)n
-		                                       : 0;
+		st->budget = st->budget > (long long)n
+		                     ? st->budget - (long long)n
+		                     : 0;
 	if (flags == FIFO_BATCH) {
 		memcpy(st->in, p + FIFO_HDR, plen);
 		st->in_off = 0;
@@ -626,7 +714,9 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 	unsigned char pkt[FIFO_PKT];
 	int err;
 
-	err = fifo_become_receiver(st);
+	err = fifo_check_fork(ch);
+	if (err == 0)
+		err = fifo_become_receiver(st);
 	if (err)
 		return err;
 	if (st->in == NULL) {
@@ -717,8 +807,8 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 }
 
 static ssize_t
-fifo_recv(struct ipk_chan *ch, void *buf, size_t cap,
-          struct ipk_msginfo *info, int timeout_ms)
+fifo_recv(struct ipk_chan *ch, void *buf, size_t cap, struct ipk_msginfo *info,
+          int timeout_ms)
 {
 	struct fifo_state *st = ipk_chan_state(ch);
 	ssize_t n = fifo_next(ch, wait_deadline(timeout_ms));
@@ -759,8 +849,10 @@ static int
 fifo_pollfd(struct ipk_chan *ch)
 {
 	struct fifo_state *st = ipk_chan_state(ch);
-	int err = fifo_become_receiver(st);
+	int err = fifo_check_fork(ch);
 
+	if (err == 0)
+		err = fifo_become_receiver(st);
 	if (err)
 		return err;
 	return readyfd_get(&st->ready, st->fd, fifo_msg_ready(st));
@@ -801,11 +893,12 @@ fifo_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
 	readyfd_init(&st->ready);
 	st->budget = -1;
 	if (sysconf(_SC_PAGESIZE) != FIFO_PKT)
-		return errdetail(-ENOTSUP,
-		                 "fifo: packet mode splits writes into pages, "
-		                 "and this system's pages are not PIPE_BUF (%d) "
-		                 "bytes",
-		                 FIFO_PKT);
+		return errdetail(
+		        -ENOTSUP,
+		        "fifo: packet mode splits writes into pages, "
+		        "and this system's pages are not PIPE_BUF (%d) "
+		        "bytes",
+		        FIFO_PKT);
 	err = fifo_path(a);
 	if (err == 0)
 		err = addr_opt_u64(a, "size", FIFO_PKT, 1u << 30,
@@ -841,14 +934,10 @@ fifo_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
 		err = -errno;
 		goto fail;
 	}
-	fl = fcntl(st->fd, F_GETFL);
-	if (fl < 0 || fcntl(st->fd, F_SETFL, fl | O_DIRECT) != 0) {
-		err = errdetail(-errno,
-		                "fifo:%s: packet mode (O_DIRECT) refused; it "
-		                "needs Linux 3.4 or later",
-		                path);
+	err = fifo_setup(st);
+	if (err)
 		goto fail;
-	}
+	st->gen = forkgen_current();
 	/* A larger pipe holds more packets; where the user's pipe quota says
 	 * no, the kernel's size stays. */
 	fl = fcntl(st->fd, F_GETPIPE_SZ);
@@ -857,9 +946,6 @@ fifo_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
 	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != sizeof(seed))
 		seed = (uint32_t)getpid() * 2654435761u;
 	st->next_id = seed;
-	err = fifo_share(st->fd, FIFO_LK_OPEN);
-	if (err)
-		goto fail;
 	fifo_probe_receivers(st);
 	if (created)
 		fsname_add("fifo", path);

@@ -133,8 +133,8 @@ tcp_listen(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags)
 	if (st->lfd < 0)
 		return -errno;
 	/* A restarted server can take its port back from TIME_WAIT. */
-	if (setsockopt(st->lfd, SOL_SOCKET, SO_REUSEADDR, &one,
-	               sizeof(one)) != 0 ||
+	if (setsockopt(st->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) !=
+	            0 ||
 	    bind(st->lfd, (struct sockaddr *)&ss, len) != 0 ||
 	    listen(st->lfd, SOMAXCONN) != 0) {
 		err = errdetail(-errno, "%s:%s: %s", a->scheme, a->rest,

@@ -213,8 +213,8 @@ udp_send(struct ipk_chan *ch, const void *msg, size_t len,
 }
 
 static ssize_t
-udp_recv(struct ipk_chan *ch, void *buf, size_t cap,
-         struct ipk_msginfo *info, int timeout_ms)
+udp_recv(struct ipk_chan *ch, void *buf, size_t cap, struct ipk_msginfo *info,
+         int timeout_ms)
 {
 	int64_t deadline = wait_deadline(timeout_ms);
 	int err = udp_handshake(ch, deadline);
@@ -257,8 +257,8 @@ udp_listen(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags)
 	st->seen = calloc(UDP_SEEN, sizeof(*st->seen));
 	if (st->seen == NULL)
 		return -ENOMEM;
-	st->lfd = socket(ss.ss_family, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK,
-	                 0);
+	st->lfd = socket(ss.ss_family,
+	                 SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (st->lfd < 0) {
 		err = -errno;
 		goto fail;
@@ -268,8 +268,8 @@ udp_listen(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags)
 	if ((ss.ss_family == AF_INET
 	             ? setsockopt(st->lfd, IPPROTO_IP, IP_PKTINFO, &one,
 	                          sizeof(one))
-	             : setsockopt(st->lfd, IPPROTO_IPV6, IPV6_RECVPKTINFO,
-	                          &one, sizeof(one))) != 0 ||
+	             : setsockopt(st->lfd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one,
+	                          sizeof(one))) != 0 ||
 	    bind(st->lfd, (struct sockaddr *)&ss, len) != 0) {
 		err = errdetail(-errno, "%s:%s: %s", a->scheme, a->rest,
 		                errno == EADDRINUSE ? "the port is in use"

@@ -42,12 +42,12 @@
 
 /* What a listener owns besides its socket. */
 struct unix_listener {
-	int fd;       /* owned: the listening socket, -1 in a connection */
-	char *path;   /* owned: the socket file made by bind(), or NULL */
-	dev_t dev;    /* and its identity, to remove only that file */
+	int fd;     /* owned: the listening socket, -1 in a connection */
+	char *path; /* owned: the socket file made by bind(), or NULL */
+	dev_t dev;  /* and its identity, to remove only that file */
 	ino_t ino;
-	pid_t owner;  /* the process that bound it: a forked child closing
-	                 its copy leaves the file to the parent */
+	pid_t owner; /* the process that bound it: a forked child closing
+	                its copy leaves the file to the parent */
 };
 
 struct unix_stream_state {
@@ -62,8 +62,7 @@ struct unix_seq_state {
 
 /* The address's sockaddr: a path, or '@' and an abstract name. */
 static int
-unix_sockaddr(const struct ipk_addr *a, struct sockaddr_un *sun,
-              socklen_t *len)
+unix_sockaddr(const struct ipk_addr *a, struct sockaddr_un *sun, socklen_t *len)
 {
 	const char *r = a->rest;
 	bool abstract = r[0] == '@';
@@ -77,12 +76,13 @@ unix_sockaddr(const struct ipk_addr *a, struct sockaddr_un *sun,
 		                 "abstract name (%s:@app)",
 		                 a->scheme, a->scheme, a->scheme);
 	if (n > UNIX_PATH_MAX)
-		return errdetail(-ENAMETOOLONG,
-		                 "%s:%s: %s of %zu bytes is above the %zu-byte "
-		                 "limit of a UNIX socket address (sun_path); use "
-		                 "a shorter path or an abstract name (@NAME)",
-		                 a->scheme, r, abstract ? "name" : "path", n,
-		                 UNIX_PATH_MAX);
+		return errdetail(
+		        -ENAMETOOLONG,
+		        "%s:%s: %s of %zu bytes is above the %zu-byte "
+		        "limit of a UNIX socket address (sun_path); use "
+		        "a shorter path or an abstract name (@NAME)",
+		        a->scheme, r, abstract ? "name" : "path", n,
+		        UNIX_PATH_MAX);
 	if (abstract) {
 		/* sun_path[0] stays 0; the name follows, not terminated. */
 		memcpy(sun->sun_path + 1, r + 1, n);
@@ -179,8 +179,8 @@ unix_bind_path(int fd, int type, const struct ipk_addr *a,
 	live = unix_live(type, sun, len);
 	if (live == 1)
 		return errdetail(-EADDRINUSE,
-		                 "%s:%s: a server is listening there", a->scheme,
-		                 path);
+		                 "%s:%s: a server is listening there",
+		                 a->scheme, path);
 	if (live < 0 && live != -ENOENT)
 		return errdetail(-EADDRINUSE,
 		                 "%s:%s: in use, and its owner cannot be "
@@ -337,11 +337,12 @@ unix_connect(const struct ipk_addr *a, int type, int64_t deadline)
 		if (errno == EINTR)
 			continue;
 		if (errno != EAGAIN) {
-			err = errdetail(-errno, "%s:%s: %s", a->scheme, a->rest,
-			                errno == ECONNREFUSED
-			                        ? "nobody is listening (a stale "
-			                          "socket file?)"
-			                        : strerror(errno));
+			err = errdetail(
+			        -errno, "%s:%s: %s", a->scheme, a->rest,
+			        errno == ECONNREFUSED
+			                ? "nobody is listening (a stale "
+			                  "socket file?)"
+			                : strerror(errno));
 			close(fd);
 			return err;
 		}
