@@ -366,6 +366,26 @@ unix_connect(const struct ipk_addr *a, int type, int64_t deadline)
 	return fd;
 }
 
+/*
+ * The next connection worth handing out.  A connection that closed before
+ * sending anything is skipped: that is what another listener's liveness
+ * check (unix_live) leaves in this one's backlog.
+ */
+static int
+unix_accept_fd(int lfd, int64_t deadline)
+{
+	for (;;) {
+		int fd = sock_accept(lfd, deadline);
+		struct pollfd q = { .fd = fd, .events = POLLIN | POLLRDHUP };
+		char c;
+
+		if (fd < 0 || poll(&q, 1, 0) != 1 || !(q.revents & POLLRDHUP) ||
+		    recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) != 0)
+			return fd;
+		close(fd);
+	}
+}
+
 static void
 unix_listener_close(struct unix_listener *l, const char *scheme)
 {
@@ -455,7 +475,7 @@ unix_stream_accept(struct ipk_chan *l, struct ipk_chan *conn, int timeout_ms)
 {
 	struct unix_stream_state *ls = ipk_chan_state(l);
 	struct unix_stream_state *cs = ipk_chan_state(conn);
-	int fd = sock_accept(ls->l.fd, wait_deadline(timeout_ms));
+	int fd = unix_accept_fd(ls->l.fd, wait_deadline(timeout_ms));
 	int err;
 
 	if (fd < 0)
@@ -561,7 +581,7 @@ unix_seq_accept(struct ipk_chan *l, struct ipk_chan *conn, int timeout_ms)
 {
 	struct unix_seq_state *ls = ipk_chan_state(l);
 	struct unix_seq_state *cs = ipk_chan_state(conn);
-	int fd = sock_accept(ls->l.fd, wait_deadline(timeout_ms));
+	int fd = unix_accept_fd(ls->l.fd, wait_deadline(timeout_ms));
 
 	if (fd < 0)
 		return fd;

@@ -156,8 +156,11 @@ test_partial_reads(void **state)
 	for (size_t i = 0; i < n; i++)
 		put_frame(stream, &total, sizes[i], (unsigned)i);
 	for (size_t chunk = 1; chunk <= 9000; chunk = chunk * 3 + 1) {
-		struct fake f = { .in = stream, .in_len = total, .chunk = chunk,
-			          .stall = 3, .eof = true };
+		struct fake f = { .in = stream,
+			          .in_len = total,
+			          .chunk = chunk,
+			          .stall = 3,
+			          .eof = true };
 		struct frame_io io = fake_io(&f);
 		struct frame_reader r;
 
@@ -169,13 +172,13 @@ test_partial_reads(void **state)
 			assert_int_equal(got, (ssize_t)sizes[i]);
 			assert_true(is_pattern(buf, sizes[i], (unsigned)i));
 		}
-		assert_int_equal(frame_recv(&r, &io, buf, 70000, false,
-		                            WAIT_FOREVER),
-		                 -EPIPE);
+		assert_int_equal(
+		        frame_recv(&r, &io, buf, 70000, false, WAIT_FOREVER),
+		        -EPIPE);
 		/* And it stays that way. */
-		assert_int_equal(frame_recv(&r, &io, buf, 70000, false,
-		                            WAIT_FOREVER),
-		                 -EPIPE);
+		assert_int_equal(
+		        frame_recv(&r, &io, buf, 70000, false, WAIT_FOREVER),
+		        -EPIPE);
 		frame_reader_fini(&r);
 	}
 	free(stream);
@@ -224,17 +227,16 @@ test_oversized_length_is_corrupt(void **state)
 	f.in_len = off;
 	frame_reader_init(&r, 100);
 	/* The good message before it still arrives. */
-	assert_int_equal(frame_recv(&r, &io, buf, sizeof(buf), false,
-	                            WAIT_FOREVER),
-	                 10);
-	assert_int_equal(frame_recv(&r, &io, buf, sizeof(buf), false,
-	                            WAIT_FOREVER),
-	                 IPK_ECORRUPT);
+	assert_int_equal(
+	        frame_recv(&r, &io, buf, sizeof(buf), false, WAIT_FOREVER), 10);
+	assert_int_equal(
+	        frame_recv(&r, &io, buf, sizeof(buf), false, WAIT_FOREVER),
+	        IPK_ECORRUPT);
 	assert_non_null(strstr(ipk_errdetail(), "1000"));
 	/* Sticky: the stream has lost its place. */
-	assert_int_equal(frame_recv(&r, &io, buf, sizeof(buf), true,
-	                            WAIT_FOREVER),
-	                 IPK_ECORRUPT);
+	assert_int_equal(
+	        frame_recv(&r, &io, buf, sizeof(buf), true, WAIT_FOREVER),
+	        IPK_ECORRUPT);
 	assert_true(frame_ready(&r));
 	frame_reader_fini(&r);
 }
@@ -245,16 +247,17 @@ test_text_is_corrupt(void **state)
 {
 	static const unsigned char text[] = "hello, world\n";
 	unsigned char buf[64];
-	struct fake f = { .in = text, .in_len = sizeof(text) - 1,
-		          .chunk = 64, .eof = true };
+	struct fake f = {
+		.in = text, .in_len = sizeof(text) - 1, .chunk = 64, .eof = true
+	};
 	struct frame_io io = fake_io(&f);
 	struct frame_reader r;
 
 	(void)state;
 	frame_reader_init(&r, FRAME_MAX_MSG);
-	assert_int_equal(frame_recv(&r, &io, buf, sizeof(buf), false,
-	                            WAIT_FOREVER),
-	                 IPK_ECORRUPT);
+	assert_int_equal(
+	        frame_recv(&r, &io, buf, sizeof(buf), false, WAIT_FOREVER),
+	        IPK_ECORRUPT);
 	frame_reader_fini(&r);
 }
 
@@ -269,8 +272,9 @@ test_eof_inside_frame(void **state)
 	put_frame(stream, &off, 10, 1);
 	put_frame(stream, &off, 20, 2);
 	for (size_t cut = off - 20 - FRAME_HDR + 1; cut < off; cut++) {
-		struct fake f = { .in = stream, .in_len = cut, .chunk = 7,
-			          .eof = true };
+		struct fake f = {
+			.in = stream, .in_len = cut, .chunk = 7, .eof = true
+		};
 		struct frame_io io = fake_io(&f);
 		struct frame_reader r;
 
@@ -340,8 +344,7 @@ test_timeout_inside_large_message(void **state)
 	n = frame_recv(&r, &io, buf, big, false, wait_deadline(1000));
 	assert_int_equal(n, (ssize_t)big);
 	assert_true(is_pattern(buf, big, 9));
-	assert_int_equal(frame_recv(&r, &io, buf, big, false, WAIT_FOREVER),
-	                 5);
+	assert_int_equal(frame_recv(&r, &io, buf, big, false, WAIT_FOREVER), 5);
 	assert_true(is_pattern(buf, 5, 10));
 	frame_reader_fini(&r);
 	free(stream);
@@ -353,8 +356,10 @@ static void
 test_coalescing(void **state)
 {
 	unsigned char msg[64], out[4096];
-	struct fake f = { .out = out, .out_cap = sizeof(out),
-		          .wchunk = sizeof(out), .wroom = sizeof(out) };
+	struct fake f = { .out = out,
+		          .out_cap = sizeof(out),
+		          .wchunk = sizeof(out),
+		          .wroom = sizeof(out) };
 	struct frame_io io = fake_io(&f);
 	struct frame_writer w;
 	struct frame_reader r;
@@ -366,15 +371,13 @@ test_coalescing(void **state)
 	for (unsigned i = 0; i < 20; i++) {
 		for (size_t k = 0; k < 40; k++)
 			msg[k] = (unsigned char)(i * 131 + k);
-		assert_int_equal(frame_send(&w, &io, msg, 40, true,
-		                            WAIT_FOREVER),
-		                 40);
+		assert_int_equal(
+		        frame_send(&w, &io, msg, 40, true, WAIT_FOREVER), 40);
 	}
 	assert_int_equal(f.writes, 0);
 	assert_int_equal(frame_pending(&w), 20 * (FRAME_HDR + 40));
 	/* The last one without IPK_MORE takes them all in one write. */
-	assert_int_equal(frame_send(&w, &io, "end", 3, false, WAIT_FOREVER),
-	                 3);
+	assert_int_equal(frame_send(&w, &io, "end", 3, false, WAIT_FOREVER), 3);
 	assert_int_equal(f.writes, 1);
 	assert_int_equal(frame_pending(&w), 0);
 	assert_int_equal(f.out_len, 20 * (FRAME_HDR + 40) + FRAME_HDR + 3);
@@ -387,9 +390,8 @@ test_coalescing(void **state)
 		                 40);
 		assert_true(is_pattern(msg, 40, i));
 	}
-	assert_int_equal(frame_recv(&r, &rio, msg, sizeof(msg), false,
-	                            WAIT_FOREVER),
-	                 3);
+	assert_int_equal(
+	        frame_recv(&r, &rio, msg, sizeof(msg), false, WAIT_FOREVER), 3);
 	assert_memory_equal(msg, "end", 3);
 	frame_writer_fini(&w);
 	frame_reader_fini(&r);
@@ -402,8 +404,9 @@ test_coalescing_flushes_by_itself(void **state)
 {
 	size_t cap = 1u << 20;
 	unsigned char *out = malloc(cap), msg[1000] = { 0 };
-	struct fake f = { .out = out, .out_cap = cap, .wchunk = cap,
-		          .wroom = cap };
+	struct fake f = {
+		.out = out, .out_cap = cap, .wchunk = cap, .wroom = cap
+	};
 	struct frame_io io = fake_io(&f);
 	struct frame_writer w;
 	unsigned sent = 0;
@@ -419,9 +422,9 @@ test_coalescing_flushes_by_itself(void **state)
 	}
 	assert_true(f.writes == 1);
 	assert_true(sent < 1000);
-	assert_int_equal(frame_send(&w, &io, msg, sizeof(msg), true,
-	                            WAIT_FOREVER),
-	                 (ssize_t)sizeof(msg));
+	assert_int_equal(
+	        frame_send(&w, &io, msg, sizeof(msg), true, WAIT_FOREVER),
+	        (ssize_t)sizeof(msg));
 	assert_int_equal(frame_flush(&w, &io, WAIT_FOREVER), 0);
 	assert_int_equal(f.out_len, (sent + 1) * (FRAME_HDR + sizeof(msg)));
 	frame_writer_fini(&w);
@@ -434,8 +437,11 @@ static void
 test_send_timeouts(void **state)
 {
 	unsigned char out[4096], msg[300], buf[300];
-	struct fake f = { .out = out, .out_cap = sizeof(out), .wchunk = 100,
-		          .wroom = 0, .timeouts = 100 };
+	struct fake f = { .out = out,
+		          .out_cap = sizeof(out),
+		          .wchunk = 100,
+		          .wroom = 0,
+		          .timeouts = 100 };
 	struct frame_io io = fake_io(&f);
 	struct frame_writer w;
 	struct frame_reader r;
@@ -446,15 +452,15 @@ test_send_timeouts(void **state)
 	for (size_t k = 0; k < sizeof(msg); k++)
 		msg[k] = (unsigned char)(1 * 131 + k);
 	frame_writer_init(&w);
-	assert_int_equal(frame_send(&w, &io, msg, sizeof(msg), false,
-	                            wait_deadline(0)),
-	                 -ETIMEDOUT);
+	assert_int_equal(
+	        frame_send(&w, &io, msg, sizeof(msg), false, wait_deadline(0)),
+	        -ETIMEDOUT);
 	assert_int_equal(frame_pending(&w), 0);
 	/* Room for part of it: the message is committed, the rest held. */
 	f.wroom = 150;
-	assert_int_equal(frame_send(&w, &io, msg, sizeof(msg), false,
-	                            wait_deadline(0)),
-	                 (ssize_t)sizeof(msg));
+	assert_int_equal(
+	        frame_send(&w, &io, msg, sizeof(msg), false, wait_deadline(0)),
+	        (ssize_t)sizeof(msg));
 	assert_int_equal(frame_pending(&w), FRAME_HDR + sizeof(msg) - 150);
 	/* The next message cannot start before that one ends. */
 	assert_int_equal(frame_send(&w, &io, "x", 1, false, wait_deadline(0)),
@@ -467,13 +473,12 @@ test_send_timeouts(void **state)
 	assert_int_equal(frame_pending(&w), 0);
 	in.in_len = f.out_len;
 	frame_reader_init(&r, FRAME_MAX_MSG);
-	assert_int_equal(frame_recv(&r, &rio, buf, sizeof(buf), false,
-	                            WAIT_FOREVER),
-	                 (ssize_t)sizeof(msg));
+	assert_int_equal(
+	        frame_recv(&r, &rio, buf, sizeof(buf), false, WAIT_FOREVER),
+	        (ssize_t)sizeof(msg));
 	assert_true(is_pattern(buf, sizeof(msg), 1));
-	assert_int_equal(frame_recv(&r, &rio, buf, sizeof(buf), false,
-	                            WAIT_FOREVER),
-	                 1);
+	assert_int_equal(
+	        frame_recv(&r, &rio, buf, sizeof(buf), false, WAIT_FOREVER), 1);
 	assert_int_equal(buf[0], 'x');
 	frame_writer_fini(&w);
 	frame_reader_fini(&r);
@@ -529,8 +534,9 @@ test_round_trip(void **state)
 {
 	size_t cap = 8u << 20;
 	unsigned char *out = malloc(cap), *buf = malloc(100000);
-	struct fake f = { .out = out, .out_cap = cap, .wchunk = 777,
-		          .wroom = cap };
+	struct fake f = {
+		.out = out, .out_cap = cap, .wchunk = 777, .wroom = cap
+	};
 	struct frame_io io = fake_io(&f);
 	struct frame_writer w;
 	struct frame_reader r;
@@ -553,8 +559,11 @@ test_round_trip(void **state)
 	assert_int_equal(frame_flush(&w, &io, WAIT_FOREVER), 0);
 	frame_writer_fini(&w);
 	{
-		struct fake in = { .in = out, .in_len = f.out_len, .chunk = 333,
-			           .stall = 5, .eof = true };
+		struct fake in = { .in = out,
+			           .in_len = f.out_len,
+			           .chunk = 333,
+			           .stall = 5,
+			           .eof = true };
 		struct frame_io rio = fake_io(&in);
 
 		frame_reader_init(&r, FRAME_MAX_MSG);
@@ -564,9 +573,9 @@ test_round_trip(void **state)
 			                 (ssize_t)lens[i]);
 			assert_true(is_pattern(buf, lens[i], i));
 		}
-		assert_int_equal(frame_recv(&r, &rio, buf, 100000, false,
-		                            WAIT_FOREVER),
-		                 -EPIPE);
+		assert_int_equal(
+		        frame_recv(&r, &rio, buf, 100000, false, WAIT_FOREVER),
+		        -EPIPE);
 		frame_reader_fini(&r);
 	}
 	free(out);
