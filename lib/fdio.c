@@ -38,9 +38,10 @@ fdio_test_force_fallback(bool on)
 }
 
 /* writev (rwf 0) or pwritev2 with SIGPIPE blocked for this thread; a
- * SIGPIPE is consumed only if this write caused it. */
+ * SIGPIPE is consumed only if this write caused it (then *caused, if not
+ * NULL, is set). */
 static ssize_t
-fdio_guarded(int fd, const struct iovec *iov, int n, int rwf)
+fdio_guarded(int fd, const struct iovec *iov, int n, int rwf, bool *caused)
 {
 	sigset_t pipe_set, old, pending;
 	bool was_pending;
@@ -57,12 +58,16 @@ fdio_guarded(int fd, const struct iovec *iov, int n, int rwf)
 		rc = rwf ? pwritev2(fd, iov, n, -1, rwf) : writev(fd, iov, n);
 	while (rc < 0 && errno == EINTR);
 	err = errno;
-	if (rc < 0 && err == EPIPE && !was_pending) {
+	/* Ours only if this write failed with EPIPE and raised it. */
+	if (rc < 0 && err == EPIPE && !was_pending &&
+	    sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE) == 1) {
 		struct timespec zero = { 0, 0 };
 
 		while (sigtimedwait(&pipe_set, NULL, &zero) < 0 &&
 		       errno == EINTR)
 			;
+		if (caused)
+			*caused = true;
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	errno = err;
@@ -72,7 +77,7 @@ fdio_guarded(int fd, const struct iovec *iov, int n, int rwf)
 ssize_t
 fdio_write_nosigpipe(int fd, const struct iovec *iov, int n)
 {
-	return fdio_guarded(fd, iov, n, 0);
+	return fdio_guarded(fd, iov, n, 0, NULL);
 }
 
 static void
@@ -87,28 +92,13 @@ fdio_probe(void)
 	fdio_has_nowait =
 	        preadv2(p[0], &v, 1, -1, RWF_NOWAIT) < 0 && errno == EAGAIN;
 	close(p[0]);
-	/* No reader: the write must fail with EPIPE and leave no SIGPIPE
-	 * behind.  Run it with SIGPIPE blocked in case the flag is ignored. */
+	/* No reader: the write must fail with EPIPE and cause no SIGPIPE
+	 * (guarded, in case the flag is ignored). */
 	{
-		sigset_t set, old, pending;
-		bool before, after;
-		ssize_t rc;
+		bool caused = false;
+		ssize_t rc = fdio_guarded(p[1], &v, 1, RWF_NOSIGNAL, &caused);
 
-		sigemptyset(&set);
-		sigaddset(&set, SIGPIPE);
-		pthread_sigmask(SIG_BLOCK, &set, &old);
-		before = sigpending(&pending) == 0 &&
-		         sigismember(&pending, SIGPIPE) == 1;
-		rc = pwritev2(p[1], &v, 1, -1, RWF_NOSIGNAL);
-		after = sigpending(&pending) == 0 &&
-		        sigismember(&pending, SIGPIPE) == 1;
-		if (after && !before) {
-			struct timespec zero = { 0, 0 };
-
-			sigtimedwait(&set, NULL, &zero);
-		}
-		fdio_has_nosignal = rc < 0 && errno == EPIPE && !after;
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		fdio_has_nosignal = rc < 0 && errno == EPIPE && !caused;
 	}
 	close(p[1]);
 }
@@ -238,7 +228,7 @@ fdio_writev(const struct fdio *f, const struct iovec *iov, int n, bool block)
 		} else if (f->kind == FDIO_PIPE && flags && fdio_has_nowait &&
 		           !block && !f->nonblock) {
 			/* RWF_NOWAIT without RWF_NOSIGNAL. */
-			rc = fdio_guarded(f->fd, iov, n, RWF_NOWAIT);
+			rc = fdio_guarded(f->fd, iov, n, RWF_NOWAIT, NULL);
 		} else if (block || f->nonblock) {
 			rc = f->kind == FDIO_PIPE
 			             ? fdio_write_nosigpipe(f->fd, iov, n)

@@ -58,6 +58,18 @@ sconn_init(struct sconn *c, int rfd, int wfd, bool one_peer)
 	return err;
 }
 
+int
+sconn_start(struct sconn *c, int fd)
+{
+	int err = sconn_init(c, fd, fd, true);
+
+	if (err) {
+		sconn_fini(c);
+		close(fd);
+	}
+	return err;
+}
+
 void
 sconn_fini(struct sconn *c)
 {

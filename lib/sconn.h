@@ -33,6 +33,10 @@ struct sconn {
  * -errno. */
 int sconn_init(struct sconn *c, int rfd, int wfd, bool one_peer);
 
+/* sconn_start - sconn_init on a connected socket fd, which is closed if
+ * that fails: 0 or -errno. */
+int sconn_start(struct sconn *c, int fd);
+
 /* sconn_fini - free buffers and the pollable fd; the fds stay open. */
 void sconn_fini(struct sconn *c);
 

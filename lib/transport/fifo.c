@@ -118,7 +118,8 @@ struct fifo_state {
 	/* Receiving. */
 	bool receiver;         /* holds the shared RECEIVERS lock */
 	bool reading;          /* holds the READER lock for a long message */
-	bool starved;          /* the last read found the FIFO empty */
+	bool starved;          /* packets come sparsely: poll before reading */
+	unsigned tries;        /* receives while starved */
 	unsigned char *in;     /* owned: one batch packet (FIFO_PKT bytes) */
 	size_t in_off, in_len; /* unread frames are in[in_off, in_len) */
 	unsigned char *msg;    /* owned: a long message, msg_cap bytes */
@@ -726,6 +727,7 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 	}
 	for (;;) {
 		bool partial = st->msg_on && st->msg_got < st->msg_len;
+		bool polled;
 		ssize_t n;
 
 		if (st->in_off < st->in_len) {
@@ -746,12 +748,19 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 			fifo_done_reading(st);
 			continue;
 		}
+		/* A read cannot tell whether more packets wait, so after
+		 * one that found the FIFO empty the next receives poll first
+		 * (every 16th tries without, to notice a busy FIFO again):
+		 * that spares the lock, read and unlock that would only find
+		 * nothing. */
+		polled = false;
 		if (!st->reading) {
-			if (st->starved) {
+			if (st->starved && ++st->tries % 16 != 0) {
 				int w = wait_fd(st->fd, POLLIN, deadline);
 
 				if (w < 0)
 					return w;
+				polled = true;
 			}
 			err = fifo_lock(st->fd, FIFO_LK_READER, F_WRLCK,
 			                deadline);
@@ -761,7 +770,8 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 		}
 		n = read(st->fd, pkt, sizeof(pkt));
 		if (n > 0) {
-			st->starved = false;
+			if (!polled)
+				st->starved = false;
 			err = fifo_take(ch, pkt, (size_t)n);
 			if (st->msg_on && st->msg_got < st->msg_len &&
 			    n >= FIFO_HDR &&

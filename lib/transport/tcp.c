@@ -41,17 +41,12 @@ tcp_no_mode(struct ipk_addr *a)
 static int
 tcp_start(struct tcp_state *st, int fd)
 {
-	int one = 1, err;
+	int one = 1;
 
 	st->lfd = -1;
 	/* Not fatal: a socket that refuses it is merely slower. */
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	err = sconn_init(&st->c, fd, fd, true);
-	if (err) {
-		sconn_fini(&st->c);
-		close(fd);
-	}
-	return err;
+	return sconn_start(&st->c, fd);
 }
 
 static int

@@ -445,19 +445,12 @@ unix_stream_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
                  int timeout_ms)
 {
 	struct unix_stream_state *st = ipk_chan_state(ch);
-	int fd, err;
+	int fd;
 
 	(void)flags;
 	st->l.fd = -1;
 	fd = unix_connect(a, SOCK_STREAM, wait_deadline(timeout_ms));
-	if (fd < 0)
-		return fd;
-	err = sconn_init(&st->c, fd, fd, true);
-	if (err) {
-		sconn_fini(&st->c);
-		close(fd);
-	}
-	return err;
+	return fd < 0 ? fd : sconn_start(&st->c, fd);
 }
 
 static int
@@ -476,17 +469,9 @@ unix_stream_accept(struct ipk_chan *l, struct ipk_chan *conn, int timeout_ms)
 	struct unix_stream_state *ls = ipk_chan_state(l);
 	struct unix_stream_state *cs = ipk_chan_state(conn);
 	int fd = unix_accept_fd(ls->l.fd, wait_deadline(timeout_ms));
-	int err;
 
-	if (fd < 0)
-		return fd;
 	cs->l.fd = -1;
-	err = sconn_init(&cs->c, fd, fd, true);
-	if (err) {
-		sconn_fini(&cs->c);
-		close(fd);
-	}
-	return err;
+	return fd < 0 ? fd : sconn_start(&cs->c, fd);
 }
 
 static int

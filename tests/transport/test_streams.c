@@ -50,16 +50,6 @@ struct tag {
 	uint32_t sender, seq, len, sum;
 };
 
-static uint32_t
-fnv1a(const unsigned char *p, size_t n)
-{
-	uint32_t h = 2166136261u;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ p[i]) * 16777619u;
-	return h;
-}
-
 static void
 fill(unsigned char *buf, size_t len, uint32_t sender, uint32_t seq)
 {
@@ -67,7 +57,7 @@ fill(unsigned char *buf, size_t len, uint32_t sender, uint32_t seq)
 
 	for (size_t i = sizeof(t); i < len; i++)
 		buf[i] = (unsigned char)(seq * 31 + sender * 7 + i);
-	t.sum = fnv1a(buf + sizeof(t), len - sizeof(t));
+	t.sum = harness_fnv1a(buf + sizeof(t), len - sizeof(t));
 	memcpy(buf, &t, sizeof(t));
 }
 
@@ -81,7 +71,8 @@ check(const unsigned char *buf, size_t len, struct tag *out)
 	memcpy(&t, buf, sizeof(t));
 	if (out)
 		*out = t;
-	return t.len == len && t.sum == fnv1a(buf + sizeof(t), len - sizeof(t));
+	return t.len == len &&
+	       t.sum == harness_fnv1a(buf + sizeof(t), len - sizeof(t));
 }
 
 /* Exchange one message each way between a and b. */
@@ -96,6 +87,19 @@ ping(struct ipk_chan *a, struct ipk_chan *b)
 	assert_int_equal(ipk_send(b, "pong", 4, 2000), 4);
 	assert_int_equal(ipk_recv(a, buf, sizeof(buf), 2000), 4);
 	assert_memory_equal(buf, "pong", 4);
+}
+
+/* A client connects to listener l and one message goes each way. */
+static void
+serve_once(struct ipk_chan *l)
+{
+	struct ipk_chan *c, *s;
+
+	assert_int_equal(ipk_open(&c, ipk_address(l), 0, 1000), 0);
+	assert_int_equal(ipk_accept(l, &s, 1000), 0);
+	ping(c, s);
+	ipk_close(s);
+	ipk_close(c);
 }
 
 /* ---- accept ---- */
@@ -163,7 +167,7 @@ static void
 test_stale_socket_replaced(void **state)
 {
 	char path[256], addr[300];
-	struct ipk_chan *l, *c, *s;
+	struct ipk_chan *l, *c;
 	struct stat st;
 
 	(void)state;
@@ -175,11 +179,7 @@ test_stale_socket_replaced(void **state)
 	/* Nobody answers there: the file is replaced. */
 	assert_int_equal(ipk_open(&c, addr, 0, 500), -ECONNREFUSED);
 	assert_int_equal(ipk_listen(&l, addr, 0), 0);
-	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &s, 1000), 0);
-	ping(c, s);
-	ipk_close(s);
-	ipk_close(c);
+	serve_once(l);
 	ipk_close(l);
 	/* A file that is not a socket is never replaced. */
 	assert_int_equal(mkfifo(path, 0600), 0);
@@ -194,7 +194,7 @@ static void
 test_live_socket_refused(void **state)
 {
 	char path[256], addr[300];
-	struct ipk_chan *l, *l2 = NULL, *c, *s;
+	struct ipk_chan *l, *l2 = NULL;
 
 	(void)state;
 	harness_path(path, sizeof(path), "live");
@@ -206,11 +206,7 @@ test_live_socket_refused(void **state)
 	/* ipk_unlink refuses too. */
 	assert_int_equal(ipk_unlink(addr), -EBUSY);
 	/* The first server is untouched. */
-	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &s, 1000), 0);
-	ping(c, s);
-	ipk_close(s);
-	ipk_close(c);
+	serve_once(l);
 	ipk_close(l);
 	assert_int_equal(access(path, F_OK), -1);
 }
@@ -227,7 +223,7 @@ static void
 test_forked_listener_close(void **state)
 {
 	char path[256], addr[300];
-	struct ipk_chan *l, *c, *s;
+	struct ipk_chan *l;
 	pid_t pid;
 
 	(void)state;
@@ -238,11 +234,7 @@ test_forked_listener_close(void **state)
 	assert_true(pid > 0);
 	assert_int_equal(wait_child(pid, 5000), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &s, 1000), 0);
-	ping(c, s);
-	ipk_close(s);
-	ipk_close(c);
+	serve_once(l);
 	ipk_close(l);
 }
 
@@ -299,7 +291,7 @@ static void
 test_abstract(void **state)
 {
 	char name[128], addr[160];
-	struct ipk_chan *l, *l2 = NULL, *c, *s;
+	struct ipk_chan *l, *l2 = NULL, *c;
 
 	(void)state;
 	harness_name(name, sizeof(name), "abs");
@@ -310,11 +302,7 @@ test_abstract(void **state)
 	assert_int_equal(access(name, F_OK), -1);
 	assert_int_equal(access(addr + 5, F_OK), -1);
 	assert_int_equal(ipk_listen(&l2, addr, 0), -EADDRINUSE);
-	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &s, 1000), 0);
-	ping(c, s);
-	ipk_close(s);
-	ipk_close(c);
+	serve_once(l);
 	ipk_close(l);
 	/* The name went with the socket. */
 	assert_int_equal(ipk_open(&c, addr, 0, 100), -ECONNREFUSED);
@@ -469,8 +457,8 @@ static char atom_addr[300];
 static size_t
 atom_len(uint32_t sender, uint32_t seq)
 {
-	static const size_t edges[] = { 16, 4080, 4081, 4084, 4085, 8168,
-		                        8169, 65536 };
+	static const size_t edges[] = { 16,   4080, 4081, 4084,
+		                        4085, 8168, 8169, 65536 };
 	uint32_t x = (sender * 2654435761u) ^ (seq * 40503u);
 
 	x = x * 1103515245u + 12345u;
@@ -721,25 +709,42 @@ held_messages_once(struct ipk_chan *tx, struct ipk_chan *rx)
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 100), -ETIMEDOUT);
 }
 
+/* Run check(tx, rx) over a pipe pair, two channels on one FIFO and, with
+ * tcp, a TCP connection. */
 static void
-test_held_messages_not_doubled(void **state)
+on_pairs(void (*check_fn)(struct ipk_chan *tx, struct ipk_chan *rx), bool tcp)
 {
 	char path[256], addr[300];
-	struct ipk_chan *a, *b;
+	struct ipk_chan *a, *b, *l;
 
-	(void)state;
 	assert_int_equal(ipk_pair(&a, &b), 0);
-	held_messages_once(a, b);
+	check_fn(a, b);
 	ipk_close(a);
 	ipk_close(b);
-	harness_path(path, sizeof(path), "held");
+	harness_path(path, sizeof(path), "pair");
 	snprintf(addr, sizeof(addr), "fifo:%s", path);
 	assert_int_equal(ipk_open(&a, addr, 0, 1000), 0);
 	assert_int_equal(ipk_open(&b, addr, 0, 1000), 0);
-	held_messages_once(a, b);
+	check_fn(a, b);
 	ipk_close(a);
 	ipk_close(b);
-	ipk_unlink(addr);
+	assert_int_equal(ipk_unlink(addr), 0);
+	if (!tcp)
+		return;
+	assert_int_equal(ipk_listen(&l, "tcp:127.0.0.1:0", 0), 0);
+	assert_int_equal(ipk_open(&a, ipk_address(l), 0, 1000), 0);
+	assert_int_equal(ipk_accept(l, &b, 1000), 0);
+	check_fn(a, b);
+	ipk_close(a);
+	ipk_close(b);
+	ipk_close(l);
+}
+
+static void
+test_held_messages_not_doubled(void **state)
+{
+	(void)state;
+	on_pairs(held_messages_once, false);
 }
 
 /* ---- pollable fds never lose buffered messages ---- */
@@ -768,31 +773,8 @@ one_per_wakeup(struct ipk_chan *tx, struct ipk_chan *rx)
 static void
 test_pollfd_buffered(void **state)
 {
-	char path[256], addr[300];
-	struct ipk_chan *a, *b, *l;
-
 	(void)state;
-	assert_int_equal(ipk_pair(&a, &b), 0);
-	one_per_wakeup(a, b);
-	ipk_close(a);
-	ipk_close(b);
-
-	harness_path(path, sizeof(path), "pfd");
-	snprintf(addr, sizeof(addr), "fifo:%s", path);
-	assert_int_equal(ipk_open(&a, addr, 0, 1000), 0);
-	assert_int_equal(ipk_open(&b, addr, 0, 1000), 0);
-	one_per_wakeup(a, b);
-	ipk_close(a);
-	ipk_close(b);
-	ipk_unlink(addr);
-
-	assert_int_equal(ipk_listen(&l, "tcp:127.0.0.1:0", 0), 0);
-	assert_int_equal(ipk_open(&a, ipk_address(l), 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &b, 1000), 0);
-	one_per_wakeup(a, b);
-	ipk_close(a);
-	ipk_close(b);
-	ipk_close(l);
+	on_pairs(one_per_wakeup, true);
 }
 
 /* ---- names ---- */
@@ -877,32 +859,23 @@ test_list_and_unlink(void **state)
 static void
 test_tcp(void **state)
 {
-	struct ipk_chan *l, *c, *s;
+	struct ipk_chan *l, *c;
 	char addr[64];
 	unsigned port = 0;
 
 	(void)state;
 	assert_int_equal(ipk_listen(&l, "tcp:127.0.0.1:0", 0), 0);
-	assert_int_equal(sscanf(ipk_address(l), "tcp:127.0.0.1:%u", &port),
-	                 1);
+	assert_int_equal(sscanf(ipk_address(l), "tcp:127.0.0.1:%u", &port), 1);
 	assert_true(port > 0 && port < 65536);
-	assert_int_equal(ipk_open(&c, ipk_address(l), 0, 1000), 0);
-	assert_int_equal(ipk_accept(l, &s, 1000), 0);
-	ping(c, s);
 	snprintf(addr, sizeof(addr), "%s", ipk_address(l));
-	ipk_close(s);
-	ipk_close(c);
+	serve_once(l);
 	ipk_close(l);
 	assert_int_equal(ipk_open(&c, addr, 0, 1000), -ECONNREFUSED);
 	assert_non_null(strstr(ipk_errdetail(), "refused"));
 	/* IPv6 where the machine has it. */
 	if (ipk_listen(&l, "tcp:[::1]:0", 0) == 0) {
 		assert_int_equal(strncmp(ipk_address(l), "tcp:[::1]:", 10), 0);
-		assert_int_equal(ipk_open(&c, ipk_address(l), 0, 1000), 0);
-		assert_int_equal(ipk_accept(l, &s, 1000), 0);
-		ping(c, s);
-		ipk_close(s);
-		ipk_close(c);
+		serve_once(l);
 		ipk_close(l);
 	} else {
 		print_message("# no IPv6 loopback here\n");
