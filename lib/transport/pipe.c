@@ -16,6 +16,12 @@
 #include "sconn.h"
 #include "transport.h"
 
+/* Pipe capacity asked for each pipe of an ipk_pair(): a 64 KiB message
+ * plus its length does not fit the kernel's default 64 KiB, and would cost
+ * a second fill and wake-up each.  Where the user's pipe quota says no,
+ * the default stays. */
+#define PIPE_PAIR_SIZE (256u << 10)
+
 struct pipe_state {
 	struct sconn c; /* first: the sconn_* ops read it */
 	bool stdio;     /* fds 0 and 1, which close() points at /dev/null */
@@ -141,6 +147,8 @@ pipe_pair(struct ipk_chan *a, struct ipk_chan *b)
 		close(ab[1]);
 		return err;
 	}
+	(void)fcntl(ab[1], F_SETPIPE_SZ, (int)PIPE_PAIR_SIZE);
+	(void)fcntl(ba[1], F_SETPIPE_SZ, (int)PIPE_PAIR_SIZE);
 	err = sconn_init(&sa->c, ba[0], ab[1], true);
 	if (err == 0)
 		err = sconn_init(&sb->c, ab[0], ba[1], true);

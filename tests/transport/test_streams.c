@@ -352,6 +352,41 @@ test_inherit_exec(void **state)
 	assert_int_equal(status, 0);
 }
 
+/* "pipe:" is stdin and stdout: the helper's are two pipes whose other
+ * ends this process wraps as "pipe:R,W". */
+static void
+test_stdio_pipe(void **state)
+{
+	int to_child[2], from_child[2];
+	struct ipk_chan *ch;
+	char addr[64], buf[64];
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(pipe2(to_child, O_CLOEXEC), 0);
+	assert_int_equal(pipe2(from_child, O_CLOEXEC), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dup2(to_child[0], 0) != 0 || dup2(from_child[1], 1) != 1)
+			_exit(126);
+		execl(peer_program, peer_program, "pipe:", (char *)NULL);
+		_exit(127);
+	}
+	close(to_child[0]);
+	close(from_child[1]);
+	snprintf(addr, sizeof(addr), "pipe:%d,%d", from_child[0], to_child[1]);
+	assert_int_equal(ipk_open(&ch, addr, 0, 0), 0);
+	/* The channel owns them now: close-on-exec again. */
+	assert_int_equal(fcntl(from_child[0], F_GETFD), FD_CLOEXEC);
+	assert_int_equal(ipk_send(ch, "stdio", 5, 5000), 5);
+	assert_int_equal(ipk_recv(ch, buf, sizeof(buf), 5000), 10);
+	assert_memory_equal(buf, "echo:stdio", 10);
+	ipk_close(ch);
+	/* Its end of stdin seen, the helper closes and exits. */
+	assert_int_equal(wait_child(pid, 5000), 0);
+}
+
 static void
 test_inherit_refused(void **state)
 {
@@ -986,6 +1021,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_path_too_long),
 		cmocka_unit_test(test_abstract),
 		cmocka_unit_test(test_inherit_exec),
+		cmocka_unit_test(test_stdio_pipe),
 		cmocka_unit_test(test_inherit_refused),
 		cmocka_unit_test(test_no_sigpipe),
 		cmocka_unit_test(test_fifo_atomic_above_pipe_buf),
