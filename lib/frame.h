@@ -17,7 +17,7 @@
 #include <sys/uio.h>
 
 #define FRAME_HDR     4           /* bytes of length before each message */
-#define FRAME_MAX_MSG (64u << 20) /* largest message a stream carries */
+#define FRAME_MAX_MSG (16u << 20) /* largest message a stream carries */
 
 /* The transport's I/O, borrowed for one call. */
 struct frame_io {
