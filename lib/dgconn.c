@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: MIT
 /* dgconn.c - send and receive on sockets that keep boundaries: one
- * recvmsg() per message when the caller's buffer can take the largest
- * one, else a peek for its size first.  Optional one-byte header (for
- * SOCK_SEQPACKET, where an empty record and the end of the stream would
- * both read as 0 bytes). */
+ * recvmsg() per message, into the caller's buffer and, past its end, ours.
+ * Optional one-byte header (for SOCK_SEQPACKET, where an empty record and
+ * the end of the stream would both read as 0 bytes). */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -24,6 +24,7 @@ dgconn_init(struct dgconn *d, int fd, unsigned hdr, size_t max_msg)
 	d->fd = fd;
 	d->hdr = hdr;
 	d->max_msg = max_msg;
+	readyfd_init(&d->ready);
 }
 
 static bool
@@ -105,20 +106,30 @@ dgconn_discard(struct dgconn *d)
 		;
 }
 
-/* The next message: into buf when cap can hold the largest one, else
- * peeked (copied if it fits, then taken).  peek: only its length. */
+/*
+ * The next message.  peek: its length, left in the socket.  Else into buf,
+ * with whatever does not fit spilling into d->spill in the same call; a
+ * message longer than cap then waits there for a larger buffer.
+ */
 static ssize_t
 dgconn_take(struct ipk_chan *ch, void *buf, size_t cap, bool peek,
             int64_t deadline)
 {
 	struct dgconn *d = ipk_chan_state(ch);
 	bool block = deadline == WAIT_FOREVER;
-	bool direct = !peek && cap >= d->max_msg;
+	size_t room = cap < d->max_msg ? cap : d->max_msg;
 
+	if (d->holding)
+		return (ssize_t)d->held;
+	if (!peek && room < d->max_msg && d->spill == NULL) {
+		d->spill = malloc(d->max_msg);
+		if (d->spill == NULL)
+			return -ENOMEM;
+	}
 	for (;;) {
 		struct sockaddr_storage from;
 		unsigned char h = DGCONN_PLAIN;
-		struct iovec v[2];
+		struct iovec v[3];
 		struct msghdr m = { .msg_iov = v };
 		ssize_t n;
 		size_t len;
@@ -132,9 +143,12 @@ dgconn_take(struct ipk_chan *ch, void *buf, size_t cap, bool peek,
 		}
 		if (d->hdr)
 			v[m.msg_iovlen++] = (struct iovec){ &h, 1 };
-		v[m.msg_iovlen++] = (struct iovec){ buf, peek ? 0 : cap };
+		v[m.msg_iovlen++] = (struct iovec){ buf, peek ? 0 : room };
+		if (!peek && room < d->max_msg)
+			v[m.msg_iovlen++] =
+			        (struct iovec){ d->spill, d->max_msg - room };
 		n = recvmsg(d->fd, &m,
-		            (direct ? 0 : MSG_PEEK) | MSG_TRUNC |
+		            (peek ? MSG_PEEK : 0) | MSG_TRUNC |
 		                    (block ? 0 : MSG_DONTWAIT));
 		if (n < 0) {
 			if (errno == EINTR)
@@ -149,7 +163,7 @@ dgconn_take(struct ipk_chan *ch, void *buf, size_t cap, bool peek,
 			continue;
 		}
 		if (!dgconn_from_peer(d, &m)) {
-			if (!direct)
+			if (peek)
 				dgconn_discard(d);
 			continue;
 		}
@@ -159,23 +173,22 @@ dgconn_take(struct ipk_chan *ch, void *buf, size_t cap, bool peek,
 			                 ch->address);
 		}
 		len = (size_t)n - d->hdr;
-		if (h != DGCONN_PLAIN || len > d->max_msg ||
-		    (direct && len > cap)) {
-			if (!direct)
+		if (h != DGCONN_PLAIN || len > d->max_msg) {
+			if (peek)
 				dgconn_discard(d);
 			return errdetail(IPK_ECORRUPT,
 			                 "%s: dropped a datagram of %zu bytes "
 			                 "that is not an ipckit message",
 			                 ch->address, (size_t)n);
 		}
-		if (direct || peek)
-			return (ssize_t)len;
-		if (len > cap)
-			return errdetail(-EMSGSIZE,
-			                 "%s: message of %zu bytes, buffer of "
-			                 "%zu: it stays queued",
-			                 ch->address, len, cap);
-		dgconn_discard(d); /* its bytes are in buf already */
+		if (!peek && len > room) {
+			/* Too long for buf: the whole message waits in spill,
+			 * its head moved in behind the part already there. */
+			memmove(d->spill + room, d->spill, len - room);
+			memcpy(d->spill, buf, room);
+			d->held = len;
+			d->holding = true;
+		}
 		return (ssize_t)len;
 	}
 }
@@ -184,8 +197,26 @@ ssize_t
 dgconn_recv(struct ipk_chan *ch, void *buf, size_t cap,
             struct ipk_msginfo *info, int timeout_ms)
 {
+	struct dgconn *d = ipk_chan_state(ch);
+	ssize_t n;
+
 	info->type = 0;
-	return dgconn_take(ch, buf, cap, false, wait_deadline(timeout_ms));
+	n = dgconn_take(ch, buf, cap, false, wait_deadline(timeout_ms));
+	if (n >= 0 && d->holding) {
+		if ((size_t)n > cap) {
+			n = errdetail(
+			        -EMSGSIZE,
+			        "%s: message of %zd bytes, buffer of %zu: "
+			        "it stays queued",
+			        ch->address, n, cap);
+		} else {
+			if (n)
+				memcpy(buf, d->spill, (size_t)n);
+			d->holding = false;
+		}
+	}
+	readyfd_set(&d->ready, d->holding);
+	return n;
 }
 
 ssize_t
@@ -201,7 +232,7 @@ dgconn_pollfd(struct ipk_chan *ch)
 {
 	struct dgconn *d = ipk_chan_state(ch);
 
-	return d->fd;
+	return readyfd_get(&d->ready, d->fd, d->holding);
 }
 
 size_t
@@ -217,6 +248,9 @@ dgconn_close(struct ipk_chan *ch)
 {
 	struct dgconn *d = ipk_chan_state(ch);
 
+	readyfd_close(&d->ready);
+	free(d->spill);
+	d->spill = NULL;
 	if (d->fd >= 0)
 		close(d->fd);
 	d->fd = -1;

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* dgconn.h - a connection over a socket that keeps message boundaries
- * itself (SOCK_SEQPACKET, SOCK_DGRAM).  Nothing is buffered here: a
- * message that does not fit the caller's buffer stays in the socket
- * (MSG_PEEK|MSG_TRUNC learn its size), so the socket itself is the
- * pollable fd.  Transports whose state begins with struct dgconn use these
- * functions directly as their ops. */
+ * itself (SOCK_SEQPACKET, SOCK_DGRAM).  One recvmsg() per message: what
+ * does not fit the caller's buffer spills, in the same call, into one of
+ * ours, where the message waits for a larger buffer (and readyfd.c keeps
+ * the pollable fd readable).  Transports whose state begins with struct
+ * dgconn use these functions directly as their ops. */
 #ifndef IPK_DGCONN_H
 #define IPK_DGCONN_H
 
@@ -15,6 +15,8 @@
 
 #include "ipckit.h"
 
+#include "readyfd.h"
+
 struct dgconn {
 	int fd;         /* owned: closed by dgconn_close() */
 	unsigned hdr;   /* bytes of header before each message: 0 or 1 */
@@ -24,6 +26,10 @@ struct dgconn {
 	 * filter; the kernel's connection does it). */
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
+	unsigned char *spill; /* owned: max_msg bytes, made when first needed */
+	size_t held;          /* a whole message waits in spill: its length */
+	bool holding;
+	struct readyfd ready;
 };
 
 /* dgconn_init - start on socket fd (owned from now on). */

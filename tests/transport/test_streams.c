@@ -812,6 +812,40 @@ test_pollfd_buffered(void **state)
 	on_pairs(one_per_wakeup, true);
 }
 
+/* A record too long for the buffer waits in the channel, and its
+ * pollable fd says so. */
+static void
+test_seqpacket_held(void **state)
+{
+	char name[128], addr[160];
+	unsigned char out[300], in[300];
+	struct ipk_chan *l, *c, *s;
+	struct pollfd q;
+
+	(void)state;
+	harness_name(name, sizeof(name), "seq");
+	snprintf(addr, sizeof(addr), "unix+seqpacket:@%s", name);
+	assert_int_equal(ipk_listen(&l, addr, 0), 0);
+	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
+	assert_int_equal(ipk_accept(l, &s, 1000), 0);
+	fill(out, sizeof(out), 1, 1);
+	assert_int_equal(ipk_send(c, out, sizeof(out), 1000), sizeof(out));
+	assert_int_equal(ipk_send(c, "", 0, 1000), 0);
+	q = (struct pollfd){ .fd = ipk_pollfd(s), .events = POLLIN };
+	assert_int_equal(ipk_recv(s, in, 100, 1000), -EMSGSIZE);
+	assert_int_equal(ipk_peek_size(s, NULL, 0), sizeof(out));
+	assert_int_equal(poll(&q, 1, 0), 1);
+	assert_int_equal(ipk_recv(s, in, sizeof(in), 0), sizeof(out));
+	assert_true(check(in, sizeof(out), NULL));
+	/* The empty one after it is a message, not the end. */
+	assert_int_equal(ipk_recv(s, in, sizeof(in), 1000), 0);
+	assert_int_equal(poll(&q, 1, 0), 0);
+	ipk_close(c);
+	assert_int_equal(ipk_recv(s, in, sizeof(in), 1000), -EPIPE);
+	ipk_close(s);
+	ipk_close(l);
+}
+
 /* ---- names ---- */
 
 struct found {
@@ -1029,6 +1063,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_fifo_forked_channel),
 		cmocka_unit_test(test_held_messages_not_doubled),
 		cmocka_unit_test(test_pollfd_buffered),
+		cmocka_unit_test(test_seqpacket_held),
 		cmocka_unit_test(test_list_and_unlink),
 		cmocka_unit_test(test_tcp),
 		cmocka_unit_test(test_udp_no_listener),
