@@ -66,7 +66,8 @@ enum ipk_caps {
 	IPK_CAP_STREAM = 1u << 8,   /* framed over a byte stream */
 	/* A dead peer is reported as -EPIPE: for connections, the other end;
 	 * for queues that track their receivers, the last receiver (a
-	 * channel becomes a receiver with its first receive or pollfd). */
+	 * channel becomes a receiver with its first receive or pollfd), or
+	 * the last other channel when no receiver ever showed up. */
 	IPK_CAP_PEER_DEATH = 1u << 9,
 };
 

@@ -80,7 +80,7 @@ chan_start(struct ipk_chan **chp, const char *address, unsigned flags,
 		goto out;
 	if (listening && a->tp->listen == NULL) {
 		err = errdetail(IPK_EKIND,
-		                "%s: a %s is a queue: open it, do not listen",
+		                "%s: a %s channel cannot listen: open it",
 		                address, a->scheme);
 		goto out;
 	}
@@ -164,7 +164,7 @@ ipk_accept(struct ipk_chan *l, struct ipk_chan **chp, int timeout_ms)
 int
 ipk_pair(struct ipk_chan **a, struct ipk_chan **b)
 {
-	const struct ipk_transport *tp = transport_find("pipe", 4);
+	const struct ipk_transport *tp = NULL;
 	struct ipk_chan *ca, *cb;
 	int err;
 
@@ -172,22 +172,31 @@ ipk_pair(struct ipk_chan **a, struct ipk_chan **b)
 	if (a == NULL || b == NULL)
 		return -EINVAL;
 	*a = *b = NULL;
-	if (tp == NULL || tp->accept == NULL)
-		return -ENOTSUP;
-	/* The pipe transport's accept() on a NULL listener makes a pair:
-	 * conn gets one end now, and the other end on a second call. */
+	for (const struct ipk_transport *const *t = transports; *t; t++)
+		if ((*t)->pair) {
+			tp = *t;
+			break;
+		}
+	if (tp == NULL)
+		return errdetail(-ENOTSUP, "no transport in this build makes "
+		                           "connected pairs");
 	ca = chan_new(tp, CHAN_CONN, 0);
 	cb = chan_new(tp, CHAN_CONN, 0);
 	if (ca == NULL || cb == NULL) {
 		err = -ENOMEM;
 		goto fail;
 	}
-	err = tp->accept(NULL, ca, -1);
+	err = tp->pair(ca, cb);
 	if (err)
 		goto fail;
-	err = tp->accept(ca, cb, -1);
-	if (err) {
+	if (ca->address == NULL)
+		ca->address = strdup(tp->scheme);
+	if (cb->address == NULL)
+		cb->address = strdup(tp->scheme);
+	if (ca->address == NULL || cb->address == NULL) {
 		tp->close(ca);
+		tp->close(cb);
+		err = -ENOMEM;
 		goto fail;
 	}
 	*a = ca;

@@ -6,16 +6,28 @@
 
 #include "transport.h"
 
+extern const struct ipk_transport transport_pipe;
+extern const struct ipk_transport transport_fifo;
 extern const struct ipk_transport transport_sysvmq;
 extern const struct ipk_transport transport_posixmq;
 extern const struct ipk_transport transport_shm;
 extern const struct ipk_transport transport_file;
+extern const struct ipk_transport transport_unix;
+extern const struct ipk_transport transport_unix_seqpacket;
+extern const struct ipk_transport transport_tcp;
+extern const struct ipk_transport transport_udp;
 
 const struct ipk_transport *const transports[] = {
+	&transport_pipe,
+	&transport_fifo,
 	&transport_sysvmq,
 	&transport_posixmq,
 	&transport_shm,
 	&transport_file,
+	&transport_unix,
+	&transport_unix_seqpacket,
+	&transport_tcp,
+	&transport_udp,
 	NULL,
 };
 

@@ -61,6 +61,10 @@ struct ipk_transport {
 	 * connection.  0 or -errno; nothing left open on failure. */
 	int (*accept)(struct ipk_chan *l, struct ipk_chan *conn,
 	              int timeout_ms);
+	/* Optional: fill two zeroed channels with the ends of a connected,
+	 * unnamed pair; ipk_pair() uses the first transport that has it.  0 or
+	 * -errno with nothing left open. */
+	int (*pair)(struct ipk_chan *a, struct ipk_chan *b);
 	/* len or -errno, all or nothing; timeout_ms -1 waits, 0 is -EAGAIN.
 	 * info is never NULL (chan.c passes zeros).  len <= max_msg. */
 	ssize_t (*send)(struct ipk_chan *ch, const void *msg, size_t len,

@@ -89,6 +89,17 @@ harness_key(void)
 	return 0x10000000L + (long)(r & 0x0fffffff);
 }
 
+unsigned
+harness_fnv1a(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	unsigned h = 2166136261u;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h;
+}
+
 const char *
 harness_ipckit(void)
 {

@@ -56,6 +56,10 @@ pid_t fork_child(int (*fn)(void *arg), void *arg);
  * killed, or -ETIMEDOUT (then the child is SIGKILLed and reaped). */
 int wait_child(pid_t pid, int timeout_ms);
 
+/* harness_fnv1a - the 32-bit FNV-1a hash of n bytes, for checksummed
+ * test messages. */
+unsigned harness_fnv1a(const void *p, size_t n);
+
 /* The path of the ipckit program under test ($IPCKIT, set by meson). */
 const char *harness_ipckit(void);
 

@@ -635,6 +635,10 @@ child_sender(void *v)
 
 	if (ch == NULL || buf == NULL)
 		return 10;
+	/* The parent learns the maximum only from its accepted end; the
+	 * child clamps to its own, which is the same. */
+	if (c->len > ipk_max_msg(ch))
+		c->len = ipk_max_msg(ch);
 	for (unsigned i = 0; c->forever || i < c->count; i++) {
 		ssize_t n = ipk_send(ch, buf, msg_fill(buf, c->len, i), 10000);
 
@@ -669,11 +673,19 @@ test_forked_peer(void **state)
 	pair_local_end(&p);
 	buf = malloc(c.len);
 	assert_non_null(buf);
-	for (uint32_t i = 0; i < c.count; i++) {
-		ssize_t n = ipk_recv(p.a, buf, c.len, 10000);
+	for (uint32_t i = 0, got = 0; i < c.count; i++, got++) {
+		bool lossy = p.caps & IPK_CAP_LOSSY;
+		ssize_t n = ipk_recv(p.a, buf, c.len, lossy ? 1000 : 10000);
+		uint32_t seq = i;
 
+		if (n < 0 && lossy && got > 0)
+			break; /* the rest was dropped */
 		assert_int_equal(n, (ssize_t)c.len);
-		assert_int_equal(msg_check(buf, c.len, i, NULL), 0);
+		/* A lossy channel may skip, never reorder or cut. */
+		assert_int_equal(
+		        msg_check(buf, c.len, lossy ? UINT32_MAX : i, &seq), 0);
+		assert_true(seq >= i);
+		i = seq;
 	}
 	assert_int_equal(wait_child(pid, 10000), 0);
 	free(buf);
@@ -852,7 +864,12 @@ test_blocked_sender_receiver_dies(void **state)
 	assert_int_equal(n, -EAGAIN);
 	kill(pid, SIGKILL);
 	t0 = now_ms();
-	n = ipk_send(p.a, buf, sizeof(buf), 10000);
+	/* Until the kernel learns that the receiver is gone it may take a
+	 * little more (TCP: until the reset arrives, ~100 kB within a
+	 * millisecond here); what must not happen is a hang. */
+	while ((n = ipk_send(p.a, buf, sizeof(buf), 10000)) > 0 &&
+	       now_ms() - t0 < 9000)
+		;
 	assert_int_equal(n, -EPIPE);
 	assert_true(now_ms() - t0 < 9000);
 	wait_child(pid, 5000);

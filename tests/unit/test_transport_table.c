@@ -36,10 +36,14 @@ test_required_ops(void **state)
 			assert_non_null(tp->unlink);
 			assert_non_null(tp->list);
 		}
-		/* A listener needs accept; accept without listen is only the
-		 * pipe pair. */
+		/* A listener needs accept, and accept needs a listener; a
+		 * connected pair is a connection. */
 		if (tp->listen)
 			assert_non_null(tp->accept);
+		if (tp->accept)
+			assert_non_null(tp->listen);
+		if (tp->pair)
+			assert_true(conn);
 	}
 }
 

@@ -1,0 +1,225 @@
+// SPDX-License-Identifier: MIT
+/* fsname.c - an index of the FIFOs and socket files ipckit created, kept
+ * in a directory only the user can write.  Paths are stored absolute; a
+ * file is named by a hash of scheme and path, so adding is idempotent. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fsname.h"
+
+/* The index directory, made 0700 if missing and refused unless it is a
+ * directory of ours that nobody else can write. */
+static int
+fsname_dir(char *buf, size_t cap)
+{
+	const char *run = getenv("XDG_RUNTIME_DIR");
+	struct stat st;
+	int n;
+
+	if (run && run[0] == '/')
+		n = snprintf(buf, cap, "%s/ipckit", run);
+	else
+		n = snprintf(buf, cap, "/tmp/ipckit-%u", (unsigned)getuid());
+	if (n < 0 || (size_t)n >= cap)
+		return -ENAMETOOLONG;
+	if (mkdir(buf, 0700) != 0 && errno != EEXIST)
+		return -errno;
+	if (lstat(buf, &st) != 0)
+		return -errno;
+	if (!S_ISDIR(st.st_mode) || st.st_uid != getuid() ||
+	    (st.st_mode & 0077) != 0)
+		return -EPERM;
+	return 0;
+}
+
+static uint64_t
+fsname_hash(const char *scheme, const char *path)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = scheme; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	h = (h ^ ':') * 1099511628211ull;
+	for (const char *p = path; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h;
+}
+
+static int
+fsname_abs(const char *path, char *out, size_t cap)
+{
+	char cwd[PATH_MAX];
+	int n;
+
+	if (path[0] == '/')
+		n = snprintf(out, cap, "%s", path);
+	else if (getcwd(cwd, sizeof(cwd)) == NULL)
+		return -errno;
+	else
+		n = snprintf(out, cap, "%s/%s", cwd, path);
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+static int
+fsname_entry(const char *scheme, const char *path, char *abs, size_t acap,
+             char *entry, size_t ecap)
+{
+	char dir[PATH_MAX];
+	int n, err;
+
+	err = fsname_abs(path, abs, acap);
+	if (err == 0)
+		err = fsname_dir(dir, sizeof(dir));
+	if (err)
+		return err;
+	n = snprintf(entry, ecap, "%s/%s-%016llx", dir, scheme,
+	             (unsigned long long)fsname_hash(scheme, abs));
+	return n < 0 || (size_t)n >= ecap ? -ENAMETOOLONG : 0;
+}
+
+unsigned long long
+fsname_start_time(pid_t pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	const char *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	/* Field 22; the command name (field 2) may hold spaces and ')'. */
+	p = strrchr(buf, ')');
+	for (int field = 2; p && field < 22; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+void
+fsname_add(const char *scheme, const char *path)
+{
+	char abs[PATH_MAX], entry[PATH_MAX + 64], tmp[PATH_MAX + 80];
+	FILE *f;
+	int fd;
+
+	if (fsname_entry(scheme, path, abs, sizeof(abs), entry,
+	                 sizeof(entry)) != 0)
+		return;
+	/* Written under a temporary name and renamed: a reader never sees
+	 * half an entry. */
+	snprintf(tmp, sizeof(tmp), "%s.%ld", entry, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
+	          0600);
+	if (fd < 0)
+		return;
+	f = fdopen(fd, "w");
+	if (f == NULL) {
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	fprintf(f, "%s\n%ld %llu\n", abs, (long)getpid(),
+	        fsname_start_time(getpid()));
+	if (fclose(f) != 0 || rename(tmp, entry) != 0)
+		unlink(tmp);
+}
+
+void
+fsname_remove(const char *scheme, const char *path)
+{
+	char abs[PATH_MAX], entry[PATH_MAX + 64];
+
+	if (fsname_entry(scheme, path, abs, sizeof(abs), entry,
+	                 sizeof(entry)) == 0)
+		unlink(entry);
+}
+
+/* Read one entry: the path, then "pid start". */
+static int
+fsname_read(int dirfd, const char *name, char *path, size_t cap, pid_t *pid,
+            unsigned long long *start)
+{
+	char buf[PATH_MAX + 64];
+	char *nl;
+	long p = 0;
+	ssize_t n;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EINVAL;
+	buf[n] = '\0';
+	nl = strchr(buf, '\n');
+	if (nl == NULL || (size_t)(nl - buf) >= cap || buf[0] != '/')
+		return -EINVAL;
+	memcpy(path, buf, (size_t)(nl - buf));
+	path[nl - buf] = '\0';
+	if (sscanf(nl + 1, "%ld %llu", &p, start) != 2)
+		return -EINVAL;
+	*pid = (pid_t)p;
+	return 0;
+}
+
+int
+fsname_list(const char *scheme, mode_t type, ipk_list_fn *fn, void *arg)
+{
+	char dir[PATH_MAX], path[PATH_MAX], address[PATH_MAX + 32];
+	size_t slen = strlen(scheme);
+	struct dirent *de;
+	DIR *d;
+	int rc = 0;
+
+	if (fsname_dir(dir, sizeof(dir)) != 0)
+		return 0;
+	d = opendir(dir);
+	if (d == NULL)
+		return 0;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		struct ipk_object obj = { 0 };
+		struct stat st;
+		pid_t pid = 0;
+		unsigned long long start = 0;
+
+		if (strncmp(de->d_name, scheme, slen) != 0 ||
+		    de->d_name[slen] != '-' || strchr(de->d_name, '.'))
+			continue;
+		if (fsname_read(dirfd(d), de->d_name, path, sizeof(path), &pid,
+		                &start) != 0 ||
+		    lstat(path, &st) != 0 || (st.st_mode & S_IFMT) != type) {
+			/* The object is gone (or was replaced): so is its
+			 * entry. */
+			unlinkat(dirfd(d), de->d_name, 0);
+			continue;
+		}
+		snprintf(address, sizeof(address), "%s:%s", scheme, path);
+		obj.scheme = scheme;
+		obj.address = address;
+		obj.owner = st.st_uid;
+		obj.mode = st.st_mode & 07777;
+		obj.creator_pid = pid;
+		obj.creator_start = start;
+		rc = fn(&obj, arg);
+	}
+	closedir(d);
+	return rc;
+}
