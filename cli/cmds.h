@@ -8,6 +8,8 @@
 #include "opts.h"
 
 extern const struct cmd cmd_help;
+extern const struct cmd cmd_send;
+extern const struct cmd cmd_recv;
 extern const struct cmd cmd_hub;
 extern const struct cmd cmd_ratings;
 extern const struct cmd cmd_peer;

@@ -20,9 +20,10 @@ opts_init(struct opts *o, const struct cmd *cmd, int argc, char **argv)
 	o->cmd = cmd;
 	o->argc = argc;
 	o->argv = argv;
-	/* '+': stop at the first operand, so "exec ADDR -- CMD -x" works;
-	 * ':': report a missing value ourselves. */
-	o->shortopts[s++] = '+';
+	/* '+': stop at the first operand, so "hub user add NICK --role op"
+	 * reaches its own parser; ':': report a missing value ourselves. */
+	if (!cmd->permute)
+		o->shortopts[s++] = '+';
 	o->shortopts[s++] = ':';
 	for (const struct opt *p = cmd->opts; p && p->name && n < OPTS_MAX;
 	     p++, n++) {

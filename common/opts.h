@@ -5,6 +5,7 @@
 #define COMMON_OPTS_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 /* Exit codes every ipckit command uses (docs/cli.md). */
@@ -31,6 +32,9 @@ struct cmd {
 	const char *summary;    /* one line */
 	const char *details;    /* paragraphs, '\n'-separated; may be NULL */
 	const struct opt *opts; /* terminated by { NULL } */
+	/* Options may follow operands ("recv ADDR -n 1"); "--" ends them.
+	 * False: the first operand ends the options ("exec ADDR -- CMD"). */
+	bool permute;
 	/* argv[0] is the command name; returns an exit_code. */
 	int (*run)(const struct cmd *self, int argc, char **argv);
 };

@@ -69,6 +69,9 @@ enum ipk_caps {
 	 * channel becomes a receiver with its first receive or pollfd), or
 	 * the last other channel when no receiver ever showed up. */
 	IPK_CAP_PEER_DEATH = 1u << 9,
+	/* A queue that keeps messages only while some process has it open
+	 * (fifo): a sender that closes before a receiver came loses them. */
+	IPK_CAP_TRANSIENT = 1u << 10,
 };
 
 /* Flags in struct ipk_msginfo. */
@@ -198,6 +201,16 @@ const char *ipk_strerror(int err);
  * above kernel.msgmax = 8192"), or "" when there is nothing to add.
  */
 const char *ipk_errdetail(void);
+
+/*
+ * ipk_addr_caps - the IPK_CAP_* bits every channel of the mechanism an
+ * address names has (never IPK_CAP_LISTENER), without opening or creating
+ * anything: tells a queue from a connection before a name is made.  0 with
+ * *caps set, or IPK_EADDR / IPK_ESCHEME / IPK_EOPTION with ipk_errdetail()
+ * set.  Only the generic part of the address is checked here; ipk_open()
+ * checks the scheme's own options.
+ */
+int ipk_addr_caps(const char *address, unsigned *caps);
 
 /* ipk_scheme_list - the schemes this build knows, NULL-terminated. */
 const char *const *ipk_scheme_list(void);

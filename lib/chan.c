@@ -409,6 +409,26 @@ ipk_unlink(const char *address)
 }
 
 int
+ipk_addr_caps(const char *address, unsigned *caps)
+{
+	struct ipk_addr *a;
+	int err;
+
+	errdetail_clear();
+	if (caps == NULL)
+		return -EINVAL;
+	*caps = 0;
+	a = malloc(sizeof(*a));
+	if (a == NULL)
+		return -ENOMEM;
+	err = addr_parse(a, address);
+	if (err == 0)
+		*caps = a->tp->caps;
+	free(a);
+	return err;
+}
+
+int
 ipk_list(ipk_list_fn *fn, void *arg)
 {
 	int err;

@@ -1015,7 +1015,8 @@ static const char *const fifo_options[] = { "size", NULL };
 const struct ipk_transport transport_fifo = {
 	.scheme = "fifo",
 	.summary = "named pipe queue: any number of senders and receivers",
-	.caps = IPK_CAP_QUEUE | IPK_CAP_NAMED | IPK_CAP_PEER_DEATH,
+	.caps = IPK_CAP_QUEUE | IPK_CAP_NAMED | IPK_CAP_PEER_DEATH |
+	        IPK_CAP_TRANSIENT,
 	.state_size = sizeof(struct fifo_state),
 	.options = fifo_options,
 	.open = fifo_open,
