@@ -143,7 +143,7 @@ recv_cmd(const struct cmd *self, int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	if (o.type && !(ep.caps & IPK_CAP_TYPES)) {
-		endpoint_close(&ep, 0);
+		endpoint_close(&ep, ENDPOINT_NO_LINGER);
 		return opts_usage_error(self, "--type: %s has no message types "
 		                              "(sysvmq has)",
 		                        ep.address);
@@ -177,7 +177,7 @@ recv_cmd(const struct cmd *self, int argc, char **argv)
 	/* stdout first: closing "pipe:" points descriptor 1 elsewhere. */
 	if (fflush(stdout) != 0 && rc == EXIT_OK)
 		rc = report_fail(self, "standard output", -errno, NULL);
-	endpoint_close(&ep, 0);
+	endpoint_close(&ep, ENDPOINT_NO_LINGER);
 	return rc;
 }
 

@@ -224,14 +224,14 @@ send_cmd(const struct cmd *self, int argc, char **argv)
 		                            "(posixmq has)",
 		                      ep.address);
 	if (rc != EXIT_OK) {
-		endpoint_close(&ep, 0);
+		endpoint_close(&ep, ENDPOINT_NO_LINGER);
 		return rc;
 	}
 	name = endpoint_name(&ep);
 	report_ready(o.ready_fd, &name, 1);
 	rc = endpoint_accept(&ep, o.timeout_ms);
 	if (rc != EXIT_OK) {
-		endpoint_close(&ep, 0);
+		endpoint_close(&ep, ENDPOINT_NO_LINGER);
 		return rc;
 	}
 	max = ipk_max_msg(ep.ch);
@@ -244,7 +244,7 @@ send_cmd(const struct cmd *self, int argc, char **argv)
 	if (err)
 		rc = endpoint_fail(&ep, err);
 	/* The wait for a FIFO's reader is bounded by --timeout too. */
-	cerr = endpoint_close(&ep, err ? 0 : o.timeout_ms);
+	cerr = endpoint_close(&ep, err ? ENDPOINT_NO_LINGER : o.timeout_ms);
 	if (rc == EXIT_OK && cerr)
 		rc = report_exit_code(cerr);
 	return rc;

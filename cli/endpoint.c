@@ -100,6 +100,7 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 	ep->cmd = cmd;
 	ep->text = text;
 	ep->address = text;
+	ep->own = flags & ENDPOINT_OWN;
 	if (strncmp(text, ENDPOINT_LISTEN, strlen(ENDPOINT_LISTEN)) == 0) {
 		ep->listening = true;
 		ep->address = text + strlen(ENDPOINT_LISTEN);
@@ -137,22 +138,22 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 	return err ? endpoint_fail(ep, endpoint_keep(ep, err)) : EXIT_OK;
 }
 
-int
-endpoint_accept(struct endpoint *ep, int timeout_ms)
+/* Accept one connection from ep->listener into *chp. */
+static int
+endpoint_wait_accept(struct endpoint *ep, struct ipk_chan **chp,
+                     int timeout_ms)
 {
 	long long end = endpoint_end(timeout_ms);
 	bool spurious = false;
 	int err;
 
-	if (ep->listener == NULL)
-		return EXIT_OK;
 	for (;;) {
 		/* After a wake-up that brought nothing, wait in the library
 		 * for a slice rather than spin on the descriptor. */
-		err = ipk_accept(ep->listener, &ep->ch,
+		err = ipk_accept(ep->listener, chp,
 		                 spurious ? endpoint_slice(end) : 0);
 		if (err == 0)
-			break;
+			return EXIT_OK;
 		if (err != -EAGAIN && err != -ETIMEDOUT)
 			return endpoint_fail(ep, endpoint_keep(ep, err));
 		if (endpoint_left(end) == 0)
@@ -163,11 +164,34 @@ endpoint_accept(struct endpoint *ep, int timeout_ms)
 			return endpoint_fail(ep, err);
 		spurious = err > 0;
 	}
+}
+
+int
+endpoint_accept(struct endpoint *ep, int timeout_ms)
+{
+	int rc;
+
+	if (ep->listener == NULL)
+		return EXIT_OK;
+	rc = endpoint_wait_accept(ep, &ep->ch, timeout_ms);
+	if (rc != EXIT_OK)
+		return rc;
 	/* One connection per listening endpoint: a UNIX listener's socket
 	 * file goes with it. */
 	ipk_close(ep->listener);
 	ep->listener = NULL;
 	return EXIT_OK;
+}
+
+int
+endpoint_take(struct endpoint *l, struct endpoint *conn, int timeout_ms)
+{
+	memset(conn, 0, sizeof(*conn));
+	conn->cmd = l->cmd;
+	conn->text = l->text; /* the command line's: outlives l */
+	conn->address = l->address;
+	conn->caps = l->caps;
+	return endpoint_wait_accept(l, &conn->ch, timeout_ms);
 }
 
 const char *
@@ -259,6 +283,23 @@ endpoint_send(struct endpoint *ep, const void *msg, size_t len,
 	}
 }
 
+/* Do processes besides us hold the object ep names?  -1 if unknown. */
+static int
+endpoint_others(const struct endpoint *ep)
+{
+	struct ipcobj_set s = { 0 };
+	const char *why;
+	int i, n = -1;
+
+	if (ipcobj_scan(&s) == 0) {
+		i = ipcobj_find(&s, ep->address, &why);
+		if (i >= 0)
+			n = ipcobj_users_besides(&s.v[i], getpid()) > 0;
+	}
+	ipcobj_free(&s);
+	return n;
+}
+
 /* The path of a FIFO address: after "fifo:", before any "?". */
 static char *
 endpoint_path(const struct endpoint *ep)
@@ -300,6 +341,10 @@ endpoint_linger(struct endpoint *ep, int linger_ms)
 			told = true;
 		}
 		k = stop_wait(ino, POLLIN, endpoint_left(end));
+		/* Giving up loses nothing while another process has it open:
+		 * the bytes are its to read. */
+		if (k <= 0 && endpoint_others(ep) == 1)
+			break;
 		if (k <= 0) {
 			err = k == 0 ? -ETIMEDOUT : k;
 			snprintf(ep->detail, sizeof(ep->detail),
@@ -324,16 +369,8 @@ out:
 static void
 endpoint_remove_made(const struct endpoint *ep)
 {
-	struct ipcobj_set s = { 0 };
-	const char *why;
-	int i;
-
-	if (ipcobj_scan(&s) == 0) {
-		i = ipcobj_find(&s, ep->address, &why);
-		if (i >= 0 && ipcobj_users_besides(&s.v[i], getpid()) == 0)
-			(void)ipcobj_remove(&s.v[i], &why);
-	}
-	ipcobj_free(&s);
+	if (endpoint_others(ep) == 0)
+		(void)ipk_unlink(ep->address);
 }
 
 int
@@ -343,14 +380,14 @@ endpoint_close(struct endpoint *ep, int linger_ms)
 	bool empty = false;
 	int err = 0;
 
-	if (ep->ch && ep->sent) {
+	if (ep->ch && ep->sent && linger_ms != ENDPOINT_NO_LINGER) {
 		(void)ipk_flush(ep->ch, linger_ms < 0 ? 5000 : linger_ms);
 		if (fifo)
 			err = endpoint_linger(ep, linger_ms);
 		if (err)
 			endpoint_fail(ep, err);
 	}
-	if (ep->created && ep->ch) {
+	if (ep->created && !ep->own && ep->ch) {
 		/* A FIFO holds nothing once closed; any other queue is a
 		 * mailbox, kept while it holds messages for someone. */
 		struct ipk_msginfo any = { 0 };
@@ -360,7 +397,9 @@ endpoint_close(struct endpoint *ep, int linger_ms)
 	ipk_close(ep->ch);
 	ipk_close(ep->listener);
 	ep->ch = ep->listener = NULL;
-	if (ep->created && empty)
+	if (ep->own)
+		(void)ipk_unlink(ep->address);
+	else if (ep->created && empty)
 		endpoint_remove_made(ep);
 	free(ep->buf);
 	ep->buf = NULL;

@@ -9,6 +9,7 @@
 #ifndef CLI_ENDPOINT_H
 #define CLI_ENDPOINT_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -18,6 +19,9 @@
 #include "opts.h"
 
 #define ENDPOINT_LISTEN "listen:" /* prefix: listen and accept one */
+/* endpoint_close(): do not wait for a FIFO's reader (an error path, or
+ * a peer that holds the FIFO open itself). */
+#define ENDPOINT_NO_LINGER INT_MIN
 
 struct endpoint {
 	const struct cmd *cmd; /* borrowed: names the command in errors */
@@ -28,6 +32,7 @@ struct endpoint {
 	struct ipk_chan *ch;   /* owned: the queue or connection */
 	struct ipk_chan *listener; /* owned: until a connection is taken */
 	bool created;          /* this command made the named object */
+	bool own;              /* ENDPOINT_OWN: removed at close, always */
 	bool sent;             /* at least one message was sent */
 	unsigned char *buf;    /* owned: the last message received */
 	size_t cap;            /* bytes of buf */
@@ -38,6 +43,9 @@ struct endpoint {
 enum endpoint_flags {
 	ENDPOINT_NOCREATE = 1u << 0, /* a queue must exist already */
 	ENDPOINT_EXCL = 1u << 1,     /* a queue must not exist yet */
+	/* The command's own machinery (chat's queues): removed at close
+	 * whatever it holds and whoever still has it open. */
+	ENDPOINT_OWN = 1u << 2,
 };
 
 /*
@@ -52,6 +60,11 @@ int endpoint_start(struct endpoint *ep, const struct cmd *cmd,
 /* endpoint_accept - for a listening endpoint, take one connection and
  * close the listener; a no-op otherwise.  Prints errors; an exit code. */
 int endpoint_accept(struct endpoint *ep, int timeout_ms);
+
+/* endpoint_take - take one connection from the listening endpoint l into
+ * conn (a connection endpoint for endpoint_recv/send/close), and keep
+ * listening.  Prints errors; an exit code. */
+int endpoint_take(struct endpoint *l, struct endpoint *conn, int timeout_ms);
 
 /* endpoint_name - the address to tell others: the listener's with its
  * port filled in, else the channel's.  Borrowed. */
@@ -73,9 +86,9 @@ ssize_t endpoint_send(struct endpoint *ep, const void *msg, size_t len,
 
 /*
  * endpoint_close - finish: for a FIFO this command sent into, wait (at
- * most linger_ms, -1 no bound, and never past a stop) until its bytes are
- * read; close; remove the named object if this command created it and it
- * is empty and unused.  Returns 0, or -ETIMEDOUT / -ECANCELED when the
+ * most linger_ms, -1 no bound, never past a stop, not at all with
+ * ENDPOINT_NO_LINGER) until its bytes are read; close; remove the named object if this command created it and it
+ * is empty and unused (or, with ENDPOINT_OWN, in any case).  Returns 0, or -ETIMEDOUT / -ECANCELED when the
  * wait for a reader ended first (the error is printed).  NULL-safe fields.
  */
 int endpoint_close(struct endpoint *ep, int linger_ms);

@@ -11,6 +11,8 @@ const struct cmd *const cli_commands[] = {
 	&cmd_help,
 	&cmd_send,
 	&cmd_recv,
+	&cmd_relay,
+	&cmd_chat,
 	&cmd_hub,
 	&cmd_ratings,
 	&cmd_peer,
