@@ -12,6 +12,7 @@ extern const struct cmd cmd_send;
 extern const struct cmd cmd_recv;
 extern const struct cmd cmd_relay;
 extern const struct cmd cmd_chat;
+extern const struct cmd cmd_exec;
 extern const struct cmd cmd_hub;
 extern const struct cmd cmd_ratings;
 extern const struct cmd cmd_peer;

@@ -13,6 +13,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_recv,
 	&cmd_relay,
 	&cmd_chat,
+	&cmd_exec,
 	&cmd_hub,
 	&cmd_ratings,
 	&cmd_peer,
