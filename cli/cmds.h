@@ -13,6 +13,7 @@ extern const struct cmd cmd_recv;
 extern const struct cmd cmd_relay;
 extern const struct cmd cmd_chat;
 extern const struct cmd cmd_exec;
+extern const struct cmd cmd_ls;
 extern const struct cmd cmd_hub;
 extern const struct cmd cmd_ratings;
 extern const struct cmd cmd_peer;

@@ -1060,3 +1060,52 @@ ipcobj_remove(const struct ipcobj *o, const char **why)
 	}
 	return rc == 0 ? 0 : -errno;
 }
+
+void
+ipcobj_who(const struct ipcobj *o, char *buf, size_t cap)
+{
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < o->n_users && i < 3; i++) {
+		char comm[32];
+
+		ipcobj_comm(o->users[i], comm, sizeof(comm));
+		len += (size_t)snprintf(buf + len, len < cap ? cap - len : 0,
+		                        "%s%ld %s", i ? ", " : "",
+		                        (long)o->users[i], comm);
+	}
+	if (o->n_users > 3 && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len, " +%zu",
+		                        o->n_users - 3);
+	if (o->n_users == 0 && o->bound && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len, "listening");
+	if (o->n_users == 0 && !o->bound && o->creator.pid > 0 && len < cap)
+		len += (size_t)snprintf(buf + len, cap - len,
+		                        "creator %ld (%s)", (long)o->creator.pid,
+		                        o->creator.alive ? "alive" : "gone");
+	for (unsigned i = 0; o->n_users == 0 && !o->bound &&
+	                     o->creator.pid <= 0 && i < o->n_last && len < cap;
+	     i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%ld (%s)",
+		                        i ? ", " : "last ", (long)o->last[i].pid,
+		                        o->last[i].alive ? "alive" : "gone");
+	if (buf[0] == '\0')
+		snprintf(buf, cap, "-");
+}
+
+static int
+obj_cmp(const void *x, const void *y)
+{
+	const struct ipcobj *p = x, *q = y;
+
+	if (p->kind != q->kind)
+		return p->kind < q->kind ? -1 : 1;
+	return strcmp(p->address, q->address);
+}
+
+void
+ipcobj_sort(struct ipcobj_set *s)
+{
+	qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
+}

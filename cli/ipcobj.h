@@ -116,4 +116,11 @@ const char *ipcobj_state_name(enum ipcobj_state s); /* "in use", ... */
 /* ipcobj_comm - the command name of pid into buf ("?" if gone). */
 void ipcobj_comm(pid_t pid, char *buf, size_t cap);
 
+/* ipcobj_who - the processes behind o's state, for people: "1234 ipckit,
+ * 1240 cat", "creator 555 (gone)", "last 1234 (alive)", or "-". */
+void ipcobj_who(const struct ipcobj *o, char *buf, size_t cap);
+
+/* ipcobj_sort - order the set by kind, then address. */
+void ipcobj_sort(struct ipcobj_set *s);
+
 #endif

@@ -14,6 +14,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_relay,
 	&cmd_chat,
 	&cmd_exec,
+	&cmd_ls,
 	&cmd_hub,
 	&cmd_ratings,
 	&cmd_peer,
