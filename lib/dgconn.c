@@ -185,7 +185,8 @@ dgconn_take(struct ipk_chan *ch, void *buf, size_t cap, bool peek,
 			/* Too long for buf: the whole message waits in spill,
 			 * its head moved in behind the part already there. */
 			memmove(d->spill + room, d->spill, len - room);
-			memcpy(d->spill, buf, room);
+			if (room)
+				memcpy(d->spill, buf, room);
 			d->held = len;
 			d->holding = true;
 		}

@@ -426,6 +426,8 @@ fifo_send_small(struct ipk_chan *ch, const void *msg, size_t len, bool more,
 			st->out_cur = 0;
 			st->out_open = false;
 		}
+		if (st->out_done == st->out_n)
+			st->out_n = st->out_done = 0;
 	}
 	return err;
 }
