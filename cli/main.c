@@ -8,11 +8,7 @@
 #include "opts.h"
 
 const struct cmd *const cli_commands[] = {
-	&cmd_help,
-	&cmd_hub,
-	&cmd_ratings,
-	&cmd_peer,
-	NULL,
+	&cmd_help, &cmd_hub, &cmd_ratings, &cmd_peer, NULL,
 };
 
 static const struct cmd *
