@@ -18,6 +18,7 @@ processes it started and removes its temp dir.
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import socket
@@ -29,7 +30,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Deadline  # noqa: E402
+from harness import Deadline, Proc  # noqa: E402
 
 IPCKIT = os.environ.get("IPCKIT", "ipckit")
 
@@ -153,6 +154,101 @@ class Uhub:
     def stop(self):
         end_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class IpckitHub:
+    """Our own hub, `ipckit hub`, with the same face as Uhub: started with
+    --listen 127.0.0.1:0 --ready-fd (the kernel picks the port, the hub
+    says which), accounts added with `ipckit hub user add` (password on
+    stdin) into a database in a private temp dir.  The hub's stderr log
+    is kept in that dir (log_text()); tls=True makes it TLS-only with a
+    certificate it generates itself, whose keyprint it logs."""
+
+    def __init__(self, users=None, reg_only=False, name="Test hub",
+                 description="A hub for tests", motd="Welcome to the test hub",
+                 tls=False, roles=None, settings=None):
+        self.dir = _tmpdir("ipkhub")
+        self.db = os.path.join(self.dir, "hub.db")
+        self.conf = os.path.join(self.dir, "hub.conf")
+        self.log_path = os.path.join(self.dir, "hub.log")
+        self.proc = self._log = None
+        try:
+            for nick, pw in (users or {}).items():
+                role = (roles or {}).get(nick, "user")
+                subprocess.run([IPCKIT, "hub", "user", "add", nick,
+                                "--role", role, "--db", self.db],
+                               input=(pw + "\n").encode(), check=True,
+                               capture_output=True, timeout=30)
+            conf = {"listen": "127.0.0.1:0", "db": self.db,
+                    "hub_name": name, "hub_description": description,
+                    "motd": motd,
+                    "registered_only": "true" if reg_only else "false",
+                    # Tests type fast and in bursts; the limits are the
+                    # hub tests' business.
+                    "chat_flood": "0/1", "search_flood": "0/1"}
+            if tls:
+                conf["tls_require"] = "true"
+            conf.update(settings or {})
+            with open(self.conf, "w") as f:
+                for k, v in conf.items():
+                    v = str(v).replace("\\", "\\\\").replace('"', '\\"')
+                    f.write(f'{k} = "{v}"\n')
+            self._log = open(self.log_path, "ab")
+            self.proc = Proc([IPCKIT, "hub", "--config", self.conf,
+                              "--ready-fd", "3"], ready=True,
+                             stdout=self._log, stderr=self._log, timeout=30)
+            ready = self.proc.ready.split()
+            if len(ready) != 2 or ready[0] != "ready":
+                raise AssertionError(f"ipckit hub said {self.proc.ready!r}")
+            self.url = ready[1]
+            self.port = int(self.url.rsplit(":", 1)[1])
+            self.keyprint = None
+            if tls:
+                self.keyprint = wait_until(self._logged_keyprint, 10,
+                                           "the hub to log its keyprint")
+                self.url = self.url.replace("adc://", "adcs://", 1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _logged_keyprint(self):
+        for line in self.log_text().splitlines():
+            if "?kp=" in line:
+                return line.split("?kp=", 1)[1].split()[0]
+        return None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """SIGTERM (the hub tells its users and exits 0); returns the exit
+        status, or None if it never started."""
+        rc = None
+        if self.proc:
+            end_process(self.proc.p)
+            rc = self.proc.p.returncode
+        if self._log:
+            self._log.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+HUBS = {"uhub": Uhub, "ipckit": IpckitHub}
+
+
+def hub_class(argv=None):
+    """The hub a parameterised test runs against: its first argument
+    ("uhub" or "ipckit"), else $IPK_TEST_HUB, else uhub."""
+    argv = sys.argv if argv is None else argv
+    name = argv[1] if len(argv) > 1 else os.environ.get("IPK_TEST_HUB",
+                                                         "uhub")
+    if name not in HUBS:
+        raise SystemExit(f"usage: {argv[0]} [{'|'.join(HUBS)}]")
+    return HUBS[name]
 
 
 class BatchPeer:
@@ -399,6 +495,11 @@ class Eiskalt:
         wait_until(lambda: nick in self.users(), timeout,
                    f"{nick} in eiskalt's user list")
 
+    def wait_gone(self, nick, timeout=30):
+        """Wait until nick has left eiskalt's user list (the hub's QUI)."""
+        wait_until(lambda: nick not in self.users(), timeout,
+                   f"{nick} gone from eiskalt's user list")
+
     def chat(self):
         r = self.call("hub.getchat", huburl=self.hub_url, separator="\n")
         return r or ""
@@ -406,8 +507,17 @@ class Eiskalt:
     def say(self, text):
         self.call("hub.say", huburl=self.hub_url, message=text)
 
+    def wait_chat(self, text, timeout=30):
+        wait_until(lambda: text in self.chat(), timeout,
+                   f"'{text}' in {self.nick}'s main chat")
+
     def pm(self, nick, text):
         self.call("hub.pm", huburl=self.hub_url, nick=nick, message=text)
+
+    def wait_pm(self, nick, text, timeout=30):
+        """Private messages are not readable over RPC: the PM log."""
+        wait_until(lambda: text in self.pm_log(), timeout,
+                   f"'{text}' in {self.nick}'s PM log")
 
     def pm_log(self):
         """Text of every private-chat log file written so far."""
@@ -438,13 +548,59 @@ class Eiskalt:
         r = self.call("search.getresults", huburl="")
         return r or []
 
+    def wait_result(self, name, timeout=30):
+        """The first search result whose file name ends in name (the
+        search itself is sent by search())."""
+        def found():
+            for r in self.results():
+                if str(r.get("Filename", "")).endswith(name):
+                    return r
+            return None
+        return wait_until(found, timeout,
+                          f"'{name}' in {self.nick}'s search results",
+                          step=0.3)
+
     def download(self, name, size, tth):
         """Queue a file and let a TTH search add the sources."""
         self.call("queue.add", directory=self.downloads + "/",
                   filename=name, size=size, tth=tth)
         self.search(tth, tth=True)
 
-    def stop(self):
+    def wait_download(self, name, size, timeout=60):
+        """The finished file's path (it is moved into the downloads
+        folder whole, once complete)."""
+        path = os.path.join(self.downloads, name)
+        wait_until(lambda: os.path.isfile(path) and
+                   os.path.getsize(path) == size, timeout,
+                   f"{self.nick} to finish downloading {name}")
+        return path
+
+    # Eiskalt's list of a user is current as soon as it has hashed.
+    list_is_current = True
+
+    def browse(self, nick, expect):
+        """Fetch nick's files.xml.bz2, open it, and find expect (a top
+        directory's name) in it."""
+        self.call("list.download", huburl=self.hub_url, nick=nick)
+
+        def listed():
+            lists = self.call("list.local") or ""
+            for name in str(lists).replace(";", " ").split():
+                if name.startswith(nick + "."):
+                    self.call("list.open", filelist=name)
+                    out = self.call("list.lsdir", filelist=name,
+                                    directory="")
+                    return expect in json.dumps(out)
+            return False
+        wait_until(listed, 30, f"{self.nick} reading {nick}'s file list",
+                   step=0.5)
+
+    def wait_left(self, nick, timeout=30):
+        """The others' view of a quit: nick leaves the user list."""
+        self.wait_gone(nick, timeout)
+
+    def quit(self):
+        """Leave the hub the way a user does: the daemon stops."""
         if getattr(self, "proc", None) and self.proc.poll() is None:
             try:
                 self.call("daemon.stop")
@@ -452,6 +608,9 @@ class Eiskalt:
             except Exception:  # noqa: BLE001 - fall back to a signal
                 pass
             end_process(self.proc)
+
+    def stop(self):
+        self.quit()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -464,6 +623,10 @@ class Ncdc:
     """ncdc 1.23 in a private tmux server (its own -L socket) with its own
     session dir; commands are typed with send-keys, the screen is read
     with capture-pane.  active: listen on a free port on 127.0.0.1."""
+
+    # ncdc rewrites its own file list about a minute after hashing, too
+    # slow for a test.
+    list_is_current = False
 
     def __init__(self, hub_url, nick, password=None, active=True,
                  share=None):
@@ -485,6 +648,7 @@ class Ncdc:
                         "/set tls_policy disabled",
                         f"/set download_dir {self.downloads}",
                         "/set active_ip 127.0.0.1",
+                        "/set show_joinquit true",
                         f"/set active_port {self.port}",
                         f"/set active {'true' if active else 'false'}"):
                 self.type(cmd)
@@ -520,16 +684,109 @@ class Ncdc:
         return wait_until(lambda: text in self.screen(), timeout,
                           f"'{text}' on ncdc's screen")
 
+    def hub_tab(self):
+        """Show the hub's tab (tab 2: 1 is ncdc's main tab).  Only tabs
+        with an input line take commands: in a search or file-list tab
+        the letters of a command would be key bindings."""
+        self.key("M-2")
+        self.wait_screen(f"{self.nick} @ ", timeout=10)
+
+    def close_tab(self):
+        """Close the tab shown (Alt+c) and go back to the hub's."""
+        self.key("M-c")
+        self.hub_tab()
+
+    def say(self, text):
+        """A line in the main chat.  The hub's echo on ncdc's own screen
+        proves it went out; a line typed while ncdc was busy is typed
+        again."""
+        self.hub_tab()
+        for attempt in range(3):
+            self.type(text)
+            try:
+                self.wait_screen(f"<{self.nick}> {text}", timeout=10)
+                return
+            except AssertionError:
+                if attempt == 2:
+                    raise
+
+    def wait_chat(self, text, timeout=30):
+        self.hub_tab()
+        self.wait_screen(text, timeout)
+
+    def pm(self, nick, text):
+        """/msg opens the conversation's tab "~nick"; it is closed again."""
+        self.hub_tab()
+        self.type(f"/msg {nick} {text}")
+        self.wait_screen(f"<{self.nick}> {text}", timeout=10)
+        self.close_tab()
+
+    def wait_left(self, nick, timeout=30):
+        """The others' view of a quit (show_joinquit is on)."""
+        self.wait_chat(f"--< {nick} has quit.", timeout)
+
+    def quit(self, timeout=20):
+        """/quit, as a user leaves; wait until ncdc has exited."""
+        pids = self._pids()
+        self.hub_tab()
+        self.type("/quit")
+        self._wait_exit(pids, timeout)
+
+    def _pids(self):
+        return self._tmux("list-panes", "-a", "-F", "#{pane_pid}",
+                          check=False).stdout.split()
+
+    def _wait_exit(self, pids, timeout):
+        for pid in pids:
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout,
+                       f"ncdc (pid {pid}) to exit", step=0.05)
+
+    def wait_pm(self, nick, text, timeout=30):
+        """A message from nick opens a tab "~nick": show it (/msg NICK
+        without text), read it, close it."""
+        self.hub_tab()
+        self.wait_screen(f"~{nick}", timeout)
+        self.type(f"/msg {nick}")
+        self.wait_screen(text, timeout)
+        self.close_tab()
+
+    def download(self, name, size, tth):
+        """Search by TTH, download the first result (key d), close the
+        search tab."""
+        self.hub_tab()
+        self.type(f"/search -tth {tth}")
+        self.wait_screen(name, timeout=30)
+        self.key("d")
+        self.wait_screen(f"{name} added to queue", timeout=10)
+        self.close_tab()
+
+    def wait_download(self, name, size, timeout=60):
+        path = os.path.join(self.downloads, name)
+        wait_until(lambda: os.path.isfile(path) and
+                   os.path.getsize(path) == size, timeout,
+                   f"{self.nick} to finish downloading {name}")
+        return path
+
+    def browse(self, nick, expect):
+        """Fetch nick's files.xml.bz2; its tab "/nick" opens in the
+        background once it is in: show it, see expect (a top directory)
+        in it, close it."""
+        self.hub_tab()
+        self.type(f"/browse {nick}")
+        tab = re.compile(r"\b(\d)[!:]/" + re.escape(nick) + r"\b")
+        n = wait_until(lambda: tab.search(self.screen()), 30,
+                       f"the tab of {nick}'s file list").group(1)
+        self.key(f"M-{n}")
+        self.wait_screen("/" + expect, timeout=30)  # a directory: /name
+        self.close_tab()
+
     def stop(self):
         """Kill our tmux server (and so ncdc), wait for ncdc to be gone,
         then remove its directory (it writes there while exiting)."""
-        pids = self._tmux("list-panes", "-a", "-F", "#{pane_pid}",
-                          check=False).stdout.split()
+        pids = self._pids()
         self._tmux("kill-server", check=False)
-        for pid in pids:
-            try:
-                wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10,
-                           f"ncdc (pid {pid}) to exit", step=0.05)
-            except AssertionError:
-                pass
+        try:
+            self._wait_exit(pids, 10)
+        except AssertionError:
+            pass
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end: `ipckit peer --batch` against Debian's uhub (or any hub given
-in IPK_HUB_URL... a fresh uhub by default): login (good, bad password,
+"""End-to-end: `ipckit peer --batch` against a fresh hub, Debian's uhub or
+our `ipckit hub` (the first argument): login (good, bad password,
 unknown nick on a registered-only hub, taken nick), chat, PM, /me, join and
 leave, search (active and passive), downloads between two of our clients in
 both modes with sha256 checks, multi-source segments, resume after a
@@ -13,7 +13,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from dcclients import BatchPeer, Uhub, fields  # noqa: E402
+from dcclients import BatchPeer, hub_class, fields  # noqa: E402
+
+# The hub to run against: `uhub` (Debian's, the reference) or `ipckit`
+# (ours), the first argument; meson runs each file once per hub.
+HUB = hub_class()
 
 USERS = {"user1": "passwd1", "user2": "passwd2", "user3": "passwd3"}
 
@@ -42,7 +46,7 @@ class World:
 
     def __init__(self, **hub_args):
         self.tmp = harness.TempDir()
-        self.hub = Uhub(users=USERS, **hub_args)
+        self.hub = HUB(users=USERS, **hub_args)
         self.peers = []
 
     def peer(self, nick, hub_url=None, **kw):
