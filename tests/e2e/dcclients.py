@@ -20,6 +20,7 @@ import os
 import queue
 import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -619,6 +620,47 @@ def _xml(s):
             .replace(">", "&gt;").replace('"', "&quot;"))
 
 
+class Term:
+    """A program in a real terminal: a private tmux server (its own -L
+    socket), 120x40; type() and key() send keys, screen() reads it."""
+
+    def __init__(self, argv, env=None):
+        """env: variables set for the program (tmux's -e)."""
+        self.sock = f"ipk-tty-{os.getpid()}-{secrets.token_hex(4)}"
+        setenv = [a for k, v in (env or {}).items() for a in ("-e", f"{k}={v}")]
+        self.tmux("new-session", "-d", "-s", "m", "-x", "120", "-y", "40",
+                  *setenv, shlex.join(argv))
+
+    def tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"]
+                              + list(args), check=check, capture_output=True,
+                              text=True, timeout=20)
+
+    def type(self, text):
+        self.tmux("send-keys", "-t", "m", "-l", text)
+
+    def key(self, k):
+        self.tmux("send-keys", "-t", "m", k)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "m", check=False).stdout
+
+    def wait(self, text, timeout=20):
+        return wait_until(lambda: text in self.screen(), timeout,
+                          f"'{text}' on the screen")
+
+    def last_line(self):
+        lines = [line for line in self.screen().splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def exited(self):
+        return self.tmux("has-session", "-t", "m",
+                         check=False).returncode != 0
+
+    def stop(self):
+        self.tmux("kill-server", check=False)
+
+
 class Ncdc:
     """ncdc 1.23 in a private tmux server (its own -L socket) with its own
     session dir; commands are typed with send-keys, the screen is read
@@ -630,6 +672,7 @@ class Ncdc:
 
     def __init__(self, hub_url, nick, password=None, active=True,
                  share=None):
+        """hub_url None: open no hub (the test types its own /open)."""
         self.dir = _tmpdir(f"ncdc-{nick}")
         self.session = os.path.join(self.dir, "session")
         self.downloads = os.path.join(self.dir, "dl")
@@ -655,10 +698,11 @@ class Ncdc:
             if share:
                 self.type(f"/share {os.path.basename(share.rstrip('/'))} "
                           f"{share}")
-            self.type(f"/open -n test {hub_url}")
-            if password is not None:
-                self.type(f"/hset password {password}")
-            self.type("/connect")
+            if hub_url:
+                self.type(f"/open -n test {hub_url}")
+                if password is not None:
+                    self.type(f"/hset password {password}")
+                self.type("/connect")
         except Exception:
             self.stop()
             raise
