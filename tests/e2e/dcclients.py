@@ -96,7 +96,8 @@ class Uhub:
 
     def __init__(self, users=None, reg_only=False, name="Test hub",
                  description="A hub for tests", motd="Welcome to the test hub",
-                 tls=False):
+                 tls=False, roles=None):
+        """roles: {nick: "op" or "admin"}; other accounts are users."""
         self.dir = _tmpdir("uhub")
         self.port = free_port()
         self.url = f"adc://127.0.0.1:{self.port}"
@@ -124,8 +125,9 @@ class Uhub:
         subprocess.run(["uhub-passwd", db, "create"], check=True,
                        capture_output=True, timeout=20)
         for nick, pw in (users or {}).items():
-            subprocess.run(["uhub-passwd", db, "add", nick, pw], check=True,
-                           capture_output=True, timeout=20)
+            role = (roles or {}).get(nick, "user")
+            subprocess.run(["uhub-passwd", db, "add", nick, pw, role],
+                           check=True, capture_output=True, timeout=20)
         with open(os.path.join(self.dir, "motd.txt"), "w") as f:
             f.write(motd + "\n")
         with open(os.path.join(self.dir, "rules.txt"), "w") as f:
@@ -183,10 +185,7 @@ class IpckitHub:
             conf = {"listen": "127.0.0.1:0", "db": self.db,
                     "hub_name": name, "hub_description": description,
                     "motd": motd,
-                    "registered_only": "true" if reg_only else "false",
-                    # Tests type fast and in bursts; the limits are the
-                    # hub tests' business.
-                    "chat_flood": "0/1", "search_flood": "0/1"}
+                    "registered_only": "true" if reg_only else "false"}
             if tls:
                 conf["tls_require"] = "true"
             conf.update(settings or {})
