@@ -225,15 +225,22 @@ class IpckitHub:
             return ""
 
     def stop(self):
-        """SIGTERM (the hub tells its users and exits 0); returns the exit
-        status, or None if it never started."""
+        """SIGTERM: the hub tells its users and must exit 0 (a sanitizer
+        build exits otherwise on a leak or an error): an AssertionError
+        with the log's end if not.  Returns the status, None if the hub
+        never started; idempotent."""
         rc = None
         if self.proc:
             end_process(self.proc.p)
             rc = self.proc.p.returncode
+        log = self.log_text()
         if self._log:
             self._log.close()
+            self._log = None
         shutil.rmtree(self.dir, ignore_errors=True)
+        if rc not in (0, None):
+            tail = "\n".join(log.splitlines()[-40:])
+            raise AssertionError(f"ipckit hub exited {rc}:\n{tail}")
         return rc
 
 
@@ -626,7 +633,8 @@ class Term:
     def __init__(self, argv, env=None):
         """env: variables set for the program (tmux's -e)."""
         self.sock = f"ipk-tty-{os.getpid()}-{secrets.token_hex(4)}"
-        setenv = [a for k, v in (env or {}).items() for a in ("-e", f"{k}={v}")]
+        setenv = [a for k, v in (env or {}).items()
+                  for a in ("-e", f"{k}={v}")]
         self.tmux("new-session", "-d", "-s", "m", "-x", "120", "-y", "40",
                   *setenv, shlex.join(argv))
 

@@ -15,7 +15,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from dcclients import BatchPeer, hub_class, fields, tth, wait_until  # noqa: E402
+from dcclients import (BatchPeer, fields, hub_class, tth,  # noqa: E402
+                       wait_until)
 from fakepeer import FakeClient, Lines, b32, named, tth_leaves  # noqa: E402
 
 # The hub to run against: `uhub` (Debian's, the reference) or `ipckit`
