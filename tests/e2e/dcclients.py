@@ -627,27 +627,33 @@ def _xml(s):
 
 
 class Term:
-    """A program in a real terminal: a private tmux server (its own -L
-    socket), 120x40; type() and key() send keys, screen() reads it."""
+    """A program in a real terminal: a tmux server of its own, on a socket
+    in a temp dir (-S), so nothing of it outlives stop(); type() and key()
+    send keys, screen() reads what is shown."""
 
-    def __init__(self, argv, env=None):
+    def __init__(self, argv, env=None, width=120, height=40):
         """env: variables set for the program (tmux's -e)."""
-        self.sock = f"ipk-tty-{os.getpid()}-{secrets.token_hex(4)}"
+        self.tmux_dir = tempfile.mkdtemp(prefix="ipk-tmux-")
+        self.sock = os.path.join(self.tmux_dir, "sock")
         setenv = [a for k, v in (env or {}).items()
                   for a in ("-e", f"{k}={v}")]
-        self.tmux("new-session", "-d", "-s", "m", "-x", "120", "-y", "40",
-                  *setenv, shlex.join(argv))
+        try:
+            self.tmux("new-session", "-d", "-s", "m", "-x", str(width),
+                      "-y", str(height), *setenv, shlex.join(argv))
+        except BaseException:
+            self.stop()
+            raise
 
     def tmux(self, *args, check=True):
-        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"]
+        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null"]
                               + list(args), check=check, capture_output=True,
                               text=True, timeout=20)
 
     def type(self, text):
         self.tmux("send-keys", "-t", "m", "-l", text)
 
-    def key(self, k):
-        self.tmux("send-keys", "-t", "m", k)
+    def key(self, *keys):
+        self.tmux("send-keys", "-t", "m", *keys)
 
     def screen(self):
         return self.tmux("capture-pane", "-p", "-t", "m", check=False).stdout
@@ -664,14 +670,31 @@ class Term:
         return self.tmux("has-session", "-t", "m",
                          check=False).returncode != 0
 
+    def pids(self):
+        return self.tmux("list-panes", "-a", "-F", "#{pane_pid}",
+                         check=False).stdout.split()
+
+    def wait_exit(self, pids, timeout):
+        for pid in pids:
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout,
+                       f"pid {pid} to exit", step=0.05)
+
     def stop(self):
+        """Kill our tmux server (and so the program), wait until the
+        program is gone, remove the socket's dir."""
+        pids = self.pids()
         self.tmux("kill-server", check=False)
+        try:
+            self.wait_exit(pids, 10)
+        except AssertionError:
+            pass
+        shutil.rmtree(self.tmux_dir, ignore_errors=True)
 
 
-class Ncdc:
-    """ncdc 1.23 in a private tmux server (its own -L socket) with its own
-    session dir; commands are typed with send-keys, the screen is read
-    with capture-pane.  active: listen on a free port on 127.0.0.1."""
+class Ncdc(Term):
+    """ncdc 1.23 in a Term (200x50) with its own session dir; commands
+    are typed (type() ends with Enter), the screen is read.  active:
+    listen on a free port on 127.0.0.1."""
 
     # ncdc rewrites its own file list about a minute after hashing, too
     # slow for a test.
@@ -685,13 +708,12 @@ class Ncdc:
         self.downloads = os.path.join(self.dir, "dl")
         os.makedirs(self.session)
         os.makedirs(self.downloads)
-        self.sock = f"ipk-ncdc-{os.getpid()}-{secrets.token_hex(4)}"
         self.nick = nick
         self.hub_url = hub_url
         self.port = free_port()
-        self._tmux("new-session", "-d", "-s", "main", "-x", "200", "-y",
-                   "50", f"ncdc -n -c {self.session}")
         try:
+            Term.__init__(self, ["ncdc", "-n", "-c", self.session],
+                          width=200, height=50)
             self.wait_screen("ncdc", timeout=20)
             for cmd in (f"/set nick {nick}",
                         "/set local_address 127.0.0.1",
@@ -710,26 +732,14 @@ class Ncdc:
                 if password is not None:
                     self.type(f"/hset password {password}")
                 self.type("/connect")
-        except Exception:
+        except BaseException:
             self.stop()
             raise
 
-    def _tmux(self, *args, check=True):
-        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"]
-                              + list(args), check=check, capture_output=True,
-                              text=True, timeout=20)
-
     def type(self, text, enter=True):
-        self._tmux("send-keys", "-t", "main", "-l", text)
+        Term.type(self, text)
         if enter:
-            self._tmux("send-keys", "-t", "main", "Enter")
-
-    def key(self, *keys):
-        self._tmux("send-keys", "-t", "main", *keys)
-
-    def screen(self):
-        return self._tmux("capture-pane", "-p", "-t", "main",
-                          check=False).stdout
+            self.key("Enter")
 
     def wait_screen(self, text, timeout=30):
         return wait_until(lambda: text in self.screen(), timeout,
@@ -778,19 +788,10 @@ class Ncdc:
 
     def quit(self, timeout=20):
         """/quit, as a user leaves; wait until ncdc has exited."""
-        pids = self._pids()
+        pids = self.pids()
         self.hub_tab()
         self.type("/quit")
-        self._wait_exit(pids, timeout)
-
-    def _pids(self):
-        return self._tmux("list-panes", "-a", "-F", "#{pane_pid}",
-                          check=False).stdout.split()
-
-    def _wait_exit(self, pids, timeout):
-        for pid in pids:
-            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout,
-                       f"ncdc (pid {pid}) to exit", step=0.05)
+        self.wait_exit(pids, timeout)
 
     def wait_pm(self, nick, text, timeout=30):
         """A message from nick opens a tab "~nick": show it (/msg NICK
@@ -832,12 +833,7 @@ class Ncdc:
         self.close_tab()
 
     def stop(self):
-        """Kill our tmux server (and so ncdc), wait for ncdc to be gone,
-        then remove its directory (it writes there while exiting)."""
-        pids = self._pids()
-        self._tmux("kill-server", check=False)
-        try:
-            self._wait_exit(pids, 10)
-        except AssertionError:
-            pass
+        """Term's stop, then the session dir (ncdc writes there while it
+        exits, so only once it is gone)."""
+        Term.stop(self)
         shutil.rmtree(self.dir, ignore_errors=True)
