@@ -5,13 +5,14 @@ Two eiskaltdcpp-daemon instances (JSON-RPC; ek1 active, ek2 passive) and
 ncdc (under a private tmux server; active) log in with passwords to a
 registered-only `ipckit hub` started with --listen 127.0.0.1:0
 --ready-fd, its accounts made with `ipckit hub user add` (password on
-stdin).  They chat both ways, send private messages both ways between
-EiskaltDC++ and ncdc, search (results through the hub to passive
-searchers, by UDP to active ones), and download files from each other
-peer to peer: passive from active (RCM then CTM through the hub), active
-from passive (CTM, the passive one connects out), ncdc from a passive
-EiskaltDC++; every file is checked by sha256.  When one quits, the others
-see it leave.  The drivers are in dcclients.py."""
+stdin).  They chat both ways (UTF-8 and ADC's escapes intact), send
+private messages both ways between EiskaltDC++ and ncdc, search (results
+through the hub to passive searchers, by UDP to active ones), and
+download files from each other peer to peer: passive from active (RCM
+then CTM through the hub), active from passive (CTM, the passive one
+connects out), ncdc from a passive EiskaltDC++; every file is checked by
+sha256.  When one quits, the others see it leave.  The drivers are in
+dcclients.py."""
 import hashlib
 import os
 import sys
@@ -88,6 +89,11 @@ def test_real_clients_through_our_hub():
         nc.say(f"hello from ncdc {tag}")
         ek1.wait_chat(f"hello from ncdc {tag}")
         ek2.wait_chat(f"hello from ncdc {tag}")
+        # ADC's escapes (space, backslash) and UTF-8 come out as typed.
+        odd = f"h\u00e9llo w\u00f6rld \\ back\\slash \u2713 {tag}"
+        ek2.say(odd)
+        ek1.wait_chat(odd)
+        nc.wait_chat(f"<ek2> {odd}")
 
         # Private messages: EiskaltDC++ to ncdc and ncdc to EiskaltDC++.
         ek1.pm("nc", f"psst nc {tag}")
