@@ -281,10 +281,15 @@ hub_user(const struct cmd *self, struct hub_args *a, int argc, char **argv)
 	if (rc != 0)
 		fprintf(stderr, "ipckit hub: user %s: %s\n", verb,
 		        store_error(st));
+	else if (strcmp(verb, "add") == 0)
+		fprintf(stderr, "%s: account added (%s)\n", nick,
+		        role_name(role));
+	else if (strcmp(verb, "role") == 0)
+		fprintf(stderr, "%s: role set to %s\n", nick, role_name(role));
 	else if (strcmp(verb, "list") != 0)
-		fprintf(stderr, "%s: %s done%s%s\n", nick, verb,
-		        strcmp(verb, "add") == 0 ? " as " : "",
-		        strcmp(verb, "add") == 0 ? role_name(role) : "");
+		fprintf(stderr, "%s: %s\n", nick,
+		        strcmp(verb, "del") == 0 ? "account deleted"
+		                                 : "password changed");
 	store_close(st);
 	return rc == 0 ? EXIT_OK : EXIT_FAIL;
 }

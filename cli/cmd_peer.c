@@ -37,7 +37,7 @@ static const struct opt peer_opts[] = {
 	  "hash cache and partial downloads (default "
 	  "~/.local/state/ipckit/peer)" },
 	{ "downloads", OPT_DOWNLOADS, "DIR",
-	  "finished downloads (default ~/Downloads)" },
+	  "finished downloads (default $XDG_DOWNLOAD_DIR or ~/Downloads)" },
 	{ "batch", OPT_BATCH, NULL,
 	  "commands on stdin, one event per line on stdout" },
 	{ "timeout", OPT_TIMEOUT, "MS", "give up logging in after MS" },
@@ -68,13 +68,15 @@ peer_read_password_file(const char *path)
 	return line;
 }
 
+/* $xdg (an absolute path) + under_xdg ("" for the folder itself), else
+ * $HOME/under_home. */
 static char *
-peer_default_dir(const char *xdg, const char *under_home)
+peer_default_dir(const char *xdg, const char *under_xdg, const char *under_home)
 {
 	const char *x = getenv(xdg), *home = getenv("HOME");
 
 	if (x && *x == '/')
-		return xasprintf("%s/ipckit/peer", x);
+		return xasprintf("%s%s", x, under_xdg);
 	return xasprintf("%s/%s", home && *home ? home : ".", under_home);
 }
 
@@ -177,11 +179,12 @@ peer_main(const struct cmd *self, int argc, char **argv)
 	o.hub_url = argv[opts_index(&op)];
 	o.shares = shares;
 	if (o.state_dir == NULL)
-		o.state_dir = state = peer_default_dir(
-		        "XDG_STATE_HOME", ".local/state/ipckit/peer");
+		o.state_dir = state =
+		        peer_default_dir("XDG_STATE_HOME", "/ipckit/peer",
+		                         ".local/state/ipckit/peer");
 	if (o.downloads == NULL)
 		o.downloads = downloads =
-		        peer_default_dir("XDG_DOWNLOAD_DIR", "Downloads");
+		        peer_default_dir("XDG_DOWNLOAD_DIR", "", "Downloads");
 	log_init("peer", verbose ? LOG_DEBUG : LOG_WARN);
 	code = peer_run(&o);
 	free(o.password);

@@ -86,15 +86,18 @@ on_sch(struct hub *h, struct conn *c, struct adc_msg *m, const char *line,
 {
 	if (!conn_flood(c, FLOOD_SEARCH))
 		return;
-	/* A hash search (TR) names one file; a search by words must have a
-	 * word long enough not to match half the hub's files. */
-	if (adc_named(m, "TR", NULL) == NULL && h->cfg.min_search_len > 0 &&
+	/* A hash search (TR) names one file and a search by extension (EX,
+	 * "every .txt", which ipckit peer's ext: sends alone) is narrowed by
+	 * it; a search by words alone must have a word long enough not to
+	 * match half the hub's files. */
+	if (adc_named(m, "TR", NULL) == NULL &&
+	    adc_named(m, "EX", NULL) == NULL && h->cfg.min_search_len > 0 &&
 	    dispatch_longest_term(m) < h->cfg.min_search_len) {
-		char why[96];
+		char why[128];
 
 		snprintf(why, sizeof(why),
 		         "Search ignored: no term of %u characters or more "
-		         "(min_search_length)",
+		         "and no extension (min_search_length)",
 		         h->cfg.min_search_len);
 		conn_sta(c, 100, why, NULL);
 		return;

@@ -4,6 +4,7 @@
  * identifies a hub, as ADC's KEYP extension says. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 
 #include <openssl/err.h>
@@ -45,7 +46,9 @@ tls_start(struct link *l, const char *host, const char **why)
 		*why = "cannot set up TLS (OpenSSL)";
 		return -ENOMEM;
 	}
-	SSL_set_tlsext_host_name(ssl, host);
+	/* SSL_set_tlsext_host_name() is a macro that casts away const. */
+	SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
+	         (void *)(uintptr_t)host);
 	SSL_set_connect_state(ssl);
 	l->ssl = ssl;
 	return 0;

@@ -632,6 +632,8 @@ cc_download_next(struct cc *c)
 	struct peer *p = c->p;
 	char ident[64];
 
+	bool wait_leaves = false;
+
 	if (c->closing)
 		return;
 	c->dl = NULL;
@@ -671,8 +673,10 @@ cc_download_next(struct cc *c)
 			}
 		}
 		if (!dlfile_has_leaves(&d->f)) {
-			if (d->leaves_busy)
+			if (d->leaves_busy) {
+				wait_leaves = true;
 				continue;
+			}
 			d->leaves_busy = true;
 			d->status = DOWNLOAD_RUNNING;
 			c->dl = d;
@@ -695,6 +699,15 @@ cc_download_next(struct cc *c)
 			return;
 		}
 		cc_get(c, "file", ident, off, (long long)len);
+		return;
+	}
+	/* Another connection is fetching the leaves, which this one needs
+	 * before it can ask for a segment: stay idle until the next tick
+	 * (bounded by the idle deadline).  Closing would leave this source
+	 * unused until its retry time, even if the leaves' source then
+	 * turns out to be busy (slots full). */
+	if (wait_leaves) {
+		c->state = CC_IDLE;
 		return;
 	}
 	/* Nothing (more) to fetch from this user. */

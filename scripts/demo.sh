@@ -4,7 +4,8 @@
 # with one account, "demo", whose password is "demo-password".  Builds
 # nothing: run `meson setup build && ninja -C build` first.  State (the
 # database, its key, the settings) lives in $IPCKIT_DEMO_DIR, by default
-# ./demo-state.  Ctrl-C stops the hub after telling connected users.
+# ./demo-state; $IPCKIT_DEMO_PORT picks another port (0: any free one).
+# Ctrl-C stops the hub after telling connected users.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 ipckit=${IPCKIT:-$root/build/cli/ipckit}
@@ -33,8 +34,8 @@ if ! "$ipckit" hub user list --config "$state/hub.conf" 2>/dev/null |
 		"$ipckit" hub user add demo --role admin --config "$state/hub.conf"
 fi
 
-port=1511
-if (exec 9<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; then
+port=${IPCKIT_DEMO_PORT:-1511}
+if [ "$port" != 0 ] && (exec 9<>/dev/tcp/127.0.0.1/"$port") 2>/dev/null; then
 	echo "demo.sh: port $port is busy; using a free one" >&2
 	port=0
 fi

@@ -134,6 +134,7 @@ class NcdcPair:
 
     def run(self):
         b = self.b
+        b.hub_tab()  # a command typed in a search tab would be keys
         b.type(f"/search -tth {self.root}")
         b.wait_screen(self.name, timeout=30)
         target = os.path.join(b.downloads, self.name)
@@ -145,7 +146,7 @@ class NcdcPair:
                    600, "ncdc download", step=0.02)
         t = time.monotonic() - t0
         os.unlink(target)
-        b.key("q")
+        b.close_tab()
         return t
 
     def stop(self):

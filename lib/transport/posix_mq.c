@@ -201,7 +201,7 @@ posixmq_name(const struct ipk_addr *a)
 static int
 posixmq_options(struct ipk_addr *a, struct posixmq_attr *at, bool *given)
 {
-	uint64_t maxmsg, msgsize;
+	uint64_t maxmsg = 0, msgsize = 0;
 	int err;
 
 	*given = addr_opt_str(a, "maxmsg") || addr_opt_str(a, "msgsize");

@@ -235,7 +235,7 @@ unix_listen(struct ipk_chan *ch, struct ipk_addr *a, int type,
             struct unix_listener *l)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	struct stat st;
 	int dfd = -1, err;
 
@@ -321,7 +321,7 @@ static int
 unix_connect(const struct ipk_addr *a, int type, int64_t deadline)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	long backoff_ns = 50000;
 	int fd, err;
 
@@ -410,7 +410,7 @@ static int
 unix_unlink(struct ipk_addr *a)
 {
 	struct sockaddr_un sun;
-	socklen_t len;
+	socklen_t len = 0;
 	struct stat st;
 	int err = unix_sockaddr(a, &sun, &len);
 

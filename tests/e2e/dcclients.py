@@ -18,7 +18,9 @@ processes it started and removes its temp dir.
 import json
 import os
 import queue
+import re
 import secrets
+import shlex
 import shutil
 import socket
 import subprocess
@@ -29,7 +31,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import Deadline  # noqa: E402
+from harness import Deadline, Proc  # noqa: E402
 
 IPCKIT = os.environ.get("IPCKIT", "ipckit")
 
@@ -94,7 +96,8 @@ class Uhub:
 
     def __init__(self, users=None, reg_only=False, name="Test hub",
                  description="A hub for tests", motd="Welcome to the test hub",
-                 tls=False):
+                 tls=False, roles=None):
+        """roles: {nick: "op" or "admin"}; other accounts are users."""
         self.dir = _tmpdir("uhub")
         self.port = free_port()
         self.url = f"adc://127.0.0.1:{self.port}"
@@ -122,8 +125,9 @@ class Uhub:
         subprocess.run(["uhub-passwd", db, "create"], check=True,
                        capture_output=True, timeout=20)
         for nick, pw in (users or {}).items():
-            subprocess.run(["uhub-passwd", db, "add", nick, pw], check=True,
-                           capture_output=True, timeout=20)
+            role = (roles or {}).get(nick, "user")
+            subprocess.run(["uhub-passwd", db, "add", nick, pw, role],
+                           check=True, capture_output=True, timeout=20)
         with open(os.path.join(self.dir, "motd.txt"), "w") as f:
             f.write(motd + "\n")
         with open(os.path.join(self.dir, "rules.txt"), "w") as f:
@@ -153,6 +157,105 @@ class Uhub:
     def stop(self):
         end_process(self.proc)
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class IpckitHub:
+    """Our own hub, `ipckit hub`, with the same face as Uhub: started with
+    --listen 127.0.0.1:0 --ready-fd (the kernel picks the port, the hub
+    says which), accounts added with `ipckit hub user add` (password on
+    stdin) into a database in a private temp dir.  The hub's stderr log
+    is kept in that dir (log_text()); tls=True makes it TLS-only with a
+    certificate it generates itself, whose keyprint it logs."""
+
+    def __init__(self, users=None, reg_only=False, name="Test hub",
+                 description="A hub for tests", motd="Welcome to the test hub",
+                 tls=False, roles=None, settings=None):
+        self.dir = _tmpdir("ipkhub")
+        self.db = os.path.join(self.dir, "hub.db")
+        self.conf = os.path.join(self.dir, "hub.conf")
+        self.log_path = os.path.join(self.dir, "hub.log")
+        self.proc = self._log = None
+        try:
+            for nick, pw in (users or {}).items():
+                role = (roles or {}).get(nick, "user")
+                subprocess.run([IPCKIT, "hub", "user", "add", nick,
+                                "--role", role, "--db", self.db],
+                               input=(pw + "\n").encode(), check=True,
+                               capture_output=True, timeout=30)
+            conf = {"listen": "127.0.0.1:0", "db": self.db,
+                    "hub_name": name, "hub_description": description,
+                    "motd": motd,
+                    "registered_only": "true" if reg_only else "false"}
+            if tls:
+                conf["tls_require"] = "true"
+            conf.update(settings or {})
+            with open(self.conf, "w") as f:
+                for k, v in conf.items():
+                    v = str(v).replace("\\", "\\\\").replace('"', '\\"')
+                    f.write(f'{k} = "{v}"\n')
+            self._log = open(self.log_path, "ab")
+            self.proc = Proc([IPCKIT, "hub", "--config", self.conf,
+                              "--ready-fd", "3"], ready=True,
+                             stdout=self._log, stderr=self._log, timeout=30)
+            ready = self.proc.ready.split()
+            if len(ready) != 2 or ready[0] != "ready":
+                raise AssertionError(f"ipckit hub said {self.proc.ready!r}")
+            self.url = ready[1]
+            self.port = int(self.url.rsplit(":", 1)[1])
+            self.keyprint = None
+            if tls:
+                self.keyprint = wait_until(self._logged_keyprint, 10,
+                                           "the hub to log its keyprint")
+                self.url = self.url.replace("adc://", "adcs://", 1)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _logged_keyprint(self):
+        for line in self.log_text().splitlines():
+            if "?kp=" in line:
+                return line.split("?kp=", 1)[1].split()[0]
+        return None
+
+    def log_text(self):
+        try:
+            with open(self.log_path, encoding="utf-8", errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self):
+        """SIGTERM: the hub tells its users and must exit 0 (a sanitizer
+        build exits otherwise on a leak or an error): an AssertionError
+        with the log's end if not.  Returns the status, None if the hub
+        never started; idempotent."""
+        rc = None
+        if self.proc:
+            end_process(self.proc.p)
+            rc = self.proc.p.returncode
+        log = self.log_text()
+        if self._log:
+            self._log.close()
+            self._log = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+        if rc not in (0, None):
+            tail = "\n".join(log.splitlines()[-40:])
+            raise AssertionError(f"ipckit hub exited {rc}:\n{tail}")
+        return rc
+
+
+HUBS = {"uhub": Uhub, "ipckit": IpckitHub}
+
+
+def hub_class(argv=None):
+    """The hub a parameterised test runs against: its first argument
+    ("uhub" or "ipckit"), else $IPK_TEST_HUB, else uhub."""
+    argv = sys.argv if argv is None else argv
+    name = argv[1] if len(argv) > 1 else os.environ.get("IPK_TEST_HUB",
+                                                         "uhub")
+    if name not in HUBS:
+        raise SystemExit(f"usage: {argv[0]} [{'|'.join(HUBS)}]")
+    return HUBS[name]
 
 
 class BatchPeer:
@@ -399,6 +502,11 @@ class Eiskalt:
         wait_until(lambda: nick in self.users(), timeout,
                    f"{nick} in eiskalt's user list")
 
+    def wait_gone(self, nick, timeout=30):
+        """Wait until nick has left eiskalt's user list (the hub's QUI)."""
+        wait_until(lambda: nick not in self.users(), timeout,
+                   f"{nick} gone from eiskalt's user list")
+
     def chat(self):
         r = self.call("hub.getchat", huburl=self.hub_url, separator="\n")
         return r or ""
@@ -406,8 +514,17 @@ class Eiskalt:
     def say(self, text):
         self.call("hub.say", huburl=self.hub_url, message=text)
 
+    def wait_chat(self, text, timeout=30):
+        wait_until(lambda: text in self.chat(), timeout,
+                   f"'{text}' in {self.nick}'s main chat")
+
     def pm(self, nick, text):
         self.call("hub.pm", huburl=self.hub_url, nick=nick, message=text)
+
+    def wait_pm(self, nick, text, timeout=30):
+        """Private messages are not readable over RPC: the PM log."""
+        wait_until(lambda: text in self.pm_log(), timeout,
+                   f"'{text}' in {self.nick}'s PM log")
 
     def pm_log(self):
         """Text of every private-chat log file written so far."""
@@ -438,13 +555,59 @@ class Eiskalt:
         r = self.call("search.getresults", huburl="")
         return r or []
 
+    def wait_result(self, name, timeout=30):
+        """The first search result whose file name ends in name (the
+        search itself is sent by search())."""
+        def found():
+            for r in self.results():
+                if str(r.get("Filename", "")).endswith(name):
+                    return r
+            return None
+        return wait_until(found, timeout,
+                          f"'{name}' in {self.nick}'s search results",
+                          step=0.3)
+
     def download(self, name, size, tth):
         """Queue a file and let a TTH search add the sources."""
         self.call("queue.add", directory=self.downloads + "/",
                   filename=name, size=size, tth=tth)
         self.search(tth, tth=True)
 
-    def stop(self):
+    def wait_download(self, name, size, timeout=60):
+        """The finished file's path (it is moved into the downloads
+        folder whole, once complete)."""
+        path = os.path.join(self.downloads, name)
+        wait_until(lambda: os.path.isfile(path) and
+                   os.path.getsize(path) == size, timeout,
+                   f"{self.nick} to finish downloading {name}")
+        return path
+
+    # Eiskalt's list of a user is current as soon as it has hashed.
+    list_is_current = True
+
+    def browse(self, nick, expect):
+        """Fetch nick's files.xml.bz2, open it, and find expect (a top
+        directory's name) in it."""
+        self.call("list.download", huburl=self.hub_url, nick=nick)
+
+        def listed():
+            lists = self.call("list.local") or ""
+            for name in str(lists).replace(";", " ").split():
+                if name.startswith(nick + "."):
+                    self.call("list.open", filelist=name)
+                    out = self.call("list.lsdir", filelist=name,
+                                    directory="")
+                    return expect in json.dumps(out)
+            return False
+        wait_until(listed, 30, f"{self.nick} reading {nick}'s file list",
+                   step=0.5)
+
+    def wait_left(self, nick, timeout=30):
+        """The others' view of a quit: nick leaves the user list."""
+        self.wait_gone(nick, timeout)
+
+    def quit(self):
+        """Leave the hub the way a user does: the daemon stops."""
         if getattr(self, "proc", None) and self.proc.poll() is None:
             try:
                 self.call("daemon.stop")
@@ -452,6 +615,9 @@ class Eiskalt:
             except Exception:  # noqa: BLE001 - fall back to a signal
                 pass
             end_process(self.proc)
+
+    def stop(self):
+        self.quit()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -460,76 +626,214 @@ def _xml(s):
             .replace(">", "&gt;").replace('"', "&quot;"))
 
 
-class Ncdc:
-    """ncdc 1.23 in a private tmux server (its own -L socket) with its own
-    session dir; commands are typed with send-keys, the screen is read
-    with capture-pane.  active: listen on a free port on 127.0.0.1."""
+class Term:
+    """A program in a real terminal: a tmux server of its own, on a socket
+    in a temp dir (-S), so nothing of it outlives stop(); type() and key()
+    send keys, screen() reads what is shown."""
+
+    def __init__(self, argv, env=None, width=120, height=40):
+        """env: variables set for the program (tmux's -e)."""
+        self.tmux_dir = tempfile.mkdtemp(prefix="ipk-tmux-")
+        self.sock = os.path.join(self.tmux_dir, "sock")
+        setenv = [a for k, v in (env or {}).items()
+                  for a in ("-e", f"{k}={v}")]
+        try:
+            self.tmux("new-session", "-d", "-s", "m", "-x", str(width),
+                      "-y", str(height), *setenv, shlex.join(argv))
+        except BaseException:
+            self.stop()
+            raise
+
+    def tmux(self, *args, check=True):
+        return subprocess.run(["tmux", "-S", self.sock, "-f", "/dev/null"]
+                              + list(args), check=check, capture_output=True,
+                              text=True, timeout=20)
+
+    def type(self, text):
+        self.tmux("send-keys", "-t", "m", "-l", text)
+
+    def key(self, *keys):
+        self.tmux("send-keys", "-t", "m", *keys)
+
+    def screen(self):
+        return self.tmux("capture-pane", "-p", "-t", "m", check=False).stdout
+
+    def wait(self, text, timeout=20):
+        return wait_until(lambda: text in self.screen(), timeout,
+                          f"'{text}' on the screen")
+
+    def last_line(self):
+        lines = [line for line in self.screen().splitlines() if line.strip()]
+        return lines[-1] if lines else ""
+
+    def exited(self):
+        return self.tmux("has-session", "-t", "m",
+                         check=False).returncode != 0
+
+    def pids(self):
+        return self.tmux("list-panes", "-a", "-F", "#{pane_pid}",
+                         check=False).stdout.split()
+
+    def wait_exit(self, pids, timeout):
+        for pid in pids:
+            wait_until(lambda: not os.path.exists(f"/proc/{pid}"), timeout,
+                       f"pid {pid} to exit", step=0.05)
+
+    def stop(self):
+        """Kill our tmux server (and so the program), wait until the
+        program is gone, remove the socket's dir."""
+        pids = self.pids()
+        self.tmux("kill-server", check=False)
+        try:
+            self.wait_exit(pids, 10)
+        except AssertionError:
+            pass
+        shutil.rmtree(self.tmux_dir, ignore_errors=True)
+
+
+class Ncdc(Term):
+    """ncdc 1.23 in a Term (200x50) with its own session dir; commands
+    are typed (type() ends with Enter), the screen is read.  active:
+    listen on a free port on 127.0.0.1."""
+
+    # ncdc rewrites its own file list about a minute after hashing, too
+    # slow for a test.
+    list_is_current = False
 
     def __init__(self, hub_url, nick, password=None, active=True,
                  share=None):
+        """hub_url None: open no hub (the test types its own /open)."""
         self.dir = _tmpdir(f"ncdc-{nick}")
         self.session = os.path.join(self.dir, "session")
         self.downloads = os.path.join(self.dir, "dl")
         os.makedirs(self.session)
         os.makedirs(self.downloads)
-        self.sock = f"ipk-ncdc-{os.getpid()}-{secrets.token_hex(4)}"
         self.nick = nick
         self.hub_url = hub_url
         self.port = free_port()
-        self._tmux("new-session", "-d", "-s", "main", "-x", "200", "-y",
-                   "50", f"ncdc -n -c {self.session}")
         try:
+            Term.__init__(self, ["ncdc", "-n", "-c", self.session],
+                          width=200, height=50)
             self.wait_screen("ncdc", timeout=20)
             for cmd in (f"/set nick {nick}",
                         "/set local_address 127.0.0.1",
                         "/set tls_policy disabled",
                         f"/set download_dir {self.downloads}",
                         "/set active_ip 127.0.0.1",
+                        "/set show_joinquit true",
                         f"/set active_port {self.port}",
                         f"/set active {'true' if active else 'false'}"):
                 self.type(cmd)
             if share:
                 self.type(f"/share {os.path.basename(share.rstrip('/'))} "
                           f"{share}")
-            self.type(f"/open -n test {hub_url}")
-            if password is not None:
-                self.type(f"/hset password {password}")
-            self.type("/connect")
-        except Exception:
+            if hub_url:
+                self.type(f"/open -n test {hub_url}")
+                if password is not None:
+                    self.type(f"/hset password {password}")
+                self.type("/connect")
+        except BaseException:
             self.stop()
             raise
 
-    def _tmux(self, *args, check=True):
-        return subprocess.run(["tmux", "-L", self.sock, "-f", "/dev/null"]
-                              + list(args), check=check, capture_output=True,
-                              text=True, timeout=20)
-
     def type(self, text, enter=True):
-        self._tmux("send-keys", "-t", "main", "-l", text)
+        Term.type(self, text)
         if enter:
-            self._tmux("send-keys", "-t", "main", "Enter")
-
-    def key(self, *keys):
-        self._tmux("send-keys", "-t", "main", *keys)
-
-    def screen(self):
-        return self._tmux("capture-pane", "-p", "-t", "main",
-                          check=False).stdout
+            self.key("Enter")
 
     def wait_screen(self, text, timeout=30):
         return wait_until(lambda: text in self.screen(), timeout,
                           f"'{text}' on ncdc's screen")
 
-    def stop(self):
-        """Kill our tmux server (and so ncdc), wait for ncdc to be gone,
-        then remove its directory (it writes there while exiting)."""
-        pids = self._tmux("list-panes", "-a", "-F", "#{pane_pid}",
-                          check=False).stdout.split()
-        self._tmux("kill-server", check=False)
-        for pid in pids:
+    def hub_tab(self):
+        """Show the hub's tab (tab 2: 1 is ncdc's main tab).  Only tabs
+        with an input line take commands: in a search or file-list tab
+        the letters of a command would be key bindings."""
+        self.key("M-2")
+        self.wait_screen(f"{self.nick} @ ", timeout=10)
+
+    def close_tab(self):
+        """Close the tab shown (Alt+c) and go back to the hub's."""
+        self.key("M-c")
+        self.hub_tab()
+
+    def say(self, text):
+        """A line in the main chat.  The hub's echo on ncdc's own screen
+        proves it went out; a line typed while ncdc was busy is typed
+        again."""
+        self.hub_tab()
+        for attempt in range(3):
+            self.type(text)
             try:
-                wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10,
-                           f"ncdc (pid {pid}) to exit", step=0.05)
+                self.wait_screen(f"<{self.nick}> {text}", timeout=10)
+                return
             except AssertionError:
-                pass
+                if attempt == 2:
+                    raise
+
+    def wait_chat(self, text, timeout=30):
+        self.hub_tab()
+        self.wait_screen(text, timeout)
+
+    def pm(self, nick, text):
+        """/msg opens the conversation's tab "~nick"; it is closed again."""
+        self.hub_tab()
+        self.type(f"/msg {nick} {text}")
+        self.wait_screen(f"<{self.nick}> {text}", timeout=10)
+        self.close_tab()
+
+    def wait_left(self, nick, timeout=30):
+        """The others' view of a quit (show_joinquit is on)."""
+        self.wait_chat(f"--< {nick} has quit.", timeout)
+
+    def quit(self, timeout=20):
+        """/quit, as a user leaves; wait until ncdc has exited."""
+        pids = self.pids()
+        self.hub_tab()
+        self.type("/quit")
+        self.wait_exit(pids, timeout)
+
+    def wait_pm(self, nick, text, timeout=30):
+        """A message from nick opens a tab "~nick": show it (/msg NICK
+        without text), read it, close it."""
+        self.hub_tab()
+        self.wait_screen(f"~{nick}", timeout)
+        self.type(f"/msg {nick}")
+        self.wait_screen(text, timeout)
+        self.close_tab()
+
+    def download(self, name, size, tth):
+        """Search by TTH, download the first result (key d), close the
+        search tab."""
+        self.hub_tab()
+        self.type(f"/search -tth {tth}")
+        self.wait_screen(name, timeout=30)
+        self.key("d")
+        self.wait_screen(f"{name} added to queue", timeout=10)
+        self.close_tab()
+
+    def wait_download(self, name, size, timeout=60):
+        path = os.path.join(self.downloads, name)
+        wait_until(lambda: os.path.isfile(path) and
+                   os.path.getsize(path) == size, timeout,
+                   f"{self.nick} to finish downloading {name}")
+        return path
+
+    def browse(self, nick, expect):
+        """Fetch nick's files.xml.bz2; its tab "/nick" opens in the
+        background once it is in: show it, see expect (a top directory)
+        in it, close it."""
+        self.hub_tab()
+        self.type(f"/browse {nick}")
+        tab = re.compile(r"\b(\d)[!:]/" + re.escape(nick) + r"\b")
+        n = wait_until(lambda: tab.search(self.screen()), 30,
+                       f"the tab of {nick}'s file list").group(1)
+        self.key(f"M-{n}")
+        self.wait_screen("/" + expect, timeout=30)  # a directory: /name
+        self.close_tab()
+
+    def stop(self):
+        """Term's stop, then the session dir (ncdc writes there while it
+        exits, so only once it is gone)."""
+        Term.stop(self)
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""End-to-end: `ipckit peer --batch` against Debian's uhub (or any hub given
-in IPK_HUB_URL... a fresh uhub by default): login (good, bad password,
+"""End-to-end: `ipckit peer --batch` against a fresh hub, Debian's uhub or
+our `ipckit hub` (the first argument): login (good, bad password,
 unknown nick on a registered-only hub, taken nick), chat, PM, /me, join and
 leave, search (active and passive), downloads between two of our clients in
 both modes with sha256 checks, multi-source segments, resume after a
@@ -13,7 +13,11 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from dcclients import BatchPeer, Uhub, fields  # noqa: E402
+from dcclients import BatchPeer, IpckitHub, fields, hub_class  # noqa: E402
+
+# The hub to run against: `uhub` (Debian's, the reference) or `ipckit`
+# (ours), the first argument; meson runs each file once per hub.
+HUB = hub_class()
 
 USERS = {"user1": "passwd1", "user2": "passwd2", "user3": "passwd3"}
 
@@ -42,7 +46,7 @@ class World:
 
     def __init__(self, **hub_args):
         self.tmp = harness.TempDir()
-        self.hub = Uhub(users=USERS, **hub_args)
+        self.hub = HUB(users=USERS, **hub_args)
         self.peers = []
 
     def peer(self, nick, hub_url=None, **kw):
@@ -89,6 +93,30 @@ def test_login_chat_pm():
         assert b.quit() == 0
         a.expect("leave user2")
         assert a.quit() == 0
+
+
+def test_kicked_and_banned():
+    """Our hub only (uhub 0.4.1 gives a kick no reason and bans by another
+    syntax): an operator's !kick and !ban reach our client with the
+    hub's reason, and the banned user is refused with it."""
+    with World(roles={"user1": "op"}) as w:
+        op = w.peer("user1")
+        bob = w.peer("user2")
+        op.expect("join user2")
+        op.send("!kick user2 be nice")
+        line = bob.expect("disconnected ")
+        assert "Kicked by user1: be nice" in line, line
+        assert bob.quit() == 1
+        op.expect("leave user2 Kicked by user1: be nice")
+        op.send("!ban user2 1h spam")
+        op.expect("hubmsg ", pred=lambda l: "user2" in l)
+        again = w.peer("user2", wait_login=False)
+        line = again.expect("login-failed ")
+        assert "banned" in line and "spam" in line, line
+        assert again.quit() == 1
+        op.send("!unban user2")
+        op.expect("hubmsg ", pred=lambda l: "nban" in l)
+        w.peer("user2")
 
 
 def test_ready_fd_and_signal():
@@ -267,6 +295,7 @@ if __name__ == "__main__":
     harness.run([
         test_login_chat_pm,
         test_login_failures,
+    ] + ([test_kicked_and_banned] if HUB is IpckitHub else []) + [
         test_ready_fd_and_signal,
         test_usage_errors,
         test_tls_hub,

@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end: our client against bad peers (small Python fakes logged in
-to a real uhub): a corrupt block, a truncated transfer, a peer that lies
-about the size, path-traversal and unshared requests, and connections
-without (or with a wrong) token.  Good blocks must survive every fault."""
+to a real hub: uhub or ours, the first argument): a corrupt block, a
+truncated transfer, a peer that lies about the size, path-traversal and
+unshared requests, connections without (or with a wrong) token, and a
+source that is busy while another waits.  Good blocks must survive every
+fault."""
 import bz2
 import hashlib
 import os
@@ -13,8 +15,13 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from dcclients import BatchPeer, Uhub, fields, tth, wait_until  # noqa: E402
+from dcclients import (BatchPeer, fields, hub_class, tth,  # noqa: E402
+                       wait_until)
 from fakepeer import FakeClient, Lines, b32, named, tth_leaves  # noqa: E402
+
+# The hub to run against: `uhub` (Debian's, the reference) or `ipckit`
+# (ours), the first argument; meson runs each file once per hub.
+HUB = hub_class()
 
 BLOCK = 64 * 1024
 
@@ -22,7 +29,7 @@ BLOCK = 64 * 1024
 class Scene:
     def __init__(self):
         self.tmp = harness.TempDir()
-        self.hub = Uhub()
+        self.hub = HUB()
         self.closers = []
 
     def peer(self, nick, **kw):
@@ -283,7 +290,7 @@ def test_connections_without_token_are_refused():
         root, leaves = tth_leaves(data, BLOCK)
         us = s.peer("us", listen="127.0.0.1:0")
         fake = s.fake("sneak")
-        us.send("/search x")
+        us.send("/search x.bin")
         answer_search(fake, len(data), root, "x.bin")
         us.expect("result 1 ")
         us.send("/get 1")
@@ -373,6 +380,42 @@ def test_segments_from_two_sources():
         assert len([g for g in gets if g[0] == "file"]) >= 1, gets
 
 
+def test_second_source_waits_for_the_leaves():
+    """Two sources connect at once: the first is asked for the leaves, so
+    the second has nothing to ask yet; it must stay connected (not be
+    sent away with "no more work"), and when the first turns out to be
+    busy (slots full), the second is asked for the leaves at once.  It
+    used to wait for its 30 s retry, which stalled the two-source test
+    on a hub fast enough to bring both connections in together."""
+    with Scene() as s:
+        data = os.urandom(8 * BLOCK + 17)
+        root, leaves = tth_leaves(data, BLOCK)
+        us = s.peer("us", listen="127.0.0.1:0")
+        first, second = s.fake("first"), s.fake("second")
+        us.send("/search twin")
+        answer_search(first, len(data), root, "twin.bin")
+        answer_search(second, len(data), root, "twin.bin")
+        wait_until(lambda: len(us.seen("result ")) == 2, 20, "two results")
+        us.send("/get 1")
+        us.expect("download-added 1 ", pred=lambda l: l.endswith(" 2"))
+        ca = cc_connect(first, *wait_ctm(first))
+        assert ca.line().startswith("CINF ")
+        assert ca.line().startswith("CGET tthl "), ca.buf
+        cb = cc_connect(second, *wait_ctm(second))
+        assert cb.line().startswith("CINF ")
+        ca.send("CSTA 253 Slots\\sfull")
+        us.expect("download-queued 1 first ")
+        get = cb.line(timeout=10)
+        assert get.startswith("CGET tthl "), get
+        cb.buf = (get + "\n").encode() + cb.buf  # serve it from the top
+        threading.Thread(target=serve_upload,
+                         args=(cb, data, leaves, lambda o, n: None),
+                         daemon=True).start()
+        done = us.expect("download-done 1 ", timeout=60)
+        with open(fields(done, 5)[2], "rb") as f:
+            assert f.read() == data
+
+
 def test_resume_after_restart():
     with Scene() as s:
         data = os.urandom(12 * BLOCK + 99)
@@ -446,6 +489,7 @@ if __name__ == "__main__":
         test_traversal_and_unshared_requests,
         test_connections_without_token_are_refused,
         test_segments_from_two_sources,
+        test_second_source_waits_for_the_leaves,
         test_resume_after_restart,
         test_slots_full_then_queued,
     ])

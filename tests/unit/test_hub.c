@@ -399,6 +399,38 @@ test_routing(void **state)
 	reap();
 }
 
+/* min_search_length: short words alone are refused with a reason; a hash
+ * search, and a search by extension (ipckit peer's "/search ext:txt" is
+ * EXtxt alone; it used to be refused), pass. */
+static void
+test_min_search_length(void **state)
+{
+	struct conn *a, *b;
+	char sa[5];
+
+	(void)state;
+	a = login("alice", "secret");
+	b = login("bob", "bobpw");
+	out(a);
+	sid_of(a, sa);
+	feed(a, "BSCH %s ANab TOt1", sa);
+	assert_string_equal(out(b), "");
+	assert_non_null(strstr(out(a), "ISTA 100 Search\\signored"));
+	feed(a, "BSCH %s TOt2", sa); /* no criterion at all */
+	assert_string_equal(out(b), "");
+	out(a);
+	feed(a, "BSCH %s ANabc TOt3", sa);
+	assert_string_equal(out(b), "BSCH AAAB ANabc TOt3\n");
+	feed(a, "BSCH %s EXtxt TOt4", sa);
+	assert_string_equal(out(b), "BSCH AAAB EXtxt TOt4\n");
+	feed(a, "BSCH %s ANa EXc TOt5", sa);
+	assert_string_equal(out(b), "BSCH AAAB ANa EXc TOt5\n");
+	feed(a, "BSCH %s TRLWPNACQDBZRYXW3VHJVCJ64QBZNGHOHHHZWCLNQ TOt6", sa);
+	assert_non_null(strstr(out(b), "TOt6"));
+	assert_null(strstr(out(a), "ISTA"));
+	reap();
+}
+
 static void
 test_inf_update(void **state)
 {
@@ -792,6 +824,8 @@ main(void)
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_password, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_routing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_min_search_length, setup,
+		                                teardown),
 		cmocka_unit_test_setup_teardown(test_inf_update, setup,
 		                                teardown),
 		cmocka_unit_test_setup_teardown(test_commands, setup, teardown),
