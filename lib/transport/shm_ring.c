@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "fsname.h"
 #include "shm_ring.h"
 #include "transport.h"
 #include "wait.h"
@@ -165,32 +166,6 @@ shm_on_fork(void)
 	atomic_fetch_add(&shm_fork_gen, 1);
 }
 
-static uint64_t
-shm_proc_start(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long v = 0;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return 0;
-	buf[n] = '\0';
-	/* Field 22, counted after the ")" that ends the command name. */
-	p = strrchr(buf, ')');
-	for (int field = 2; p && field < 22; field++)
-		p = strchr(p + 1, ' ');
-	if (p && sscanf(p + 1, "%llu", &v) != 1)
-		v = 0;
-	return v;
-}
-
 static void
 shm_proc_init(void)
 {
@@ -207,7 +182,7 @@ shm_proc_init(void)
 			                MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED,
 			                0, 0) == 0;
 	}
-	shm_start = shm_proc_start(getpid());
+	shm_start = fsname_start_time(getpid());
 	shm_ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 	pthread_atfork(NULL, NULL, shm_on_fork);
 }
