@@ -57,8 +57,8 @@ rm_one(struct rm_run *r, const struct ipcobj *o)
 
 	if (!rm_may(r, o)) {
 		ipcobj_user_name(o->owner, owner, sizeof(owner));
-		snprintf(why_buf, sizeof(why_buf), "owned by %s (uid %u)", owner,
-		         (unsigned)o->owner);
+		snprintf(why_buf, sizeof(why_buf), "owned by %s (uid %u)",
+		         owner, (unsigned)o->owner);
 		rm_fail(r, o->address, -EPERM, why_buf);
 		return;
 	}
@@ -114,8 +114,8 @@ rm_cmd(const struct cmd *self, int argc, char **argv)
 		free(filter.globs);
 		return opts_usage_error(
 		        self, filter.stale ? "--stale takes no addresses"
-		              : narrowed   ? "--user and --match go with --stale"
-		                           : "expected ADDR... or --stale");
+		              : narrowed ? "--user and --match go with --stale"
+		                         : "expected ADDR... or --stale");
 	}
 	/* --stale: the caller's own objects, unless --user says whose. */
 	if (filter.stale && filter.uid < 0)
@@ -162,7 +162,8 @@ const struct cmd cmd_rm = {
 	        "--match narrows it to some addresses.  Objects of other\n"
 	        "users are refused (root may remove any), and so are objects "
 	        "in use, unless\n--force.  Each object gets a line: \"removed "
-	        "ADDR\" (or \"would remove ADDR\" with\n--dry-run) on stdout, or "
+	        "ADDR\" (or \"would remove ADDR\" with\n--dry-run) on stdout, "
+	        "or "
 	        "\"ipckit rm: ADDR: reason\" on stderr; the exit status is\n1 "
 	        "if any could not be removed.\n"
 	        "Examples:\n"
