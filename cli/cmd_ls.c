@@ -236,11 +236,17 @@ const struct cmd cmd_ls = {
 	        "last user lives); stale\n(nobody holds it and every recorded "
 	        "process is gone); unused (nothing recorded\nto judge by).  "
 	        "ADDRESS is what ipckit rm takes (sysvshm:, sysvsem:, "
-	        "posixshm:\nand posixsem: name objects that are not "
-	        "channels).\n"
+	        "posixshm:\nand posixsem: name objects that are not channels). "
+	        " ATT "
+	        "is a segment's\nattaches, or the semaphores in a set.  "
+	        "--user, "
+	        "--stale and --match (all must\nhold) narrow the list; "
+	        "docs/commands/ls-rm.md explains every column.\n"
 	        "Examples:\n"
 	        "  ipckit ls\n"
 	        "  ipckit ls --stale --user alice\n"
+	        "  ipckit ls --match 'posixmq:/app-*' --match "
+	        "'fifo:/run/app/*'\n"
 	        "  ipckit ls --json | jq '.[] | select(.kind == \"sysvmq\")'",
 	.opts =
 	        (const struct opt[]){

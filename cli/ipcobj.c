@@ -172,29 +172,30 @@ boot_time(void)
  * recorded start time it must match exactly.  With only a moment it was
  * seen alive (a SysV time stamp), the process now under that pid must have
  * started by then: one started later is a stranger who got the pid again.
+ * Returns whether there was anything to judge by.
  */
-static void
+static bool
 pid_judge(struct ipcobj_pid *p)
 {
 	unsigned long long now_start;
 	long long hz = sysconf(_SC_CLK_TCK), bt = boot_time();
+	bool judgeable = p->start || (p->at_s > 0 && bt > 0 && hz > 0);
 
 	p->alive = false;
-	if (p->pid <= 0)
-		return;
+	if (p->pid <= 0 || !judgeable)
+		return false; /* a bare pid proves nothing either way */
 	now_start = proc_start(p->pid);
 	if (now_start == 0)
-		return;
+		return true;
 	if (p->start)
 		p->alive = now_start == p->start;
-	else if (p->at_s > 0 && bt > 0 && hz > 0)
+	else
 		/* Start times are in ticks, stamps in whole seconds: one
 		 * second of slack for the rounding of both. */
 		p->alive =
 		        bt + (long long)(now_start / (unsigned long long)hz) <=
 		        p->at_s + 1;
-	else
-		p->alive = true;
+	return true;
 }
 
 static void
@@ -770,14 +771,11 @@ obj_doubtful(const struct user_pass *u, const struct ipcobj *o)
 static void
 obj_judge(struct ipcobj *o)
 {
-	bool recorded = o->creator.pid > 0, alive;
+	bool recorded = pid_judge(&o->creator), alive = o->creator.alive;
 
-	pid_judge(&o->creator);
-	alive = o->creator.alive;
 	for (unsigned i = 0; i < o->n_last; i++) {
-		pid_judge(&o->last[i]);
+		recorded |= pid_judge(&o->last[i]);
 		alive |= o->last[i].alive;
-		recorded = true;
 	}
 	if (o->n_users || o->bound ||
 	    (o->kind == IPCOBJ_SYSV_SHM && o->attaches > 0))
