@@ -807,7 +807,8 @@ pass_users(struct ipcobj_set *s, size_t from)
 			pass_key(&u, dev_key(o->dev), o->ino, i);
 	}
 	pass_sockets(&u, from);
-	qsort(u.keys, u.n_keys, sizeof(*u.keys), key_cmp);
+	if (u.n_keys) /* qsort(NULL, 0, ...) is undefined */
+		qsort(u.keys, u.n_keys, sizeof(*u.keys), key_cmp);
 	proc = u.n_keys ? opendir("/proc") : NULL;
 	while (proc && (e = readdir(proc)) != NULL) {
 		char *end;
@@ -1153,7 +1154,8 @@ obj_cmp(const void *x, const void *y)
 void
 ipcobj_sort(struct ipcobj_set *s)
 {
-	qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
 }
 
 /* ---- choosing objects and naming users ---- */

@@ -160,16 +160,17 @@ fsname_remove(const char *scheme, const char *path)
 		unlink(entry);
 }
 
-/* Read one entry: the path, then "pid start". */
+/* Read one entry: its first line (a path or a name) into name, then the
+ * numbers after it: "pid start", and " tag" when tag is not NULL. */
 static int
-fsname_read(int dirfd, const char *name, char *path, size_t cap, pid_t *pid,
-            unsigned long long *start)
+fsname_read(int dirfd, const char *file, char *name, size_t cap, pid_t *pid,
+            unsigned long long *start, unsigned long long *tag)
 {
-	char buf[PATH_MAX + 64];
+	char buf[PATH_MAX + 96];
 	char *nl;
 	long p = 0;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return -errno;
@@ -179,11 +180,12 @@ fsname_read(int dirfd, const char *name, char *path, size_t cap, pid_t *pid,
 		return -EINVAL;
 	buf[n] = '\0';
 	nl = strchr(buf, '\n');
-	if (nl == NULL || (size_t)(nl - buf) >= cap || buf[0] != '/')
+	if (nl == NULL || (size_t)(nl - buf) >= cap)
 		return -EINVAL;
-	memcpy(path, buf, (size_t)(nl - buf));
-	path[nl - buf] = '\0';
-	if (sscanf(nl + 1, "%ld %llu", &p, start) != 2)
+	memcpy(name, buf, (size_t)(nl - buf));
+	name[nl - buf] = '\0';
+	if (tag ? sscanf(nl + 1, "%ld %llu %llu", &p, start, tag) != 3
+	        : sscanf(nl + 1, "%ld %llu", &p, start) != 2)
 		return -EINVAL;
 	*pid = (pid_t)p;
 	return 0;
@@ -213,8 +215,9 @@ fsname_list(const char *scheme, mode_t type, ipk_list_fn *fn, void *arg)
 		    de->d_name[slen] != '-' || strchr(de->d_name, '.'))
 			continue;
 		if (fsname_read(dirfd(d), de->d_name, path, sizeof(path), &pid,
-		                &start) != 0 ||
-		    lstat(path, &st) != 0 || (st.st_mode & S_IFMT) != type) {
+		                &start, NULL) != 0 ||
+		    path[0] != '/' || lstat(path, &st) != 0 ||
+		    (st.st_mode & S_IFMT) != type) {
 			/* The object is gone (or was replaced): so is its
 			 * entry. */
 			unlinkat(dirfd(d), de->d_name, 0);
@@ -272,35 +275,6 @@ fsname_forget(const char *scheme, const char *name)
 		unlink(entry);
 }
 
-/* Read a note: the name, then "pid start tag". */
-static int
-fsname_read_note(int dirfd, const char *file, char *name, size_t cap,
-                 pid_t *pid, unsigned long long *start, unsigned long long *tag)
-{
-	char buf[PATH_MAX + 96];
-	char *nl;
-	long p = 0;
-	ssize_t n;
-	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-
-	if (fd < 0)
-		return -errno;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -EINVAL;
-	buf[n] = '\0';
-	nl = strchr(buf, '\n');
-	if (nl == NULL || (size_t)(nl - buf) >= cap)
-		return -EINVAL;
-	memcpy(name, buf, (size_t)(nl - buf));
-	name[nl - buf] = '\0';
-	if (sscanf(nl + 1, "%ld %llu %llu", &p, start, tag) != 3)
-		return -EINVAL;
-	*pid = (pid_t)p;
-	return 0;
-}
-
 int
 fsname_creator(const char *scheme, const char *name, unsigned long long tag,
                pid_t *pid, unsigned long long *start)
@@ -312,8 +286,8 @@ fsname_creator(const char *scheme, const char *name, unsigned long long tag,
 	err = fsname_note_entry(scheme, name, entry, sizeof(entry));
 	if (err)
 		return err;
-	err = fsname_read_note(AT_FDCWD, entry, got, sizeof(got), pid, start,
-	                       &got_tag);
+	err = fsname_read(AT_FDCWD, entry, got, sizeof(got), pid, start,
+	                  &got_tag);
 	if (err)
 		return err == -EINVAL ? -ENOENT : err;
 	if (strcmp(got, name) != 0 || got_tag != tag) {
@@ -343,8 +317,8 @@ fsname_sweep(const char *scheme, fsname_gone_fn *gone)
 		    strncmp(de->d_name + slen, "-n", 2) != 0 ||
 		    strchr(de->d_name, '.'))
 			continue;
-		if (fsname_read_note(dirfd(d), de->d_name, name, sizeof(name),
-		                     &pid, &start, &tag) != 0 ||
+		if (fsname_read(dirfd(d), de->d_name, name, sizeof(name), &pid,
+		                &start, &tag) != 0 ||
 		    gone(name, tag))
 			unlinkat(dirfd(d), de->d_name, 0);
 	}
