@@ -208,7 +208,8 @@ def read_start(pid):
 
 def test_pid_reuse_counts_as_gone():
     """An index entry naming a live pid with another start time is a
-    creator that has gone (its pid was given to someone else)."""
+    creator that has gone (its pid was given to someone else); a creator
+    note does not pass to a later queue of the same name."""
     s = Scope("reuse")
     try:
         fifo = s.path("fifo")
@@ -224,11 +225,29 @@ def test_pid_reuse_counts_as_gone():
             o = s.ls()["fifo:" + fifo]
             assert o["state"] == want, (recorded, o)
             assert o["creator"] == {"pid": me, "alive": want == "idle"}, o
+        # A queue's creator note is for that queue only: one made later
+        # under the same name by another program has no known creator.
+        s.ipckit("send", s.posixmq() + SMALL, "x", check=True)
+        assert s.ls()[s.posixmq()]["state"] == "stale"
+        name = ("/" + s.token).encode()
+        assert libc.mq_unlink(name) == 0
+        mqd = libc.mq_open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600,
+                           None)
+        assert mqd >= 0, os.strerror(ctypes.get_errno())
+        try:
+            o = s.ls()[s.posixmq()]
+            assert o["creator"] is None, o
+            assert o["state"] == "in use", o  # this process has it open
+        finally:
+            libc.mq_close(mqd)
+        o = s.ls()[s.posixmq()]
+        assert o["creator"] is None and o["state"] == "unused", o
         # Idle is not in use: rm takes it without --force.
         with open(entry, "w", encoding="utf-8") as f:
             f.write(f"{fifo}\n{me} {start}\n")
-        cp = s.ipckit("rm", "fifo:" + fifo)
+        cp = s.ipckit("rm", "fifo:" + fifo, s.posixmq())
         assert cp.returncode == 0 and not os.path.lexists(fifo), cp.stderr
+        assert not exists(s.posixmq())
     finally:
         s.close()
 
@@ -313,6 +332,9 @@ libc = ctypes.CDLL(None, use_errno=True)
 libc.shmat.restype = ctypes.c_void_p
 libc.shmat.argtypes = [ctypes.c_int, ctypes.c_void_p, ctypes.c_int]
 libc.shmdt.argtypes = [ctypes.c_void_p]
+libc.mq_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.c_uint,
+                         ctypes.c_void_p]
+libc.mq_unlink.argtypes = [ctypes.c_char_p]
 IPC_CREAT, IPC_EXCL = 0o1000, 0o2000
 
 
