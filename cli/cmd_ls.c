@@ -3,7 +3,6 @@
  * and whether it is in use, idle, stale (nobody holds it and every pid
  * recorded for it is gone) or unused. */
 #include <errno.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,29 +15,15 @@
 #include "xalloc.h"
 
 enum {
-	LS_USER = 'u',
 	LS_JSON = 256,
-	LS_STALE,
 };
 
 #define LS_COLS 11
 
 static const char *const ls_heads[LS_COLS] = {
-	"STATE", "KIND", "OWNER", "MODE", "BYTES", "MSGS",
+	"STATE", "KIND", "OWNER", "MODE", "BYTES",   "MSGS",
 	"ATT",   "KEY",  "ID",    "WHO",  "ADDRESS",
 };
-
-static void
-ls_owner(uid_t uid, char *buf, size_t cap)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-
-	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-		snprintf(buf, cap, "%s", pw.pw_name);
-	else
-		snprintf(buf, cap, "%u", (unsigned)uid);
-}
 
 static char *
 ls_num(long long v)
@@ -63,7 +48,7 @@ ls_table(const struct ipcobj_set *s, const bool *show)
 
 		if (!show[i])
 			continue;
-		ls_owner(o->owner, owner, sizeof(owner));
+		ipcobj_user_name(o->owner, owner, sizeof(owner));
 		ipcobj_who(o, who, sizeof(who));
 		cell[r][0] = xstrdup(ipcobj_state_name(o->state));
 		cell[r][1] = xstrdup(ipcobj_kind_name(o->kind));
@@ -71,7 +56,8 @@ ls_table(const struct ipcobj_set *s, const bool *show)
 		cell[r][3] = xasprintf("%04o", (unsigned)o->mode);
 		cell[r][4] = ls_num(o->bytes);
 		cell[r][5] = ls_num(o->messages);
-		cell[r][6] = ls_num(o->attaches);
+		cell[r][6] = ls_num(o->kind == IPCOBJ_SYSV_SEM ? o->nsems
+		                                               : o->attaches);
 		cell[r][7] = o->key > 0 ? xasprintf("0x%08llx", o->key)
 		                        : xstrdup("-");
 		cell[r][8] = ls_num(o->id);
@@ -125,7 +111,7 @@ ls_json_one(const struct ipcobj *o)
 {
 	char owner[64], comm[32];
 
-	ls_owner(o->owner, owner, sizeof(owner));
+	ipcobj_user_name(o->owner, owner, sizeof(owner));
 	printf("{\"kind\":\"%s\",\"address\":", ipcobj_kind_name(o->kind));
 	escape_json(stdout, o->address, strlen(o->address));
 	printf(",\"state\":\"%s\"", ipcobj_state_name(o->state));
@@ -140,6 +126,7 @@ ls_json_one(const struct ipcobj *o)
 	ls_json_num("bytes", o->bytes);
 	ls_json_num("messages", o->messages);
 	ls_json_num("attaches", o->attaches);
+	ls_json_num("nsems", o->nsems);
 	printf(",\"users\":[");
 	for (size_t i = 0; i < o->n_users; i++) {
 		ipcobj_comm(o->users[i], comm, sizeof(comm));
@@ -178,66 +165,42 @@ ls_json(const struct ipcobj_set *s, const bool *show)
 	printf("%s]\n", first ? "" : "\n");
 }
 
-/* The uid a --user value names, or -1 after a usage error. */
-static long long
-ls_user(const struct cmd *self, const char *arg)
-{
-	struct passwd pw, *res = NULL;
-	char tmp[1024];
-	long long v;
-	char *end;
-
-	if (getpwnam_r(arg, &pw, tmp, sizeof(tmp), &res) == 0 && res)
-		return pw.pw_uid;
-	v = strtoll(arg, &end, 10);
-	if (*arg && !*end && v >= 0 && v <= 0xfffffffeLL)
-		return v;
-	opts_usage_error(self, "--user: no user '%s'", arg);
-	return -1;
-}
-
 static int
 ls_cmd(const struct cmd *self, int argc, char **argv)
 {
+	struct ipcobj_filter filter = { .uid = -1 };
 	struct ipcobj_set s = { 0 };
 	struct opts op;
 	const char *arg;
-	long long user = -1;
-	bool json = false, stale = false, *show;
+	bool json = false, *show;
 	int key, err;
 
 	opts_init(&op, self, argc, argv);
 	while ((key = opts_next(&op, &arg)) != -1) {
-		switch (key) {
-		case OPT_HELP:
-			return EXIT_OK;
-		case LS_JSON:
-			json = true;
-			break;
-		case LS_STALE:
-			stale = true;
-			break;
-		case LS_USER:
-			if ((user = ls_user(self, arg)) < 0)
-				return EXIT_USAGE;
-			break;
-		default:
-			return EXIT_USAGE;
+		if (key == OPT_HELP || key == '?' ||
+		    (key != LS_JSON &&
+		     ipcobj_filter_opt(self, &filter, key, arg) != 0)) {
+			free(filter.globs);
+			return key == OPT_HELP ? EXIT_OK : EXIT_USAGE;
 		}
+		json |= key == LS_JSON;
 	}
-	if (opts_index(&op) < argc)
+	if (opts_index(&op) < argc) {
+		free(filter.globs);
 		return opts_usage_error(self, "no operands expected (got '%s')",
 		                        argv[opts_index(&op)]);
+	}
 	err = ipcobj_scan(&s);
 	if (err) {
+		free(filter.globs);
 		ipcobj_free(&s);
 		return report_fail(self, "scan", err, NULL);
 	}
 	ipcobj_sort(&s);
 	show = xcalloc(s.n + 1, sizeof(*show));
 	for (size_t i = 0; i < s.n; i++)
-		show[i] = (user < 0 || s.v[i].owner == (uid_t)user) &&
-		          (!stale || s.v[i].state == IPCOBJ_STALE);
+		show[i] = ipcobj_filter_pass(&filter, &s.v[i]);
+	free(filter.globs);
 	if (json)
 		ls_json(&s, show);
 	else
@@ -251,9 +214,9 @@ ls_cmd(const struct cmd *self, int argc, char **argv)
 		        s.unreadable);
 	free(show);
 	ipcobj_free(&s);
-	return fflush(stdout) == 0 ? EXIT_OK
-	                           : report_fail(self, "standard output",
-	                                         -errno, NULL);
+	return fflush(stdout) == 0
+	               ? EXIT_OK
+	               : report_fail(self, "standard output", -errno, NULL);
 }
 
 const struct cmd cmd_ls = {
@@ -273,18 +236,23 @@ const struct cmd cmd_ls = {
 	        "last user lives); stale\n(nobody holds it and every recorded "
 	        "process is gone); unused (nothing recorded\nto judge by).  "
 	        "ADDRESS is what ipckit rm takes (sysvshm:, sysvsem:, "
-	        "posixshm:\nand posixsem: name objects that are not channels).\n"
+	        "posixshm:\nand posixsem: name objects that are not channels). "
+	        " ATT "
+	        "is a segment's\nattaches, or the semaphores in a set.  "
+	        "--user, "
+	        "--stale and --match (all must\nhold) narrow the list; "
+	        "docs/commands/ls-rm.md explains every column.\n"
 	        "Examples:\n"
 	        "  ipckit ls\n"
 	        "  ipckit ls --stale --user alice\n"
+	        "  ipckit ls --match 'posixmq:/app-*' --match "
+	        "'fifo:/run/app/*'\n"
 	        "  ipckit ls --json | jq '.[] | select(.kind == \"sysvmq\")'",
 	.opts =
 	        (const struct opt[]){
 	                { "json", LS_JSON, NULL,
 	                  "a JSON array, one object per IPC object" },
-	                { "stale", LS_STALE, NULL, "only the stale objects" },
-	                { "user", LS_USER, "USER",
-	                  "only objects USER (a name or uid) owns" },
+	                IPCOBJ_FILTER_OPTS("only the stale objects"),
 	                { NULL, 0, NULL, NULL },
 	        },
 	.permute = true,

@@ -6,9 +6,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <mqueue.h>
+#include <pwd.h>
 #include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,11 +37,11 @@
 #define SEM_PREFIX  "sem."     /* glibc's named semaphores */
 
 static const char *const kind_names[IPCOBJ_KINDS] = {
-	[IPCOBJ_SYSV_MSG] = "sysvmq",   [IPCOBJ_SYSV_SHM] = "sysvshm",
-	[IPCOBJ_SYSV_SEM] = "sysvsem",  [IPCOBJ_POSIX_MQ] = "posixmq",
+	[IPCOBJ_SYSV_MSG] = "sysvmq",    [IPCOBJ_SYSV_SHM] = "sysvshm",
+	[IPCOBJ_SYSV_SEM] = "sysvsem",   [IPCOBJ_POSIX_MQ] = "posixmq",
 	[IPCOBJ_POSIX_SHM] = "posixshm", [IPCOBJ_POSIX_SEM] = "posixsem",
-	[IPCOBJ_RING] = "shm",          [IPCOBJ_FIFO] = "fifo",
-	[IPCOBJ_UNIX] = "unix",         [IPCOBJ_UNIX_SEQ] = "unix+seqpacket",
+	[IPCOBJ_RING] = "shm",           [IPCOBJ_FIFO] = "fifo",
+	[IPCOBJ_UNIX] = "unix",          [IPCOBJ_UNIX_SEQ] = "unix+seqpacket",
 	[IPCOBJ_FILEQ] = "file",
 };
 
@@ -85,6 +87,7 @@ obj_add(struct ipcobj_set *s, enum ipcobj_kind kind, char *address)
 		.bytes = -1,
 		.messages = -1,
 		.attaches = -1,
+		.nsems = -1,
 	};
 	return o;
 }
@@ -169,28 +172,30 @@ boot_time(void)
  * recorded start time it must match exactly.  With only a moment it was
  * seen alive (a SysV time stamp), the process now under that pid must have
  * started by then: one started later is a stranger who got the pid again.
+ * Returns whether there was anything to judge by.
  */
-static void
+static bool
 pid_judge(struct ipcobj_pid *p)
 {
 	unsigned long long now_start;
 	long long hz = sysconf(_SC_CLK_TCK), bt = boot_time();
+	bool judgeable = p->start || (p->at_s > 0 && bt > 0 && hz > 0);
 
 	p->alive = false;
-	if (p->pid <= 0)
-		return;
+	if (p->pid <= 0 || !judgeable)
+		return false; /* a bare pid proves nothing either way */
 	now_start = proc_start(p->pid);
 	if (now_start == 0)
-		return;
+		return true;
 	if (p->start)
 		p->alive = now_start == p->start;
-	else if (p->at_s > 0 && bt > 0 && hz > 0)
+	else
 		/* Start times are in ticks, stamps in whole seconds: one
 		 * second of slack for the rounding of both. */
-		p->alive = bt + (long long)(now_start / (unsigned long long)hz) <=
-		           p->at_s + 1;
-	else
-		p->alive = true;
+		p->alive =
+		        bt + (long long)(now_start / (unsigned long long)hz) <=
+		        p->at_s + 1;
+	return true;
 }
 
 static void
@@ -204,8 +209,8 @@ obj_last(struct ipcobj *o, long long pid, long long at_s)
 				o->last[i].at_s = at_s;
 			return;
 		}
-	o->last[o->n_last++] = (struct ipcobj_pid){ .pid = (pid_t)pid,
-		                                    .at_s = at_s };
+	o->last[o->n_last++] =
+	        (struct ipcobj_pid){ .pid = (pid_t)pid, .at_s = at_s };
 }
 
 void
@@ -290,7 +295,8 @@ sysv_row(struct ipcobj_set *s, enum ipcobj_kind kind,
 		o = obj_add(s, kind,
 		            xasprintf("%s:0x%08llx", kind_names[kind], key));
 	else
-		o = obj_add(s, kind, xasprintf("%s:id:%d", kind_names[kind], id));
+		o = obj_add(s, kind,
+		            xasprintf("%s:id:%d", kind_names[kind], id));
 	o->key = key;
 	o->id = id;
 	o->owner = (uid_t)sysv_get(t, row, "uid", 0);
@@ -319,8 +325,8 @@ sysv_row(struct ipcobj_set *s, enum ipcobj_kind kind,
 		break;
 	}
 	case IPCOBJ_SYSV_SEM:
-		o->attaches = sysv_get(t, row, "nsems", -1);
-		sysv_sem_pids(o, o->attaches, sysv_get(t, row, "otime", 0));
+		o->nsems = sysv_get(t, row, "nsems", -1);
+		sysv_sem_pids(o, o->nsems, sysv_get(t, row, "otime", 0));
 		break;
 	default:
 		break;
@@ -333,6 +339,7 @@ scan_sysv(struct ipcobj_set *s, enum ipcobj_kind kind, const char *path)
 	char line[1024];
 	struct sysv_table t = { .n = 0 };
 	FILE *f = fopen(path, "re");
+	int perms;
 
 	if (f == NULL) {
 		if (errno != ENOENT)
@@ -346,13 +353,16 @@ scan_sysv(struct ipcobj_set *s, enum ipcobj_kind kind, const char *path)
 		     w && t.n < SYSV_COLS; w = strtok_r(NULL, " \t\n", &save))
 			snprintf(t.names[t.n++], sizeof(t.names[0]), "%s", w);
 	}
+	perms = sysv_col(&t, "perms");
 	while (fgets(line, sizeof(line), f)) {
 		long long row[SYSV_COLS] = { 0 };
 		char *p = line, *end;
 		unsigned n = 0;
 
 		while (n < t.n) {
-			row[n] = strtoll(p, &end, 10);
+			/* perms is printed in octal ("600"), the rest in
+			 * decimal. */
+			row[n] = strtoll(p, &end, (int)n == perms ? 8 : 10);
 			if (end == p)
 				break;
 			p = end;
@@ -411,9 +421,10 @@ scan_dir(struct ipcobj_set *s, const char *dir, bool mqueue)
 	DIR *d = opendir(dir);
 
 	if (d == NULL) {
-		set_note(s, mqueue ? "%s: %s (mount it to list POSIX queues: "
-		                     "mount -t mqueue none /dev/mqueue)"
-		                   : "%s: %s",
+		set_note(s,
+		         mqueue ? "%s: %s (mount it to list POSIX queues: "
+		                  "mount -t mqueue none /dev/mqueue)"
+		                : "%s: %s",
 		         dir, errno);
 		return;
 	}
@@ -434,7 +445,8 @@ scan_dir(struct ipcobj_set *s, const char *dir, bool mqueue)
 		} else if (strncmp(name, RING_PREFIX, strlen(RING_PREFIX)) ==
 		           0) {
 			kind = IPCOBJ_RING;
-			address = xasprintf("shm:%s", name + strlen(RING_PREFIX));
+			address =
+			        xasprintf("shm:%s", name + strlen(RING_PREFIX));
 		} else if (strncmp(name, SEM_PREFIX, strlen(SEM_PREFIX)) == 0) {
 			kind = IPCOBJ_POSIX_SEM;
 			address = xasprintf("posixsem:/%s",
@@ -485,17 +497,23 @@ scan_ipk_cb(const struct ipk_object *io, void *arg)
 	struct ipcobj *o;
 	struct stat sb;
 
-	if (strcmp(io->scheme, "shm") == 0) {
-		/* The ring the /dev/shm pass found: add what ipckit knows. */
+	if (strcmp(io->scheme, "shm") == 0 ||
+	    strcmp(io->scheme, "sysvmq") == 0 ||
+	    strcmp(io->scheme, "posixmq") == 0) {
+		/* Found by the passes above: add the creator ipckit noted
+		 * (and for a ring, what its header says is queued). */
 		for (size_t i = 0; i < s->n; i++) {
 			o = &s->v[i];
-			if (o->kind != IPCOBJ_RING ||
-			    strcmp(o->address, io->address) != 0)
+			if (strcmp(o->address, io->address) != 0)
 				continue;
-			o->creator.pid = io->creator_pid;
-			o->creator.start = io->creator_start;
-			o->bytes = (long long)io->bytes;
-			o->messages = (long long)io->messages;
+			if (io->creator_pid > 0) {
+				o->creator.pid = io->creator_pid;
+				o->creator.start = io->creator_start;
+			}
+			if (o->kind == IPCOBJ_RING) {
+				o->bytes = (long long)io->bytes;
+				o->messages = (long long)io->messages;
+			}
 		}
 		return 0;
 	}
@@ -523,7 +541,7 @@ scan_ipk_cb(const struct ipk_object *io, void *arg)
 		}
 		return 0;
 	}
-	return 0; /* sysvmq, posixmq: scanned above, in more detail */
+	return 0;
 }
 
 /* ---- who holds what: one pass over /proc ---- */
@@ -671,9 +689,9 @@ pass_fds(struct user_pass *u, pid_t pid, int procfd)
 			for (size_t i = 0; i < u->n_unreadable; i++)
 				if (u->unreadable_uids[i] == sb.st_uid)
 					return;
-			u->unreadable_uids = xreallocarray(
-			        u->unreadable_uids, u->n_unreadable + 1,
-			        sizeof(uid_t));
+			u->unreadable_uids = xreallocarray(u->unreadable_uids,
+			                                   u->n_unreadable + 1,
+			                                   sizeof(uid_t));
 			u->unreadable_uids[u->n_unreadable++] = sb.st_uid;
 		}
 		return;
@@ -722,7 +740,8 @@ pass_maps(struct user_pass *u, pid_t pid, int procfd)
 		unsigned long long ino;
 		int off = 0;
 
-		/* 7f..-7f.. rw-s 00000000 00:01 32769   /SYSV00003e80 (deleted) */
+		/* 7f..-7f.. rw-s 00000000 00:01 32769   /SYSV00003e80 (deleted)
+		 */
 		if (sscanf(line, "%*s %*s %*s %x:%x %llu %n", &maj, &min, &ino,
 		           &off) != 3 ||
 		    ino == 0)
@@ -752,14 +771,11 @@ obj_doubtful(const struct user_pass *u, const struct ipcobj *o)
 static void
 obj_judge(struct ipcobj *o)
 {
-	bool recorded = o->creator.pid > 0, alive;
+	bool recorded = pid_judge(&o->creator), alive = o->creator.alive;
 
-	pid_judge(&o->creator);
-	alive = o->creator.alive;
 	for (unsigned i = 0; i < o->n_last; i++) {
-		pid_judge(&o->last[i]);
+		recorded |= pid_judge(&o->last[i]);
 		alive |= o->last[i].alive;
-		recorded = true;
 	}
 	if (o->n_users || o->bound ||
 	    (o->kind == IPCOBJ_SYSV_SHM && o->attaches > 0))
@@ -784,13 +800,15 @@ pass_users(struct ipcobj_set *s, size_t from)
 		struct ipcobj *o = &s->v[i];
 
 		if (o->kind == IPCOBJ_SYSV_SHM)
-			pass_key(&u, KEY_SYSV_SHM, (unsigned long long)o->id, i);
+			pass_key(&u, KEY_SYSV_SHM, (unsigned long long)o->id,
+			         i);
 		else if (o->has_file && o->kind != IPCOBJ_UNIX &&
 		         o->kind != IPCOBJ_UNIX_SEQ)
 			pass_key(&u, dev_key(o->dev), o->ino, i);
 	}
 	pass_sockets(&u, from);
-	qsort(u.keys, u.n_keys, sizeof(*u.keys), key_cmp);
+	if (u.n_keys) /* qsort(NULL, 0, ...) is undefined */
+		qsort(u.keys, u.n_keys, sizeof(*u.keys), key_cmp);
 	proc = u.n_keys ? opendir("/proc") : NULL;
 	while (proc && (e = readdir(proc)) != NULL) {
 		char *end;
@@ -846,10 +864,17 @@ ipcobj_users_besides(const struct ipcobj *o, pid_t self)
 
 	for (size_t i = 0; i < o->n_users; i++)
 		n += o->users[i] != self;
-	/* SysV queues and semaphores show no users, only their last ones. */
-	if (o->kind == IPCOBJ_SYSV_MSG || o->kind == IPCOBJ_SYSV_SEM)
+	/* SysV queues and semaphores show no users: their creator and last
+	 * users that still live are taken to be using them. */
+	if (o->kind == IPCOBJ_SYSV_MSG || o->kind == IPCOBJ_SYSV_SEM) {
+		n += o->creator.alive && o->creator.pid != self;
 		for (unsigned i = 0; i < o->n_last; i++)
-			n += o->last[i].alive && o->last[i].pid != self;
+			n += o->last[i].alive && o->last[i].pid != self &&
+			     o->last[i].pid != o->creator.pid;
+	}
+	/* Attached segments whose maps we could not read. */
+	if (o->kind == IPCOBJ_SYSV_SHM && o->attaches > (long long)o->n_users)
+		n += (size_t)(o->attaches - (long long)o->n_users);
 	if (o->bound)
 		n += o->n_users == 0; /* someone listens, pid unseen */
 	return n;
@@ -932,7 +957,7 @@ find_path(struct ipcobj_set *s, enum ipcobj_kind kind, const char *path,
 	if (lstat(path, &sb) != 0)
 		return *why = "no such file", -errno;
 	if ((sb.st_mode & S_IFMT) != types[kind])
-		return *why = kind == IPCOBJ_FIFO   ? "not a FIFO"
+		return *why = kind == IPCOBJ_FIFO    ? "not a FIFO"
 		              : kind == IPCOBJ_FILEQ ? "not a regular file"
 		                                     : "not a socket",
 		       -EINVAL;
@@ -1025,13 +1050,29 @@ ipcobj_find(struct ipcobj_set *s, const char *address, const char **why)
 
 /* ---- removing ---- */
 
+/* A socket file someone listens on, which ipk_unlink() refuses: the same
+ * file (dev, ino) as scanned, or nothing is removed. */
+static int
+remove_socket(const struct ipcobj *o, const char **why)
+{
+	struct stat sb;
+
+	if (lstat(o->path, &sb) != 0)
+		return -errno;
+	if (!S_ISSOCK(sb.st_mode) || sb.st_dev != o->dev || sb.st_ino != o->ino)
+		return *why = "the file changed since it was listed", -ESTALE;
+	return unlink(o->path) == 0 ? 0 : -errno;
+}
+
 int
-ipcobj_remove(const struct ipcobj *o, const char **why)
+ipcobj_remove(const struct ipcobj *o, bool force, const char **why)
 {
 	const char *name = o->address + strlen(kind_names[o->kind]) + 1;
 	int rc = 0;
 
 	*why = "";
+	if (force && o->bound && o->has_file)
+		return remove_socket(o, why);
 	switch (o->kind) {
 	case IPCOBJ_SYSV_MSG:
 		rc = msgctl(o->id, IPC_RMID, NULL);
@@ -1058,7 +1099,11 @@ ipcobj_remove(const struct ipcobj *o, const char **why)
 		return err;
 	}
 	}
-	return rc == 0 ? 0 : -errno;
+	if (rc == 0)
+		return 0;
+	if (errno == EPERM || errno == EACCES)
+		*why = "the kernel refused: not its owner or creator";
+	return -errno;
 }
 
 void
@@ -1082,13 +1127,15 @@ ipcobj_who(const struct ipcobj *o, char *buf, size_t cap)
 		len += (size_t)snprintf(buf + len, cap - len, "listening");
 	if (o->n_users == 0 && !o->bound && o->creator.pid > 0 && len < cap)
 		len += (size_t)snprintf(buf + len, cap - len,
-		                        "creator %ld (%s)", (long)o->creator.pid,
+		                        "creator %ld (%s)",
+		                        (long)o->creator.pid,
 		                        o->creator.alive ? "alive" : "gone");
 	for (unsigned i = 0; o->n_users == 0 && !o->bound &&
 	                     o->creator.pid <= 0 && i < o->n_last && len < cap;
 	     i++)
 		len += (size_t)snprintf(buf + len, cap - len, "%s%ld (%s)",
-		                        i ? ", " : "last ", (long)o->last[i].pid,
+		                        i ? ", " : "last ",
+		                        (long)o->last[i].pid,
 		                        o->last[i].alive ? "alive" : "gone");
 	if (buf[0] == '\0')
 		snprintf(buf, cap, "-");
@@ -1107,5 +1154,80 @@ obj_cmp(const void *x, const void *y)
 void
 ipcobj_sort(struct ipcobj_set *s)
 {
-	qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), obj_cmp);
+}
+
+/* ---- choosing objects and naming users ---- */
+
+bool
+ipcobj_filter_pass(const struct ipcobj_filter *f, const struct ipcobj *o)
+{
+	if (f->uid >= 0 && o->owner != (uid_t)f->uid)
+		return false;
+	if (f->stale && o->state != IPCOBJ_STALE)
+		return false;
+	for (size_t i = 0; i < f->n_globs; i++)
+		if (fnmatch(f->globs[i], o->address, 0) == 0)
+			return true;
+	return f->n_globs == 0;
+}
+
+void
+ipcobj_filter_add_glob(struct ipcobj_filter *f, const char *glob)
+{
+	f->globs = xreallocarray(f->globs, f->n_globs + 1, sizeof(*f->globs));
+	f->globs[f->n_globs++] = glob;
+}
+
+long long
+ipcobj_uid(const char *user)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+	long long v;
+	char *end;
+
+	if (getpwnam_r(user, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+		return pw.pw_uid;
+	errno = 0;
+	v = strtoll(user, &end, 10);
+	if (*user && !*end && errno == 0 && v >= 0 && v <= 0xfffffffeLL)
+		return v;
+	return -1;
+}
+
+void
+ipcobj_user_name(uid_t uid, char *buf, size_t cap)
+{
+	struct passwd pw, *res = NULL;
+	char tmp[1024];
+
+	if (getpwuid_r(uid, &pw, tmp, sizeof(tmp), &res) == 0 && res)
+		snprintf(buf, cap, "%s", pw.pw_name);
+	else
+		snprintf(buf, cap, "%u", (unsigned)uid);
+}
+
+int
+ipcobj_filter_opt(const struct cmd *self, struct ipcobj_filter *f, int key,
+                  const char *arg)
+{
+	switch (key) {
+	case IPCOBJ_OPT_USER:
+		f->uid = ipcobj_uid(arg);
+		if (f->uid < 0) {
+			opts_usage_error(self, "--user: no user '%s'", arg);
+			return -1;
+		}
+		return 0;
+	case IPCOBJ_OPT_STALE:
+		f->stale = true;
+		return 0;
+	case IPCOBJ_OPT_MATCH:
+		ipcobj_filter_add_glob(f, arg);
+		return 0;
+	default:
+		return 1;
+	}
 }

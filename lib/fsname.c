@@ -112,18 +112,15 @@ fsname_start_time(pid_t pid)
 	return start;
 }
 
-void
-fsname_add(const char *scheme, const char *path)
+/* Write text as the entry, under a temporary name renamed into place: a
+ * reader never sees half an entry. */
+static void
+fsname_write(const char *entry, const char *text)
 {
-	char abs[PATH_MAX], entry[PATH_MAX + 64], tmp[PATH_MAX + 80];
+	char tmp[PATH_MAX + 80];
 	FILE *f;
 	int fd;
 
-	if (fsname_entry(scheme, path, abs, sizeof(abs), entry,
-	                 sizeof(entry)) != 0)
-		return;
-	/* Written under a temporary name and renamed: a reader never sees
-	 * half an entry. */
 	snprintf(tmp, sizeof(tmp), "%s.%ld", entry, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
 	          0600);
@@ -135,10 +132,22 @@ fsname_add(const char *scheme, const char *path)
 		unlink(tmp);
 		return;
 	}
-	fprintf(f, "%s\n%ld %llu\n", abs, (long)getpid(),
-	        fsname_start_time(getpid()));
+	fputs(text, f);
 	if (fclose(f) != 0 || rename(tmp, entry) != 0)
 		unlink(tmp);
+}
+
+void
+fsname_add(const char *scheme, const char *path)
+{
+	char abs[PATH_MAX], entry[PATH_MAX + 64], text[PATH_MAX + 64];
+
+	if (fsname_entry(scheme, path, abs, sizeof(abs), entry,
+	                 sizeof(entry)) != 0)
+		return;
+	snprintf(text, sizeof(text), "%s\n%ld %llu\n", abs, (long)getpid(),
+	         fsname_start_time(getpid()));
+	fsname_write(entry, text);
 }
 
 void
@@ -151,16 +160,17 @@ fsname_remove(const char *scheme, const char *path)
 		unlink(entry);
 }
 
-/* Read one entry: the path, then "pid start". */
+/* Read one entry: its first line (a path or a name) into name, then the
+ * numbers after it: "pid start", and " tag" when tag is not NULL. */
 static int
-fsname_read(int dirfd, const char *name, char *path, size_t cap, pid_t *pid,
-            unsigned long long *start)
+fsname_read(int dirfd, const char *file, char *name, size_t cap, pid_t *pid,
+            unsigned long long *start, unsigned long long *tag)
 {
-	char buf[PATH_MAX + 64];
+	char buf[PATH_MAX + 96];
 	char *nl;
 	long p = 0;
 	ssize_t n;
-	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int fd = openat(dirfd, file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 
 	if (fd < 0)
 		return -errno;
@@ -170,11 +180,12 @@ fsname_read(int dirfd, const char *name, char *path, size_t cap, pid_t *pid,
 		return -EINVAL;
 	buf[n] = '\0';
 	nl = strchr(buf, '\n');
-	if (nl == NULL || (size_t)(nl - buf) >= cap || buf[0] != '/')
+	if (nl == NULL || (size_t)(nl - buf) >= cap)
 		return -EINVAL;
-	memcpy(path, buf, (size_t)(nl - buf));
-	path[nl - buf] = '\0';
-	if (sscanf(nl + 1, "%ld %llu", &p, start) != 2)
+	memcpy(name, buf, (size_t)(nl - buf));
+	name[nl - buf] = '\0';
+	if (tag ? sscanf(nl + 1, "%ld %llu %llu", &p, start, tag) != 3
+	        : sscanf(nl + 1, "%ld %llu", &p, start) != 2)
 		return -EINVAL;
 	*pid = (pid_t)p;
 	return 0;
@@ -204,8 +215,9 @@ fsname_list(const char *scheme, mode_t type, ipk_list_fn *fn, void *arg)
 		    de->d_name[slen] != '-' || strchr(de->d_name, '.'))
 			continue;
 		if (fsname_read(dirfd(d), de->d_name, path, sizeof(path), &pid,
-		                &start) != 0 ||
-		    lstat(path, &st) != 0 || (st.st_mode & S_IFMT) != type) {
+		                &start, NULL) != 0 ||
+		    path[0] != '/' || lstat(path, &st) != 0 ||
+		    (st.st_mode & S_IFMT) != type) {
 			/* The object is gone (or was replaced): so is its
 			 * entry. */
 			unlinkat(dirfd(d), de->d_name, 0);
@@ -222,4 +234,93 @@ fsname_list(const char *scheme, mode_t type, ipk_list_fn *fn, void *arg)
 	}
 	closedir(d);
 	return rc;
+}
+
+/* ---- notes: objects named without a path ---- */
+
+/* Notes are "<scheme>-n<hash>", beside the path entries "<scheme>-<hash>"
+ * (16 hex digits, never an 'n'). */
+static int
+fsname_note_entry(const char *scheme, const char *name, char *entry, size_t cap)
+{
+	char dir[PATH_MAX];
+	int n, err = fsname_dir(dir, sizeof(dir));
+
+	if (err)
+		return err;
+	n = snprintf(entry, cap, "%s/%s-n%016llx", dir, scheme,
+	             (unsigned long long)fsname_hash(scheme, name));
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+void
+fsname_note(const char *scheme, const char *name, unsigned long long tag)
+{
+	char entry[PATH_MAX + 64], text[PATH_MAX + 96];
+
+	if (strchr(name, '\n') || strlen(name) >= PATH_MAX ||
+	    fsname_note_entry(scheme, name, entry, sizeof(entry)) != 0)
+		return;
+	snprintf(text, sizeof(text), "%s\n%ld %llu %llu\n", name,
+	         (long)getpid(), fsname_start_time(getpid()), tag);
+	fsname_write(entry, text);
+}
+
+void
+fsname_forget(const char *scheme, const char *name)
+{
+	char entry[PATH_MAX + 64];
+
+	if (fsname_note_entry(scheme, name, entry, sizeof(entry)) == 0)
+		unlink(entry);
+}
+
+int
+fsname_creator(const char *scheme, const char *name, unsigned long long tag,
+               pid_t *pid, unsigned long long *start)
+{
+	char entry[PATH_MAX + 64], got[PATH_MAX];
+	unsigned long long got_tag = 0;
+	int err;
+
+	err = fsname_note_entry(scheme, name, entry, sizeof(entry));
+	if (err)
+		return err;
+	err = fsname_read(AT_FDCWD, entry, got, sizeof(got), pid, start,
+	                  &got_tag);
+	if (err)
+		return err == -EINVAL ? -ENOENT : err;
+	if (strcmp(got, name) != 0 || got_tag != tag) {
+		/* A note on an object of the same name that has gone. */
+		if (strcmp(got, name) == 0)
+			unlink(entry);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void
+fsname_sweep(const char *scheme, fsname_gone_fn *gone)
+{
+	char dir[PATH_MAX], name[PATH_MAX];
+	size_t slen = strlen(scheme);
+	struct dirent *de;
+	DIR *d;
+
+	if (fsname_dir(dir, sizeof(dir)) != 0 || (d = opendir(dir)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		unsigned long long start, tag;
+		pid_t pid;
+
+		if (strncmp(de->d_name, scheme, slen) != 0 ||
+		    strncmp(de->d_name + slen, "-n", 2) != 0 ||
+		    strchr(de->d_name, '.'))
+			continue;
+		if (fsname_read(dirfd(d), de->d_name, name, sizeof(name), &pid,
+		                &start, &tag) != 0 ||
+		    gone(name, tag))
+			unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
 }

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "forkgen.h"
+#include "fsname.h"
 #include "syslimit.h"
 #include "transport.h"
 #include "wait.h"
@@ -221,6 +222,18 @@ posixmq_options(struct ipk_addr *a, struct posixmq_attr *at, bool *given)
 
 /* ---- open and close ---- */
 
+/* The kernel records no creator for a queue: note ours (with its inode,
+ * which tells it from a later queue of the same name) so that `ipckit ls`
+ * can tell an idle queue from a stale one. */
+static void
+posixmq_note(mqd_t mqd, const char *name)
+{
+	struct stat sb;
+
+	if (fstat((int)mqd, &sb) == 0)
+		fsname_note("posixmq", name, (unsigned long long)sb.st_ino);
+}
+
 static int
 posixmq_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
              int timeout_ms)
@@ -288,6 +301,8 @@ posixmq_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
 	}
 	st->msgsize = (size_t)got.mq_msgsize;
 	st->maxmsg = got.mq_maxmsg;
+	if (created)
+		posixmq_note(st->mqd, a->rest);
 	return 0;
 fail:
 	mq_close(st->mqd);
@@ -562,6 +577,26 @@ posixmq_mountpoint(char *buf, size_t cap)
 	return err;
 }
 
+/* The inode of queue name ("/jobs") in the mounted mqueue file system, or
+ * 0 when there is none (or the file system is not mounted). */
+static unsigned long long
+posixmq_ino(const char *name)
+{
+	char dir[1024], path[1024 + NAME_MAX + 2];
+	struct stat sb;
+
+	if (posixmq_mountpoint(dir, sizeof(dir)) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "%s%s", dir, name);
+	return stat(path, &sb) == 0 ? (unsigned long long)sb.st_ino : 0;
+}
+
+static bool
+posixmq_note_gone(const char *name, unsigned long long tag)
+{
+	return posixmq_ino(name) != tag;
+}
+
 static void
 posixmq_describe(int dfd, const char *name, struct ipk_object *o)
 {
@@ -605,17 +640,23 @@ posixmq_list(ipk_list_fn *fn, void *arg)
 
 	if (posixmq_mountpoint(dir, sizeof(dir)) != 0)
 		return 0; /* not mounted: queues exist, but cannot be listed */
+	fsname_sweep("posixmq", posixmq_note_gone);
 	d = opendir(dir);
 	if (d == NULL)
 		return errno == ENOENT ? 0 : -errno;
 	while (rc == 0 && (e = readdir(d)) != NULL) {
 		struct ipk_object o = { .scheme = "posixmq" };
+		struct stat sb;
 
 		if (e->d_name[0] == '.')
 			continue;
 		snprintf(addr, sizeof(addr), "posixmq:/%s", e->d_name);
 		o.address = addr;
 		posixmq_describe(dirfd(d), e->d_name, &o);
+		if (fstatat(dirfd(d), e->d_name, &sb, 0) == 0)
+			fsname_creator("posixmq", addr + 8,
+			               (unsigned long long)sb.st_ino,
+			               &o.creator_pid, &o.creator_start);
 		rc = fn(&o, arg);
 	}
 	closedir(d);
@@ -629,8 +670,10 @@ posixmq_unlink(struct ipk_addr *a)
 
 	if (err)
 		return err;
-	if (mq_unlink(a->rest) == 0)
+	if (mq_unlink(a->rest) == 0) {
+		fsname_forget("posixmq", a->rest);
 		return 0;
+	}
 	if (errno == ENOENT)
 		return errdetail(-ENOENT, "posixmq:%s: no such queue", a->rest);
 	return errdetail(-errno, "posixmq:%s: remove: %s", a->rest,

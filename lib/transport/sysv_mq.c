@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "forkgen.h"
+#include "fsname.h"
 #include "queue_hooks.h"
 #include "syslimit.h"
 #include "transport.h"
@@ -929,6 +930,39 @@ sysvmq_target(struct ipk_addr *a, struct sysvmq_target *t)
 	return 0;
 }
 
+/* The kernel records no creator for a queue: note ours (with the queue's
+ * ctime, which tells it from a later queue given the same id) so that
+ * `ipckit ls` can tell an idle queue from a stale one. */
+static void
+sysvmq_note(int qid)
+{
+	struct msqid_ds ds;
+	char name[32];
+
+	if (msgctl(qid, IPC_STAT, &ds) != 0)
+		return;
+	snprintf(name, sizeof(name), "id:%d", qid);
+	fsname_note("sysvmq", name, (unsigned long long)ds.msg_ctime);
+}
+
+/* The ctime of queue "id:N", or -1 when there is no such queue. */
+static long long
+sysvmq_ctime(const char *name)
+{
+	struct msqid_ds ds;
+	int id;
+
+	if (sscanf(name, "id:%d", &id) != 1 || msgctl(id, IPC_STAT, &ds) != 0)
+		return -1;
+	return (long long)ds.msg_ctime;
+}
+
+static bool
+sysvmq_note_gone(const char *name, unsigned long long tag)
+{
+	return sysvmq_ctime(name) != (long long)tag;
+}
+
 /* Find or make the queue; *created says which. */
 static int
 sysvmq_get(struct ipk_chan *ch, const struct ipk_addr *a,
@@ -1060,6 +1094,8 @@ sysvmq_open(struct ipk_chan *ch, struct ipk_addr *a, unsigned flags,
 	}
 	st->qbytes = ds.msg_qbytes;
 	st->max_msg = st->qbytes < st->msgmax ? st->qbytes : st->msgmax;
+	if (created)
+		sysvmq_note(st->qid);
 	return 0;
 fail:
 	if (created) /* never remove a queue someone else made */
@@ -1162,6 +1198,7 @@ sysvmq_list(ipk_list_fn *fn, void *arg)
 
 	if (f == NULL)
 		return errno == ENOENT ? 0 : -errno;
+	fsname_sweep("sysvmq", sysvmq_note_gone);
 	/* key msqid perms cbytes qnum lspid lrpid uid gid cuid cgid ... */
 	if (fgets(line, sizeof(line), f) == NULL) {
 		fclose(f);
@@ -1171,7 +1208,8 @@ sysvmq_list(ipk_list_fn *fn, void *arg)
 		struct ipk_object o = { .scheme = "sysvmq" };
 		unsigned long long cbytes, qnum;
 		unsigned perms, uid;
-		char addr[48];
+		char addr[48], name[32];
+		long long ctime;
 		int key, id;
 
 		if (sscanf(line, "%d %d %o %llu %llu %*d %*d %u", &key, &id,
@@ -1187,6 +1225,12 @@ sysvmq_list(ipk_list_fn *fn, void *arg)
 		o.mode = (mode_t)(perms & 0777);
 		o.bytes = cbytes;
 		o.messages = qnum;
+		snprintf(name, sizeof(name), "id:%d", id);
+		ctime = sysvmq_ctime(name);
+		if (ctime >= 0)
+			fsname_creator("sysvmq", name,
+			               (unsigned long long)ctime,
+			               &o.creator_pid, &o.creator_start);
 		rc = fn(&o, arg);
 	}
 	fclose(f);
@@ -1197,6 +1241,7 @@ static int
 sysvmq_unlink(struct ipk_addr *a)
 {
 	struct sysvmq_target t;
+	char name[32];
 	int err, id;
 
 	err = sysvmq_target(a, &t);
@@ -1216,6 +1261,8 @@ sysvmq_unlink(struct ipk_addr *a)
 		return errdetail(-errno, "sysvmq:%s: remove: %s", a->rest,
 		                 strerror(errno));
 	}
+	snprintf(name, sizeof(name), "id:%d", id);
+	fsname_forget("sysvmq", name);
 	return 0;
 }
 
