@@ -161,7 +161,8 @@ relay_parse(const struct cmd *self, int argc, char **argv, struct relay *r,
 	}
 	*first = opts_index(&op);
 	if (argc - *first != 2)
-		return opts_usage_error(self, "expected two addresses, A and B");
+		return opts_usage_error(self,
+		                        "expected two addresses, A and B");
 	return EXIT_OK;
 }
 
@@ -193,8 +194,7 @@ relay_counts(const struct relay *r)
 {
 	for (int i = 0; i < 2; i++)
 		if (r->dir[i].from)
-			fprintf(stderr,
-			        "%s%s -> %s: %llu messages, %llu bytes",
+			fprintf(stderr, "%s%s -> %s: %llu messages, %llu bytes",
 			        i ? "; " : "ipckit relay: ",
 			        endpoint_name(r->dir[i].from),
 			        endpoint_name(r->dir[i].to), r->dir[i].msgs,
@@ -240,9 +240,9 @@ relay_cmd(const struct cmd *self, int argc, char **argv)
 			relay_counts(&r);
 	}
 	for (int i = 0; i < n; i++) {
-		int err = endpoint_close(&r.ep[i], rc == EXIT_OK
-		                                           ? r.timeout_ms
-		                                           : ENDPOINT_NO_LINGER);
+		int err = endpoint_close(&r.ep[i],
+		                         rc == EXIT_OK ? r.timeout_ms
+		                                       : ENDPOINT_NO_LINGER);
 
 		if (rc == EXIT_OK && err)
 			rc = report_exit_code(err);

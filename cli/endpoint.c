@@ -71,8 +71,7 @@ endpoint_open_queue(struct endpoint *ep, unsigned flags, int timeout_ms)
 	int err;
 
 	if (flags & ENDPOINT_NOCREATE)
-		return ipk_open(&ep->ch, ep->address, IPK_NOCREATE,
-		                timeout_ms);
+		return ipk_open(&ep->ch, ep->address, IPK_NOCREATE, timeout_ms);
 	/* Ask for a new one first: only then do we know we made it. */
 	for (int tries = 0; tries < 8; tries++) {
 		err = ipk_open(&ep->ch, ep->address, IPK_EXCL, timeout_ms);
@@ -114,7 +113,9 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 			         "a queue is opened, not listened on; "
 			         "listen: is for unix, unix+seqpacket, tcp "
 			         "and udp");
-			return endpoint_fail(ep, IPK_EKIND);
+			/* A command line that asks the impossible. */
+			endpoint_fail(ep, IPK_EKIND);
+			return EXIT_USAGE;
 		}
 		err = ipk_listen(&ep->listener, ep->address, 0);
 		return err ? endpoint_fail(ep, endpoint_keep(ep, err))
@@ -140,8 +141,7 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 
 /* Accept one connection from ep->listener into *chp. */
 static int
-endpoint_wait_accept(struct endpoint *ep, struct ipk_chan **chp,
-                     int timeout_ms)
+endpoint_wait_accept(struct endpoint *ep, struct ipk_chan **chp, int timeout_ms)
 {
 	long long end = endpoint_end(timeout_ms);
 	bool spurious = false;
@@ -267,8 +267,8 @@ endpoint_send(struct endpoint *ep, const void *msg, size_t len,
 
 	for (;;) {
 		/* A send that times out sends nothing: safe to try again. */
-		ssize_t n = ipk_sendx(ep->ch, msg, len, info,
-		                      endpoint_slice(end));
+		ssize_t n =
+		        ipk_sendx(ep->ch, msg, len, info, endpoint_slice(end));
 
 		if (n >= 0) {
 			ep->sent = true;
