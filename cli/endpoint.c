@@ -365,19 +365,29 @@ out:
 	return err;
 }
 
-/* Remove what we made if nobody else holds it (we have closed it). */
+/* Remove what we made if it holds nothing and nobody else has it (we have
+ * closed it).  The inventory says how many messages wait: a peek would take
+ * the first one out, and putting it back puts it last. */
 static void
-endpoint_remove_made(const struct endpoint *ep)
+endpoint_remove_made(const struct endpoint *ep, bool fifo)
 {
-	if (endpoint_others(ep) == 0)
+	struct ipcobj_set s = { 0 };
+	const char *why;
+	int i;
+
+	if (ipcobj_scan(&s) == 0 &&
+	    (i = ipcobj_find(&s, ep->address, &why)) >= 0 &&
+	    ipcobj_users_besides(&s.v[i], getpid()) == 0 &&
+	    (fifo || s.v[i].messages == 0))
 		(void)ipk_unlink(ep->address);
+	ipcobj_free(&s);
 }
 
 int
 endpoint_close(struct endpoint *ep, int linger_ms)
 {
 	bool fifo = ep->caps & IPK_CAP_TRANSIENT;
-	bool empty = false;
+	bool made = ep->created && !ep->own && ep->ch;
 	int err = 0;
 
 	if (ep->ch && ep->sent && linger_ms != ENDPOINT_NO_LINGER) {
@@ -387,20 +397,14 @@ endpoint_close(struct endpoint *ep, int linger_ms)
 		if (err)
 			endpoint_fail(ep, err);
 	}
-	if (ep->created && !ep->own && ep->ch) {
-		/* A FIFO holds nothing once closed; any other queue is a
-		 * mailbox, kept while it holds messages for someone. */
-		struct ipk_msginfo any = { 0 };
-
-		empty = fifo || ipk_peek_size(ep->ch, &any, 0) == -EAGAIN;
-	}
 	ipk_close(ep->ch);
 	ipk_close(ep->listener);
 	ep->ch = ep->listener = NULL;
 	if (ep->own)
 		(void)ipk_unlink(ep->address);
-	else if (ep->created && empty)
-		endpoint_remove_made(ep);
+	else if (made) /* a FIFO holds nothing once closed; any other
+	                * queue is a mailbox, kept while it holds messages */
+		endpoint_remove_made(ep, fifo);
 	free(ep->buf);
 	ep->buf = NULL;
 	ep->cap = 0;

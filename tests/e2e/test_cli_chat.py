@@ -205,7 +205,7 @@ def test_chat_over_tcp():
 
 
 def test_chat_over_posixmq_pair():
-    other_mechanism(lambda s: f"posixmq:/{s.name('chat')}",
+    other_mechanism(lambda s: f"posixmq:/{s.name('chat')}?msgsize=1024",
                     lambda s: [f"/dev/mqueue/{s.name('chat')}.c2s",
                                f"/dev/mqueue/{s.name('chat')}.s2c"])
 

@@ -9,78 +9,13 @@ relay prints its counts on exit and ends on SIGINT, SIGTERM and when its
 connection ends; no IPC object is left."""
 import os
 import signal
-import socket
-import struct
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
-from cliutil import Lines, Scope, run_ipckit  # noqa: E402
+from cliutil import Framed, Lines, Scope, connect, run_ipckit  # noqa: E402
 
 IPCKIT = harness.IPCKIT
-
-
-def frame(msg):
-    return struct.pack(">I", len(msg)) + msg
-
-
-class Framed:
-    """A stream socket (or a pair of pipe descriptors) carrying framed
-    messages; every read has a deadline."""
-
-    def __init__(self, sock=None, rfd=None, wfd=None):
-        self.sock = sock
-        self.rfd = rfd if sock is None else sock.fileno()
-        self.wfd = wfd if sock is None else sock.fileno()
-        self.buf = b""
-
-    def send(self, msg):
-        data = frame(msg)
-        while data:
-            n = os.write(self.wfd, data)
-            data = data[n:]
-
-    def _fill(self, d):
-        import select
-        r, _, _ = select.select([self.rfd], [], [], d.left())
-        if not r:
-            raise AssertionError("no message in time")
-        chunk = os.read(self.rfd, 65536)
-        if not chunk:
-            raise EOFError
-        self.buf += chunk
-
-    def recv(self, seconds=20):
-        d = harness.Deadline(seconds)
-        while len(self.buf) < 4:
-            self._fill(d)
-        n = struct.unpack(">I", self.buf[:4])[0]
-        while len(self.buf) < 4 + n:
-            self._fill(d)
-        msg, self.buf = self.buf[4:4 + n], self.buf[4 + n:]
-        return msg
-
-    def at_eof(self, seconds=20):
-        """True when the other side closes (after any pending bytes)."""
-        d = harness.Deadline(seconds)
-        try:
-            while True:
-                self._fill(d)
-        except EOFError:
-            return True
-
-
-def connect(addr):
-    scheme, rest = addr.split(":", 1)
-    if scheme == "tcp":
-        host, port = rest.rsplit(":", 1)
-        s = socket.create_connection((host, int(port)), timeout=20)
-    else:
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(20)
-        s.connect(rest)
-    s.settimeout(None)
-    return Framed(sock=s)
 
 
 def relay(*args):
@@ -151,7 +86,7 @@ def test_fifo_unix_both_ways_sigterm():
 
 def test_posixmq_shm_each_way_sigint():
     s = Scope()
-    mq = f"posixmq:/{s.name('mq')}"
+    mq = f"posixmq:/{s.name('mq')}?msgsize=1024"
     ring = f"shm:{s.name('ring')}?capacity=64k"
     try:
         for prio, text in ((1, "b"), (5, "a"), (0, "c")):
