@@ -87,39 +87,32 @@ def test_quit_from_client():
         s.check()
 
 
-def test_ctrl_c_of_server():
+def ctrl_c(of_server):
+    """Ctrl-C of one side: it says goodbye, the other side ends by itself
+    with "Quit chatting", and the server's FIFOs are gone."""
     s = Scope()
     server, client = start(s, f"fifo:{s.path('chat')}")
     try:
         client.write("are you there?\n")
         server.wait_for("[CLIENT] are you there?\n")
-        server.signal(signal.SIGINT)
-        assert server.finish() == 0, server.err()
-        # The client hears the server's goodbye and ends by itself.
-        assert client.finish() == 0, client.err()
-        assert "Quit chatting" in client.out(), client.out()
+        first, other = (server, client) if of_server else (client, server)
+        first.signal(signal.SIGINT)
+        assert first.finish() == 0, first.err()
+        assert other.finish() == 0, other.err()
+        assert other.out().endswith("Quit chatting\n"), other.out()
         assert not any(os.path.exists(p) for p in fifo_paths(s))
     finally:
         server.kill()
         client.kill()
         s.check()
+
+
+def test_ctrl_c_of_server():
+    ctrl_c(of_server=True)
 
 
 def test_ctrl_c_of_client():
-    s = Scope()
-    server, client = start(s, f"fifo:{s.path('chat')}")
-    try:
-        server.write("ping\n")
-        client.wait_for("[SERVER] ping\n")
-        client.signal(signal.SIGINT)
-        assert client.finish() == 0, client.err()
-        assert server.finish() == 0, server.err()
-        assert server.out().endswith("Quit chatting\n"), server.out()
-        assert not any(os.path.exists(p) for p in fifo_paths(s))
-    finally:
-        server.kill()
-        client.kill()
-        s.check()
+    ctrl_c(of_server=False)
 
 
 def test_sigkilled_client_and_end_of_input():
