@@ -48,16 +48,16 @@ enum {
 struct chat {
 	const struct cmd *cmd;
 	bool serve;
-	const char *me, *peer;   /* "[SERVER]", "[CLIENT]" */
-	struct endpoint lis;     /* server over connections: the listener */
-	struct endpoint rx, tx;  /* rx: the reader thread's; tx: main's */
-	long rx_type, tx_type;   /* sysvmq: selector and type, else 0 */
-	char *addr[2];           /* owned: the queues' addresses (c2s, s2c) */
+	const char *me, *peer;  /* "[SERVER]", "[CLIENT]" */
+	struct endpoint lis;    /* server over connections: the listener */
+	struct endpoint rx, tx; /* rx: the reader thread's; tx: main's */
+	long rx_type, tx_type;  /* sysvmq: selector and type, else 0 */
+	char *addr[2];          /* owned: the queues' addresses (c2s, s2c) */
 	int timeout_ms;
-	bool tty;                /* prompts, on a terminal */
-	pthread_mutex_t out;     /* stdout and at_prompt */
-	bool at_prompt;          /* the prompt ends the current line */
-	atomic_bool peer_done;   /* the other side quit or went away */
+	bool tty;              /* prompts, on a terminal */
+	pthread_mutex_t out;   /* stdout and at_prompt */
+	bool at_prompt;        /* the prompt ends the current line */
+	atomic_bool peer_done; /* the other side quit or went away */
 };
 
 static void
@@ -361,8 +361,9 @@ chat_talk(struct chat *c)
 		c->at_prompt = false;
 		pthread_mutex_unlock(&c->out);
 		if (k == -EMSGSIZE) {
-			fprintf(stderr, "ipckit chat: a line longer than %zu "
-			                "bytes was not sent\n",
+			fprintf(stderr,
+			        "ipckit chat: a line longer than %zu "
+			        "bytes was not sent\n",
 			        l.max);
 			continue;
 		}
@@ -384,7 +385,8 @@ chat_talk(struct chat *c)
 			rc = endpoint_fail(&c->tx, (int)n);
 			break;
 		}
-		if (len == strlen(CHAT_QUIT) && memcmp(line, CHAT_QUIT, len) == 0) {
+		if (len == strlen(CHAT_QUIT) &&
+		    memcmp(line, CHAT_QUIT, len) == 0) {
 			chat_quit_line(c);
 			break;
 		}

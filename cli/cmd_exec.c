@@ -27,10 +27,10 @@
 #include "stop.h"
 #include "xalloc.h"
 
-#define EXEC_BURST      64              /* messages taken per wake-up */
-#define EXEC_PENDING    (1u << 20)      /* bytes queued for its stdin */
-#define EXEC_LINE_MAX   (16u << 20)     /* longest line of its output */
-#define EXEC_TERM_MS    2000            /* SIGTERM, then SIGKILL */
+#define EXEC_BURST    64          /* messages taken per wake-up */
+#define EXEC_PENDING  (1u << 20)  /* bytes queued for its stdin */
+#define EXEC_LINE_MAX (16u << 20) /* longest line of its output */
+#define EXEC_TERM_MS  2000        /* SIGTERM, then SIGKILL */
 
 extern char **environ;
 
@@ -47,23 +47,23 @@ enum {
 
 struct exec {
 	const struct cmd *cmd;
-	char **argv;              /* borrowed: CMD and its arguments */
-	struct endpoint in;       /* ADDR */
-	struct endpoint reply;    /* --reply, when given */
-	struct endpoint *out;     /* where lines go: &reply or &in */
-	const char *reply_text;   /* borrowed: --reply */
-	long type, reply_type;    /* System V selector and type of lines */
-	long long count, taken;   /* -n, and messages fed so far */
-	const char *until;        /* --until */
+	char **argv;            /* borrowed: CMD and its arguments */
+	struct endpoint in;     /* ADDR */
+	struct endpoint reply;  /* --reply, when given */
+	struct endpoint *out;   /* where lines go: &reply or &in */
+	const char *reply_text; /* borrowed: --reply */
+	long type, reply_type;  /* System V selector and type of lines */
+	long long count, taken; /* -n, and messages fed so far */
+	const char *until;      /* --until */
 	int idle_ms, timeout_ms;
 	int ready_fd;
 	pid_t child;
-	int pidfd;                /* owned: the coprocess, pollable */
-	int to_child;             /* owned: its stdin, -1 once closed */
-	struct lines from_child;  /* its stdout (fd owned) */
-	char *pend;               /* owned: bytes not yet on its stdin */
+	int pidfd;               /* owned: the coprocess, pollable */
+	int to_child;            /* owned: its stdin, -1 once closed */
+	struct lines from_child; /* its stdout (fd owned) */
+	char *pend;              /* owned: bytes not yet on its stdin */
 	size_t pend_len, pend_off, pend_cap;
-	bool input_done;          /* no more messages will be fed */
+	bool input_done; /* no more messages will be fed */
 	int rc;
 };
 
@@ -97,8 +97,8 @@ exec_spawn(struct exec *x)
 	sigaddset(&dflt, SIGHUP);
 	posix_spawnattr_setsigdefault(&at, &dflt);
 	posix_spawnattr_setsigmask(&at, &none);
-	posix_spawnattr_setflags(&at,
-	                         POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGDEF |
+	                                      POSIX_SPAWN_SETSIGMASK);
 	err = -posix_spawnp(&x->child, x->argv[0], &fa, &at, x->argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&at);
@@ -334,8 +334,7 @@ exec_reap(struct exec *x, bool stopping)
 	}
 	if (stopping)
 		return -1;
-	return WIFEXITED(status) ? WEXITSTATUS(status)
-	                         : 128 + WTERMSIG(status);
+	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 /* EXIT_OK to go on, -1 after --help (exit 0), else the exit code. */
@@ -418,8 +417,8 @@ exec_route(struct exec *x)
 	x->out = &x->in;
 	if (!(x->in.caps & IPK_CAP_QUEUE))
 		return EXIT_OK;
-	if ((x->in.caps & IPK_CAP_TYPES) && x->reply_type > 0 &&
-	    x->type > 0 && x->reply_type != x->type)
+	if ((x->in.caps & IPK_CAP_TYPES) && x->reply_type > 0 && x->type > 0 &&
+	    x->reply_type != x->type)
 		return EXIT_OK;
 	return opts_usage_error(x->cmd,
 	                        "%s is a queue: name where the lines go with "
@@ -431,9 +430,14 @@ exec_route(struct exec *x)
 static int
 exec_cmd(const struct cmd *self, int argc, char **argv)
 {
-	struct exec x = { .cmd = self, .count = -1, .idle_ms = -1,
-		          .timeout_ms = -1, .ready_fd = -1, .pidfd = -1,
-		          .to_child = -1, .from_child = { .fd = -1 } };
+	struct exec x = { .cmd = self,
+		          .count = -1,
+		          .idle_ms = -1,
+		          .timeout_ms = -1,
+		          .ready_fd = -1,
+		          .pidfd = -1,
+		          .to_child = -1,
+		          .from_child = { .fd = -1 } };
 	const char *names[2];
 	int first = 0, rc, status, err;
 
@@ -451,8 +455,9 @@ exec_cmd(const struct cmd *self, int argc, char **argv)
 	if ((x.type || x.reply_type) && !(x.in.caps & IPK_CAP_TYPES) &&
 	    !(x.reply_text && x.reply_type)) {
 		endpoint_close(&x.in, ENDPOINT_NO_LINGER);
-		return opts_usage_error(self, "--type: %s has no message types "
-		                              "(sysvmq has)",
+		return opts_usage_error(self,
+		                        "--type: %s has no message types "
+		                        "(sysvmq has)",
 		                        x.in.address);
 	}
 	rc = exec_route(&x);
@@ -485,8 +490,8 @@ exec_cmd(const struct cmd *self, int argc, char **argv)
 	if (x.pidfd >= 0)
 		close(x.pidfd);
 	free(x.pend);
-	err = endpoint_close(x.out, rc == EXIT_OK ? x.timeout_ms
-	                                          : ENDPOINT_NO_LINGER);
+	err = endpoint_close(x.out,
+	                     rc == EXIT_OK ? x.timeout_ms : ENDPOINT_NO_LINGER);
 	if (rc == EXIT_OK && err)
 		rc = report_exit_code(err);
 	if (x.out != &x.in)

@@ -48,8 +48,8 @@ recv_print(const struct recv_opts *o, const struct ipk_msginfo *info,
 		fwrite(p, 1, n, stdout);
 		break;
 	case RECV_OBJECTS:
-		printf("{\"type\":%ld,\"priority\":%u,\"size\":%zu,", info->type,
-		       info->prio, n);
+		printf("{\"type\":%ld,\"priority\":%u,\"size\":%zu,",
+		       info->type, info->prio, n);
 		if (escape_is_utf8(p, n)) {
 			fputs("\"data\":", stdout);
 			escape_json(stdout, p, n);
@@ -94,9 +94,10 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 		case RECV_RAW:
 		case RECV_JSON:
 			if (o->format != RECV_TEXT)
-				return opts_usage_error(self, "--raw and --json "
-				                              "exclude each "
-				                              "other");
+				return opts_usage_error(self,
+				                        "--raw and --json "
+				                        "exclude each "
+				                        "other");
 			o->format = key == RECV_RAW ? RECV_BYTES : RECV_OBJECTS;
 			break;
 		case RECV_TIMEOUT:
@@ -119,8 +120,9 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 	if (*first >= argc)
 		return opts_usage_error(self, "no address");
 	if (*first + 1 < argc)
-		return opts_usage_error(self, "one address only (got '%s' "
-		                              "too)",
+		return opts_usage_error(self,
+		                        "one address only (got '%s' "
+		                        "too)",
 		                        argv[*first + 1]);
 	return EXIT_OK;
 }
@@ -144,8 +146,9 @@ recv_cmd(const struct cmd *self, int argc, char **argv)
 		return rc;
 	if (o.type && !(ep.caps & IPK_CAP_TYPES)) {
 		endpoint_close(&ep, ENDPOINT_NO_LINGER);
-		return opts_usage_error(self, "--type: %s has no message types "
-		                              "(sysvmq has)",
+		return opts_usage_error(self,
+		                        "--type: %s has no message types "
+		                        "(sysvmq has)",
 		                        ep.address);
 	}
 	name = endpoint_name(&ep);
@@ -187,10 +190,14 @@ const struct cmd cmd_recv = {
 	.summary = "receive messages and print them, one per line",
 	.details =
 	        "Prints each message on a line of its own: printable text and "
-	        "UTF-8 as they are,\nbackslash as \\\\, newline \\n, CR \\r, tab "
-	        "\\t, any other byte as \\xHH.  --raw writes\nthe bytes as they "
+	        "UTF-8 as they are,\nbackslash as \\\\, newline \\n, CR \\r, "
+	        "tab "
+	        "\\t, any other byte as \\xHH.  --raw writes\nthe bytes as "
+	        "they "
 	        "are; --json one object per line:\n"
-	        "  {\"type\":77,\"priority\":0,\"size\":6,\"data\":\"Hello\\n\"}\n"
+	        "  "
+	        "{\"type\":77,\"priority\":0,\"size\":6,\"data\":\"Hello\\n\"}"
+	        "\n"
 	        "(\"base64\" instead of \"data\" when the bytes are not "
 	        "UTF-8).  Without -n it runs\nuntil the connection ends or a "
 	        "signal (exit 0).  --type selects System V\nmessages as "

@@ -39,10 +39,16 @@ struct relay {
 	const char *end_reason; /* why it ended, for the counts line */
 };
 
+/* Is the address text (maybe "listen:...") a connection?  An address
+ * the library cannot parse counts as one here: opening it reports why. */
 static bool
-relay_is_conn(const struct endpoint *ep)
+relay_is_conn(const char *text)
 {
-	return !(ep->caps & IPK_CAP_QUEUE);
+	unsigned caps = 0;
+
+	if (strncmp(text, ENDPOINT_LISTEN, strlen(ENDPOINT_LISTEN)) == 0)
+		text += strlen(ENDPOINT_LISTEN);
+	return ipk_addr_caps(text, &caps) != 0 || !(caps & IPK_CAP_QUEUE);
 }
 
 /* Move what d's source has, at most RELAY_BURST messages. */
@@ -161,30 +167,34 @@ relay_parse(const struct cmd *self, int argc, char **argv, struct relay *r,
 	}
 	*first = opts_index(&op);
 	if (argc - *first != 2)
-		return opts_usage_error(self, "expected two addresses, A and B");
+		return opts_usage_error(self,
+		                        "expected two addresses, A and B");
 	return EXIT_OK;
 }
 
 /* Wire the directions: both ways between connections; a queue is read
  * as A and written as B (what the relay put in a queue it would take out
- * again), and messages for a queue A go to --back. */
+ * again), and messages for a queue A go to --back.  Before anything is
+ * opened, so that a usage error makes and connects nothing. */
 static int
-relay_wire(const struct cmd *self, struct relay *r, bool have_back)
+relay_wire(const struct cmd *self, struct relay *r, const char *a_text,
+           const char *b_text, bool have_back)
 {
 	struct endpoint *a = &r->ep[0], *b = &r->ep[1];
+	bool a_conn = relay_is_conn(a_text), b_conn = relay_is_conn(b_text);
 
 	r->dir[0] = (struct relay_dir){ .from = a, .to = b };
-	if (relay_is_conn(b) && relay_is_conn(a))
+	if (b_conn && a_conn && !have_back)
 		r->dir[1] = (struct relay_dir){ .from = b, .to = a };
-	else if (relay_is_conn(b) && have_back)
+	else if (b_conn && !a_conn && have_back)
 		r->dir[1] = (struct relay_dir){ .from = b, .to = &r->ep[2] };
 	else if (have_back)
 		return opts_usage_error(self,
 		                        "--back is where messages from a "
 		                        "connection B go when A is a queue; "
 		                        "here %s",
-		                        relay_is_conn(a) ? "A is a connection"
-		                                         : "B is a queue");
+		                        a_conn ? "A is a connection"
+		                               : "B is a queue");
 	return EXIT_OK;
 }
 
@@ -193,8 +203,7 @@ relay_counts(const struct relay *r)
 {
 	for (int i = 0; i < 2; i++)
 		if (r->dir[i].from)
-			fprintf(stderr,
-			        "%s%s -> %s: %llu messages, %llu bytes",
+			fprintf(stderr, "%s%s -> %s: %llu messages, %llu bytes",
 			        i ? "; " : "ipckit relay: ",
 			        endpoint_name(r->dir[i].from),
 			        endpoint_name(r->dir[i].to), r->dir[i].msgs,
@@ -220,12 +229,11 @@ relay_cmd(const struct cmd *self, int argc, char **argv)
 		return rc < 0 ? EXIT_OK : rc;
 	if (stop_init() != 0)
 		return report_fail(self, "signals", -errno, NULL);
+	rc = relay_wire(self, &r, argv[first], argv[first + 1], back != NULL);
 	for (; n < (back ? 3 : 2) && rc == EXIT_OK; n++)
 		rc = endpoint_start(&r.ep[n], self,
 		                    n < 2 ? argv[first + n] : back, 0,
 		                    r.timeout_ms);
-	if (rc == EXIT_OK)
-		rc = relay_wire(self, &r, back != NULL);
 	if (rc == EXIT_OK) {
 		for (int i = 0; i < n; i++)
 			names[i] = endpoint_name(&r.ep[i]);
@@ -240,9 +248,9 @@ relay_cmd(const struct cmd *self, int argc, char **argv)
 			relay_counts(&r);
 	}
 	for (int i = 0; i < n; i++) {
-		int err = endpoint_close(&r.ep[i], rc == EXIT_OK
-		                                           ? r.timeout_ms
-		                                           : ENDPOINT_NO_LINGER);
+		int err = endpoint_close(&r.ep[i],
+		                         rc == EXIT_OK ? r.timeout_ms
+		                                       : ENDPOINT_NO_LINGER);
 
 		if (rc == EXIT_OK && err)
 			rc = report_exit_code(err);

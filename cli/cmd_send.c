@@ -216,12 +216,14 @@ send_cmd(const struct cmd *self, int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	if (o.info.type && !(ep.caps & IPK_CAP_TYPES))
-		rc = opts_usage_error(self, "--type: %s has no message types "
-		                            "(sysvmq has)",
+		rc = opts_usage_error(self,
+		                      "--type: %s has no message types "
+		                      "(sysvmq has)",
 		                      ep.address);
 	else if (o.info.prio && !(ep.caps & IPK_CAP_PRIO))
-		rc = opts_usage_error(self, "--prio: %s has no priorities "
-		                            "(posixmq has)",
+		rc = opts_usage_error(self,
+		                      "--prio: %s has no priorities "
+		                      "(posixmq has)",
 		                      ep.address);
 	if (rc != EXIT_OK) {
 		endpoint_close(&ep, ENDPOINT_NO_LINGER);

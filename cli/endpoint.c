@@ -71,8 +71,7 @@ endpoint_open_queue(struct endpoint *ep, unsigned flags, int timeout_ms)
 	int err;
 
 	if (flags & ENDPOINT_NOCREATE)
-		return ipk_open(&ep->ch, ep->address, IPK_NOCREATE,
-		                timeout_ms);
+		return ipk_open(&ep->ch, ep->address, IPK_NOCREATE, timeout_ms);
 	/* Ask for a new one first: only then do we know we made it. */
 	for (int tries = 0; tries < 8; tries++) {
 		err = ipk_open(&ep->ch, ep->address, IPK_EXCL, timeout_ms);
@@ -114,7 +113,9 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 			         "a queue is opened, not listened on; "
 			         "listen: is for unix, unix+seqpacket, tcp "
 			         "and udp");
-			return endpoint_fail(ep, IPK_EKIND);
+			/* A command line that asks the impossible. */
+			endpoint_fail(ep, IPK_EKIND);
+			return EXIT_USAGE;
 		}
 		err = ipk_listen(&ep->listener, ep->address, 0);
 		return err ? endpoint_fail(ep, endpoint_keep(ep, err))
@@ -140,8 +141,7 @@ endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
 
 /* Accept one connection from ep->listener into *chp. */
 static int
-endpoint_wait_accept(struct endpoint *ep, struct ipk_chan **chp,
-                     int timeout_ms)
+endpoint_wait_accept(struct endpoint *ep, struct ipk_chan **chp, int timeout_ms)
 {
 	long long end = endpoint_end(timeout_ms);
 	bool spurious = false;
@@ -267,8 +267,8 @@ endpoint_send(struct endpoint *ep, const void *msg, size_t len,
 
 	for (;;) {
 		/* A send that times out sends nothing: safe to try again. */
-		ssize_t n = ipk_sendx(ep->ch, msg, len, info,
-		                      endpoint_slice(end));
+		ssize_t n =
+		        ipk_sendx(ep->ch, msg, len, info, endpoint_slice(end));
 
 		if (n >= 0) {
 			ep->sent = true;
@@ -365,19 +365,29 @@ out:
 	return err;
 }
 
-/* Remove what we made if nobody else holds it (we have closed it). */
+/* Remove what we made if it holds nothing and nobody else has it (we have
+ * closed it).  The inventory says how many messages wait: a peek would take
+ * the first one out, and putting it back puts it last. */
 static void
-endpoint_remove_made(const struct endpoint *ep)
+endpoint_remove_made(const struct endpoint *ep, bool fifo)
 {
-	if (endpoint_others(ep) == 0)
+	struct ipcobj_set s = { 0 };
+	const char *why;
+	int i;
+
+	if (ipcobj_scan(&s) == 0 &&
+	    (i = ipcobj_find(&s, ep->address, &why)) >= 0 &&
+	    ipcobj_users_besides(&s.v[i], getpid()) == 0 &&
+	    (fifo || s.v[i].messages == 0))
 		(void)ipk_unlink(ep->address);
+	ipcobj_free(&s);
 }
 
 int
 endpoint_close(struct endpoint *ep, int linger_ms)
 {
 	bool fifo = ep->caps & IPK_CAP_TRANSIENT;
-	bool empty = false;
+	bool made = ep->created && !ep->own && ep->ch;
 	int err = 0;
 
 	if (ep->ch && ep->sent && linger_ms != ENDPOINT_NO_LINGER) {
@@ -387,20 +397,14 @@ endpoint_close(struct endpoint *ep, int linger_ms)
 		if (err)
 			endpoint_fail(ep, err);
 	}
-	if (ep->created && !ep->own && ep->ch) {
-		/* A FIFO holds nothing once closed; any other queue is a
-		 * mailbox, kept while it holds messages for someone. */
-		struct ipk_msginfo any = { 0 };
-
-		empty = fifo || ipk_peek_size(ep->ch, &any, 0) == -EAGAIN;
-	}
 	ipk_close(ep->ch);
 	ipk_close(ep->listener);
 	ep->ch = ep->listener = NULL;
 	if (ep->own)
 		(void)ipk_unlink(ep->address);
-	else if (ep->created && empty)
-		endpoint_remove_made(ep);
+	else if (made) /* a FIFO holds nothing once closed; any other
+	                * queue is a mailbox, kept while it holds messages */
+		endpoint_remove_made(ep, fifo);
 	free(ep->buf);
 	ep->buf = NULL;
 	ep->cap = 0;

@@ -18,25 +18,25 @@
 
 #include "opts.h"
 
-#define ENDPOINT_LISTEN "listen:" /* prefix: listen and accept one */
+#define ENDPOINT_LISTEN    "listen:" /* prefix: listen and accept one */
 /* endpoint_close(): do not wait for a FIFO's reader (an error path, or
  * a peer that holds the FIFO open itself). */
 #define ENDPOINT_NO_LINGER INT_MIN
 
 struct endpoint {
-	const struct cmd *cmd; /* borrowed: names the command in errors */
-	const char *text;      /* borrowed: the address as given */
-	const char *address;   /* borrowed: text without "listen:" */
-	bool listening;        /* "listen:" was given */
-	unsigned caps;         /* IPK_CAP_* of the mechanism */
-	struct ipk_chan *ch;   /* owned: the queue or connection */
+	const struct cmd *cmd;     /* borrowed: names the command in errors */
+	const char *text;          /* borrowed: the address as given */
+	const char *address;       /* borrowed: text without "listen:" */
+	bool listening;            /* "listen:" was given */
+	unsigned caps;             /* IPK_CAP_* of the mechanism */
+	struct ipk_chan *ch;       /* owned: the queue or connection */
 	struct ipk_chan *listener; /* owned: until a connection is taken */
-	bool created;          /* this command made the named object */
-	bool own;              /* ENDPOINT_OWN: removed at close, always */
-	bool sent;             /* at least one message was sent */
-	unsigned char *buf;    /* owned: the last message received */
-	size_t cap;            /* bytes of buf */
-	char detail[512];      /* ipk_errdetail() of the last failure */
+	bool created;              /* this command made the named object */
+	bool own;                  /* ENDPOINT_OWN: removed at close, always */
+	bool sent;                 /* at least one message was sent */
+	unsigned char *buf;        /* owned: the last message received */
+	size_t cap;                /* bytes of buf */
+	char detail[512];          /* ipk_errdetail() of the last failure */
 };
 
 /* Flags for endpoint_start(). */
@@ -54,8 +54,8 @@ enum endpoint_flags {
  * connection, and never past a Ctrl-C.  Prints the error and returns an
  * exit code (EXIT_OK on success).
  */
-int endpoint_start(struct endpoint *ep, const struct cmd *cmd,
-                   const char *text, unsigned flags, int timeout_ms);
+int endpoint_start(struct endpoint *ep, const struct cmd *cmd, const char *text,
+                   unsigned flags, int timeout_ms);
 
 /* endpoint_accept - for a listening endpoint, take one connection and
  * close the listener; a no-op otherwise.  Prints errors; an exit code. */
@@ -87,9 +87,10 @@ ssize_t endpoint_send(struct endpoint *ep, const void *msg, size_t len,
 /*
  * endpoint_close - finish: for a FIFO this command sent into, wait (at
  * most linger_ms, -1 no bound, never past a stop, not at all with
- * ENDPOINT_NO_LINGER) until its bytes are read; close; remove the named object if this command created it and it
- * is empty and unused (or, with ENDPOINT_OWN, in any case).  Returns 0, or -ETIMEDOUT / -ECANCELED when the
- * wait for a reader ended first (the error is printed).  NULL-safe fields.
+ * ENDPOINT_NO_LINGER) until its bytes are read; close; remove the named object
+ * if this command created it and it is empty and unused (or, with ENDPOINT_OWN,
+ * in any case).  Returns 0, or -ETIMEDOUT / -ECANCELED when the wait for a
+ * reader ended first (the error is printed).  NULL-safe fields.
  */
 int endpoint_close(struct endpoint *ep, int linger_ms);
 

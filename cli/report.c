@@ -50,11 +50,14 @@ int
 report_fail(const struct cmd *cmd, const char *what, int err,
             const char *detail)
 {
-	const char *reason = err == -ECANCELED ? "interrupted"
-	                                       : ipk_strerror(err);
+	const char *reason =
+	        err == -ECANCELED ? "interrupted" : ipk_strerror(err);
 
 	if (detail && detail[0])
 		detail = report_trim(what, detail);
+	/* A detail that only repeats the reason says nothing more. */
+	if (detail && strcmp(detail, reason) == 0)
+		detail = NULL;
 	fprintf(stderr, "ipckit %s: %s: %s%s%s\n", cmd->name, what, reason,
 	        detail && detail[0] ? ": " : "", detail ? detail : "");
 	return report_exit_code(err);
