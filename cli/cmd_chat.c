@@ -37,6 +37,7 @@
 #define CHAT_STRAYS_MAX 16   /* connections that are not our client */
 #define CHAT_LINE_MAX   65536
 #define CHAT_BYE_MS     1000 /* for the "quit" sent on Ctrl-C */
+#define CHAT_ALIVE_MS   1000 /* client over queues: is the server there? */
 
 enum {
 	CHAT_SERVE = 's',
@@ -101,17 +102,55 @@ chat_quit_line(struct chat *c)
 	pthread_mutex_unlock(&c->out);
 }
 
+/*
+ * Queues carry no end of the peer: a server killed with SIGKILL says
+ * nothing.  The client asks whether the server still runs: the process
+ * ipckit noted as the creator of the queue the client reads (pid and start
+ * time, so a reused pid does not pass), or the queue itself, gone.  True
+ * when that cannot be told (another user's server, no note).
+ */
+static bool
+chat_server_alive(const struct chat *c)
+{
+	struct ipcobj_set s = { 0 };
+	const char *why;
+	bool alive = true;
+	int i;
+
+	if (ipcobj_scan(&s) == 0) {
+		i = ipcobj_find(&s, c->addr[1], &why);
+		if (i == -ENOENT) {
+			alive = false;
+		} else if (i >= 0) {
+			const struct ipcobj_pid *cr = &s.v[i].creator;
+
+			if (cr->pid > 0 && cr->pid != getpid() &&
+			    (cr->start || cr->at_s))
+				alive = cr->alive;
+		}
+	}
+	ipcobj_free(&s);
+	return alive;
+}
+
 static void *
 chat_reader(void *arg)
 {
 	struct chat *c = arg;
+	/* Only a client over queues polls; connections end by themselves. */
+	int wait_ms = !c->serve && c->addr[1] ? CHAT_ALIVE_MS : -1;
 
 	for (;;) {
 		struct ipk_msginfo info = { .type = c->rx_type };
-		ssize_t n = endpoint_recv(&c->rx, &info, -1);
+		ssize_t n = endpoint_recv(&c->rx, &info, wait_ms);
 
 		if (n == -ECANCELED)
 			return NULL; /* main is ending the chat */
+		if (n == -ETIMEDOUT && wait_ms >= 0) {
+			if (chat_server_alive(c))
+				continue;
+			n = -EPIPE;
+		}
 		if (n < 0) {
 			static const char gone[] = "(the other side left)";
 

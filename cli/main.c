@@ -7,6 +7,8 @@
 #include "cmds.h"
 #include "opts.h"
 
+/* One command per line. */
+/* clang-format off */
 const struct cmd *const cli_commands[] = {
 	&cmd_help,
 	&cmd_send,
@@ -21,6 +23,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_peer,
 	NULL,
 };
+/* clang-format on */
 
 static const struct cmd *
 cli_find(const char *name)

@@ -133,6 +133,41 @@ def test_sigkilled_client_and_end_of_input():
         s.check()
 
 
+def sigkilled_server(addr, leftovers):
+    """A server killed outright says nothing over queues: the client finds
+    its creator gone within a second or two, says so, and ends by itself
+    with "Quit chatting"; `ipckit rm --stale` then finds the queues."""
+    s = Scope()
+    addr = addr(s)
+    server, client = start(s, addr)
+    try:
+        client.write("hi\n")
+        server.wait_for("[CLIENT] hi\n")
+        server.p.kill()
+        server.p.wait(timeout=10)
+        client.wait_for("(the other side left)\n", seconds=20)
+        assert client.finish() == 0, client.err()
+        assert client.out().endswith("Quit chatting\n"), client.out()
+        for obj in leftovers(s):
+            rc, out, err = run_ipckit("rm", obj, timeout=20)
+            assert rc == 0 and b"removed" in out, (obj, rc, out, err)
+    finally:
+        server.kill()
+        client.kill()
+        s.check()
+
+
+def test_sigkilled_server_over_fifos():
+    sigkilled_server(lambda s: f"fifo:{s.path('chat')}",
+                     lambda s: [f"fifo:{p}" for p in fifo_paths(s)])
+
+
+def test_sigkilled_server_over_one_sysv_queue():
+    key = []
+    sigkilled_server(lambda s: key.append(s.key()) or f"sysvmq:{key[0]}",
+                     lambda s: [f"sysvmq:{key[0]}"])
+
+
 def test_join_without_server():
     s = Scope()
     try:
@@ -278,6 +313,8 @@ if __name__ == "__main__":
                  test_ctrl_c_of_server,
                  test_ctrl_c_of_client,
                  test_sigkilled_client_and_end_of_input,
+                 test_sigkilled_server_over_fifos,
+                 test_sigkilled_server_over_one_sysv_queue,
                  test_join_without_server,
                  test_server_address_in_use,
                  test_chat_over_unix_socket,
