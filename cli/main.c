@@ -15,6 +15,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_chat,
 	&cmd_exec,
 	&cmd_ls,
+	&cmd_bench,
 	&cmd_hub,
 	&cmd_ratings,
 	&cmd_peer,
