@@ -835,20 +835,67 @@ bench_csv(const struct bench *b)
 	}
 }
 
-/* --plot: the chart, written to a temporary file beside FILE and renamed
- * over it, so that FILE is whole or untouched.  0 or -errno. */
+/* --plot goes to a temporary file beside FILE, made before measuring
+ * (a FILE that cannot be written fails at once, not after the run) and
+ * renamed over FILE at the end: FILE is whole or untouched. */
+struct bench_plot {
+	const char *path; /* borrowed: the argument */
+	char *tmp;        /* owned: the temporary file's name */
+	FILE *f;          /* owned: open on tmp */
+};
+
 static int
-bench_plot(const struct bench *b, const char *path)
+bench_plot_open(struct bench_plot *pl, const char *path)
+{
+	int fd;
+
+	pl->path = path;
+	pl->tmp = xasprintf("%s.tmp-XXXXXX", path);
+	fd = mkstemp(pl->tmp);
+	if (fd >= 0)
+		(void)fchmod(fd, 0644);
+	if (fd >= 0 && (pl->f = fdopen(fd, "w")) != NULL)
+		return 0;
+	if (fd >= 0) {
+		close(fd);
+		unlink(pl->tmp);
+	}
+	free(pl->tmp);
+	pl->tmp = NULL;
+	return -errno;
+}
+
+/* bench_plot_close - rename the file into place when err is 0, else
+ * remove it; NULL-safe.  0 or -errno. */
+static int
+bench_plot_close(struct bench_plot *pl, int err)
+{
+	if (pl->tmp == NULL)
+		return err;
+	if (fflush(pl->f) != 0 || ferror(pl->f))
+		err = err ? err : -(errno ? errno : EIO);
+	if (fclose(pl->f) != 0 && err == 0)
+		err = -errno;
+	if (err == 0 && rename(pl->tmp, pl->path) != 0)
+		err = -errno;
+	if (err)
+		unlink(pl->tmp);
+	free(pl->tmp);
+	pl->tmp = NULL;
+	return err;
+}
+
+/* The chart, on f. */
+static int
+bench_plot(const struct bench *b, FILE *f)
 {
 	double x[BENCH_MAX_SIZES];
 	char labels[BENCH_MAX_SIZES][32], title[512], sub[512], foot[256];
 	const char *lp[BENCH_MAX_SIZES];
 	struct svgplot_series *se = xcalloc(b->n_mech, sizeof(*se));
 	double *y = xcalloc(b->n_mech * b->n_sizes * 2, sizeof(*y));
-	char *tmp = xasprintf("%s.tmp-XXXXXX", path);
 	struct svgplot p;
-	FILE *f = NULL;
-	int fd, err = 0;
+	int err;
 
 	for (size_t s = 0; s < b->n_sizes; s++) {
 		x[s] = (double)b->sizes[s];
@@ -896,27 +943,7 @@ bench_plot(const struct bench *b, const char *path)
 		.n_series = b->n_mech,
 		.footer = foot,
 	};
-	fd = mkstemp(tmp);
-	if (fd < 0 || (f = fdopen(fd, "w")) == NULL) {
-		err = -errno;
-		if (fd >= 0) {
-			close(fd);
-			unlink(tmp);
-		}
-		goto out;
-	}
-	(void)fchmod(fd, 0644);
 	err = svgplot_write(f, &p);
-	if (fflush(f) != 0 || ferror(f))
-		err = err ? err : -(errno ? errno : EIO);
-	if (fclose(f) != 0 && err == 0)
-		err = -errno;
-	if (err == 0 && rename(tmp, path) != 0)
-		err = -errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
 	free(y);
 	free(se);
 	return err;
@@ -926,6 +953,7 @@ static int
 bench_cmd(const struct cmd *self, int argc, char **argv)
 {
 	struct bench b = { .seconds = 10 };
+	struct bench_plot pl = { 0 };
 	const char *mechs = NULL, *sizes = bench_default_sizes, *plot = NULL;
 	bool json = false, csv = false;
 	struct opts op;
@@ -977,6 +1005,10 @@ bench_cmd(const struct cmd *self, int argc, char **argv)
 		free(b.mech);
 		return report_fail(self, "signals", err, NULL);
 	}
+	if (plot && (err = bench_plot_open(&pl, plot)) != 0) {
+		free(b.mech);
+		return report_fail(self, plot, err, NULL);
+	}
 	b.cell = xcalloc(b.n_sizes * b.n_mech, sizeof(*b.cell));
 	bench_machine(&b);
 	err = bench_measure(self, &b, isatty(STDERR_FILENO) && !json && !csv);
@@ -997,11 +1029,12 @@ bench_cmd(const struct cmd *self, int argc, char **argv)
 		bench_csv(&b);
 	else
 		bench_table(&b);
-	if (plot && (err = bench_plot(&b, plot)) != 0)
+	if (plot && (err = bench_plot_close(&pl, bench_plot(&b, pl.f))) != 0)
 		rc = report_fail(self, plot, err, NULL);
 	if (fflush(stdout) != 0)
 		rc = report_fail(self, "standard output", -errno, NULL);
 out:
+	(void)bench_plot_close(&pl, -ECANCELED); /* after a stop */
 	free(b.cell);
 	free(b.mech);
 	return rc;

@@ -137,13 +137,17 @@ const char *ipcbench_size_name(size_t size, char *buf, size_t cap);
 
 /*
  * How to make fresh addresses for a scheme: %P becomes a path in a private
- * temporary directory, %N a fresh name, %K a fresh System V key.  A NULL
+ * temporary directory, %N a fresh name ("ipk-bench-PID-N"), %K a fresh
+ * System V key in [IPCBENCH_KEY_BASE, +0xfffff] (so that a test can tell
+ * the queues of a benchmark from others' and prove none is left).  A NULL
  * form means ipk_pair().  Connection schemes are told apart by
  * ipk_listen() (queues refuse it): they listen on the form and connect to
  * the listener's ipk_address().  A form without a placeholder names one
  * object: fine for throughput and connections, but latency over a queue
  * needs one per direction (prepare fails with -EINVAL).
  */
+#define IPCBENCH_KEY_BASE 0x1be00000L
+
 struct ipcbench_form {
 	const char *label;  /* row label: "shm", "shm (no spin)" */
 	const char *scheme; /* as ipk_scheme_list() names it */
@@ -159,6 +163,7 @@ struct ipcbench_ipk {
 	char dir[256];     /* temp dir for %P, removed by cleanup */
 	char addr[2][512]; /* queues: side 0 -> 1, and 1 -> 0 */
 	bool queue, duplex;
+	bool lossy; /* after a prepare: the scheme may drop messages */
 	struct ipk_chan *listener, *tx, *rx, *pair[2];
 	size_t max;
 };
