@@ -284,7 +284,11 @@ bench_failed(int err)
  * Measure every cell.  The budget is split evenly over the cells not yet
  * measured, so time lost to one (setup, a slow mechanism) is taken from
  * the rest; within a cell, half goes to latency and half to throughput,
- * each as BENCH_RUNS runs (one when that leaves runs under 20 ms).
+ * each as BENCH_RUNS runs (one when that leaves runs under 20 ms).  What
+ * a run costs beyond the time it measures (two forks, connecting, the
+ * warm-up, cleaning up) is learnt as it goes and taken off each run's
+ * time, so that the whole ends near the budget; no run measures for less
+ * than 5 ms, which is how a tiny budget can be overrun.
  * 0, -ECANCELED after a stop, or the first -ETIMEDOUT / other error (the
  * others are reported as they happen and measuring goes on).
  */
@@ -294,6 +298,8 @@ bench_measure(const struct cmd *self, struct bench *b, bool progress)
 	int64_t t0 = ipcbench_now_ns();
 	int64_t end = t0 + (int64_t)(b->seconds * 1e9);
 	size_t cells = b->n_sizes * b->n_mech, done = 0;
+	double ovh_s = 0;    /* time beyond what the runs measured ... */
+	unsigned n_runs = 0; /* ... over this many runs */
 	int first_err = 0;
 
 	for (size_t m = 0; m < b->n_mech; m++) {
@@ -307,6 +313,8 @@ bench_measure(const struct cmd *self, struct bench *b, bool progress)
 			struct bench_cell *c = bench_cell(b, s, m);
 			double left = (double)(end - ipcbench_now_ns()) / 1e9;
 			double per_run = left / (double)(cells - done) / 2;
+			double ovh = n_runs ? ovh_s / n_runs : 0.01;
+			int64_t t_cell = ipcbench_now_ns();
 			struct ipcbench_cfg cfg;
 			char size[32];
 
@@ -318,10 +326,11 @@ bench_measure(const struct cmd *self, struct bench *b, bool progress)
 				        me->form->scheme, size, done + 1,
 				        cells);
 			ipcbench_cfg_default(&cfg);
-			cfg.runs = per_run / BENCH_RUNS >= BENCH_MIN_RUN_S
+			/* Each run costs ovh beside the time it measures. */
+			cfg.runs = per_run / BENCH_RUNS - ovh >= BENCH_MIN_RUN_S
 			                   ? BENCH_RUNS
 			                   : 1;
-			per_run /= cfg.runs;
+			per_run = per_run / cfg.runs - ovh;
 			if (per_run < BENCH_FLOOR_RUN_S)
 				per_run = BENCH_FLOOR_RUN_S;
 			cfg.seconds = per_run;
@@ -342,8 +351,18 @@ bench_measure(const struct cmd *self, struct bench *b, bool progress)
 			if (stop_requested()) {
 				if (progress)
 					fputs("\r\033[K", stderr);
-				snprintf(size, sizeof(size), "%s", "");
 				return -ECANCELED;
+			}
+			/* n/a costs no run; the others teach the overhead. */
+			if (c->lat.err == -EMSGSIZE) {
+				c->runs = 0;
+			} else {
+				double took =
+				        (double)(ipcbench_now_ns() - t_cell) /
+				        1e9;
+
+				ovh_s += took - 2 * cfg.runs * per_run;
+				n_runs += 2 * cfg.runs;
 			}
 			for (int k = 0; k < 2; k++) {
 				int err = k ? c->tput.err : c->lat.err;

@@ -242,7 +242,7 @@ run_side(struct run *r, int side, void (*fn)(struct run *))
 		fn(r);
 	if (side == 1) {
 		atomic_store(&r->b->done1, 1);
-	} else {
+	} else if (!r->b->err[0]) { /* after a failure, side 1 is killed */
 		/* Peers that drop what is queued on close (nng) must not lose
 		 * the stop message: side 1 is done before side 0 goes.  On a
 		 * lossy channel every stop may be lost: not worth 5 s. */
@@ -323,9 +323,13 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 	/* Side 0 ends by itself after its budget; side 1 on its stop. */
 	deadline = ipcbench_now_ns() + (int64_t)((seconds + 30) * 1e9);
 	e0 = pid[0] < 0 ? -errno : run_reap(r, pid[0], deadline);
-	/* A lossy channel may lose every stop message: side 1 then gets a
-	 * twentieth of a second more, not its 5-second receive timeout. */
-	grace = r->lossy && e0 == 0 ? 50000000LL : 10000000000LL;
+	/* Side 1 waits for side 0's messages: once side 0 failed (a size
+	 * the mechanism refuses shows only when sending), waiting for its
+	 * 5-second receive timeout tells nothing.  A lossy channel may lose
+	 * every stop message: side 1 then gets a twentieth of a second. */
+	grace = e0 != 0 || r->b->err[0] ? 0
+	        : r->lossy              ? 50000000LL
+	                                : 10000000000LL;
 	e1 = pid[1] < 0 ? -errno
 	                : run_reap(r, pid[1], ipcbench_now_ns() + grace);
 	err = r->b->err[0]   ? r->b->err[0]
