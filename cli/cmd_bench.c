@@ -401,6 +401,15 @@ bench_tput_ok(const struct bench_cell *c)
 	return c->tput.err == 0 && c->tput.mb_per_s > 0;
 }
 
+/* A figure of a cell where higher is better: MB/s, or 1 / latency. */
+static double
+bench_score(const struct bench *b, size_t s, int m, bool tput)
+{
+	const struct bench_cell *c = bench_cell(b, s, (size_t)m);
+
+	return tput ? c->tput.mb_per_s : 1 / c->lat.p50_us;
+}
+
 /* The best (or, worst) mechanism at size s by latency (tput false) or
  * throughput; reliable ones only unless lossy; skip is left out. */
 static int
@@ -417,8 +426,7 @@ bench_pick(const struct bench *b, size_t s, bool tput, bool best, bool lossy,
 		if ((int)m == skip || b->mech[m].lossy != lossy ||
 		    !(tput ? bench_tput_ok(c) : bench_lat_ok(c)))
 			continue;
-		/* Higher is better: MB/s, or 1 / latency. */
-		v = tput ? c->tput.mb_per_s : 1 / c->lat.p50_us;
+		v = bench_score(b, s, (int)m, tput);
 		if (pick < 0 || (best ? v > pv : v < pv)) {
 			pick = (int)m;
 			pv = v;
@@ -464,50 +472,35 @@ bench_num(double v, char *buf, size_t cap)
 	return buf;
 }
 
+/* "3.2× lower latency than pipe (0.3 vs 9.6 µs one way)": m against
+ * other; m may be a tie's winner, slower by less than 10 %. */
 static size_t
-bench_say_lat(const struct bench *b, size_t s, int m, int base, char *out,
-              size_t cap)
+bench_say_vs(const struct bench *b, size_t s, bool tput, int m, int other,
+             char *out, size_t cap)
 {
 	const struct bench_cell *c = bench_cell(b, s, (size_t)m);
-	const struct bench_cell *d = bench_cell(b, s, (size_t)base);
+	const struct bench_cell *d = bench_cell(b, s, (size_t)other);
+	double ratio =
+	        bench_score(b, s, m, tput) / bench_score(b, s, other, tput);
+	const char *unit = tput ? "MB/s" : "µs one way";
 	char x[32], y[32], r[32];
 
-	if (d->lat.p50_us / c->lat.p50_us < 1.1)
+	bench_num(tput ? c->tput.mb_per_s : c->lat.p50_us, x, sizeof(x));
+	bench_num(tput ? d->tput.mb_per_s : d->lat.p50_us, y, sizeof(y));
+	if (ratio < 1)
 		return (size_t)snprintf(out, cap,
-		                        "latency within 10%% of %s (%s vs %s "
-		                        "µs one way)",
-		                        bench_name(b, base),
-		                        bench_num(c->lat.p50_us, x, sizeof(x)),
-		                        bench_num(d->lat.p50_us, y, sizeof(y)));
-	return (size_t)snprintf(
-	        out, cap,
-	        "%s× lower latency than %s (%s vs %s µs "
-	        "one way)",
-	        bench_num(d->lat.p50_us / c->lat.p50_us, r, sizeof(r)),
-	        bench_name(b, base), bench_num(c->lat.p50_us, x, sizeof(x)),
-	        bench_num(d->lat.p50_us, y, sizeof(y)));
-}
-
-static size_t
-bench_say_tput(const struct bench *b, size_t s, int m, int base, char *out,
-               size_t cap)
-{
-	const struct bench_cell *c = bench_cell(b, s, (size_t)m);
-	const struct bench_cell *d = bench_cell(b, s, (size_t)base);
-	char x[32], y[32], r[32];
-
-	if (c->tput.mb_per_s / d->tput.mb_per_s < 1.1)
-		return (size_t)snprintf(
-		        out, cap,
-		        "throughput within 10%% of %s (%s vs %s MB/s)",
-		        bench_name(b, base),
-		        bench_num(c->tput.mb_per_s, x, sizeof(x)),
-		        bench_num(d->tput.mb_per_s, y, sizeof(y)));
-	return (size_t)snprintf(
-	        out, cap, "%s× the throughput of %s (%s vs %s MB/s)",
-	        bench_num(c->tput.mb_per_s / d->tput.mb_per_s, r, sizeof(r)),
-	        bench_name(b, base), bench_num(c->tput.mb_per_s, x, sizeof(x)),
-	        bench_num(d->tput.mb_per_s, y, sizeof(y)));
+		                        "none is 10%% faster (%s: %s vs %s %s)",
+		                        bench_name(b, other), y, x, unit);
+	if (ratio < 1.1)
+		return (size_t)snprintf(out, cap,
+		                        "%s within 10%% of %s (%s vs %s %s)",
+		                        tput ? "throughput" : "latency",
+		                        bench_name(b, other), x, y, unit);
+	return (size_t)snprintf(out, cap, "%s× %s %s (%s vs %s %s)",
+	                        bench_num(ratio, r, sizeof(r)),
+	                        tput ? "the throughput of"
+	                             : "lower latency than",
+	                        bench_name(b, other), x, y, unit);
 }
 
 /* Is there another reliable mechanism to compare m with at size s? */
@@ -527,8 +520,7 @@ bench_say(const struct bench *b, size_t s, bool tput, int m, int base,
 		base = bench_pick(b, s, tput, true, false, m);
 	if (base < 0)
 		return (size_t)snprintf(out, cap, "the only one measured");
-	return tput ? bench_say_tput(b, s, m, base, out, cap)
-	            : bench_say_lat(b, s, m, base, out, cap);
+	return bench_say_vs(b, s, tput, m, base, out, cap);
 }
 
 /* Mechanisms whose figure at s failed with err_kind (n/a or error). */
@@ -565,6 +557,16 @@ bench_verdict(struct bench *b, size_t s)
 	r->tput = bench_pick(b, s, true, true, false, -1);
 	r->lat_base = bench_base(b, s, false);
 	r->tput_base = bench_base(b, s, true);
+	/* Less than 10 % ahead of the baseline is a tie, and a tie goes to
+	 * the baseline: the simpler mechanism, and within the noise. */
+	if (r->lat >= 0 && r->lat_base >= 0 &&
+	    bench_score(b, s, r->lat, false) <
+	            1.1 * bench_score(b, s, r->lat_base, false))
+		r->lat = r->lat_base;
+	if (r->tput >= 0 && r->tput_base >= 0 &&
+	    bench_score(b, s, r->tput, true) <
+	            1.1 * bench_score(b, s, r->tput_base, true))
+		r->tput = r->tput_base;
 	ipcbench_size_name(b->sizes[s], size, sizeof(size));
 #define SAY(...) \
 	(o += (size_t)snprintf(t + o, o < cap ? cap - o : 0, __VA_ARGS__))
