@@ -935,6 +935,7 @@ bench_plot(const struct bench *b, FILE *f)
 		se[m] = (struct svgplot_series){
 			.name = bench_name(b, (int)m),
 			.note = b->mech[m].lossy ? "may drop messages" : NULL,
+			.dashed = b->mech[m].lossy,
 			.y = { lat, tp },
 		};
 	}
@@ -1069,16 +1070,18 @@ const struct cmd cmd_bench = {
 	.details =
 	        "Two processes per run exchange messages over each mechanism: "
 	        "ping-pong for the\none-way latency (p50, p99), a one-way "
-	        "stream for throughput (msgs/s, MB/s).\nThe --seconds budget "
-	        "is split evenly over the mechanism x size cells (half\n"
-	        "latency, half throughput, medians of 3 runs when a run gets "
-	        "20 ms or more);\nsetting up each run's two processes comes "
-	        "on top.  A size larger than a\nmechanism takes is n/a.  Each "
-	        "size ends with a recommendation: the fastest\nreliable "
-	        "mechanism by latency and by throughput, and how many times "
-	        "faster it\nis than a pipe (than the slowest, without pipe).  "
-	        "Exit 1 when a figure failed,\n3 when one timed out; "
-	        "Ctrl-C removes every object the run made.\n"
+	        "stream for throughput (msgs/s, MB/s).\n--seconds bounds the "
+	        "whole run: each mechanism x size cell gets an even share\nof "
+	        "what is left (half latency, half throughput, medians of 3 "
+	        "runs when each\ngets 20 ms), less what setting up a run was "
+	        "seen to cost.  A size larger than\na mechanism takes is n/a.  "
+	        "Each size ends with a recommendation: the fastest\nreliable "
+	        "mechanism by latency and by throughput and how many times "
+	        "faster it is\nthan a pipe (than the slowest, without pipe); "
+	        "under 10 % ahead is a tie, which\nthe pipe wins.  Exit 1 "
+	        "when a figure failed, 3 when one timed out; Ctrl-C\nremoves "
+	        "every object the run made.  docs/commands/bench.md explains "
+	        "the output.\n"
 	        "Examples:\n"
 	        "  ipckit bench\n"
 	        "  ipckit bench --mechanisms pipe,shm,unix --sizes 64,4K,1M "

@@ -175,12 +175,13 @@ svg_panel(FILE *f, const struct svgplot *p, int panel,
 }
 
 static void
-svg_style(FILE *f, size_t s)
+svg_style(FILE *f, const struct svgplot *p, size_t s)
 {
 	fprintf(f, " stroke=\"%s\" fill=\"%s\"", svg_colors[s % SVG_N_COLORS],
 	        svg_colors[s % SVG_N_COLORS]);
-	if (s >= SVG_N_COLORS)
-		fputs(" stroke-dasharray=\"6 3\"", f);
+	if (s >= SVG_N_COLORS || p->series[s].dashed)
+		fprintf(f, " stroke-dasharray=\"%s\"",
+		        p->series[s].dashed ? "2 3" : "6 3");
 }
 
 /* One series: a line through consecutive points (broken at gaps) and a
@@ -195,7 +196,7 @@ svg_series(FILE *f, const struct svgplot *p, size_t s,
 	        p->key ? p->key : "series");
 	escape_xml(f, se->name);
 	fputc('"', f);
-	svg_style(f, s);
+	svg_style(f, p, s);
 	fputs(">\n<title>", f);
 	escape_xml(f, se->name);
 	fputs("</title>\n", f);
@@ -250,7 +251,7 @@ svg_legend(FILE *f, const struct svgplot *p)
 		double y = SVG_LEGEND_Y + (double)(s / SVG_PER_ROW) * SVG_ROW_H;
 
 		fputs("<g", f);
-		svg_style(f, s);
+		svg_style(f, p, s);
 		fprintf(f,
 		        "><line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
 		        "y2=\"%.1f\" "

@@ -7,6 +7,7 @@
 #ifndef CLI_SVGPLOT_H
 #define CLI_SVGPLOT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -21,6 +22,7 @@ struct svgplot_panel {
 struct svgplot_series {
 	const char *name; /* legend and the data-KEY attribute */
 	const char *note; /* after the name in the legend, or NULL */
+	bool dashed;      /* a dashed line: figures to read with care */
 	/* Per panel, n_x values; NAN (or <= 0: not on a log scale) leaves a
 	 * gap.  Borrowed. */
 	const double *y[SVGPLOT_PANELS];
