@@ -135,7 +135,7 @@ escape_xml(FILE *f, const char *s)
 		if (len == 0 || (cp < 0x20 && cp != '\t' && cp != '\n') ||
 		    cp == 0xfffe || cp == 0xffff) {
 			fputs("\xef\xbf\xbd", f); /* U+FFFD */
-			len = 1;
+			len = len ? len : 1; /* a bad byte, or the character */
 		} else if (cp == '&') {
 			fputs("&amp;", f);
 		} else if (cp == '<') {
