@@ -545,6 +545,16 @@ bench_list_failed(const struct bench *b, size_t s, bool na, char *out,
 	return o;
 }
 
+/* The winner w, or the baseline when w is less than 10 % ahead of it. */
+static int
+bench_tie(const struct bench *b, size_t s, bool tput, int w, int base)
+{
+	if (w < 0 || base < 0 ||
+	    bench_score(b, s, w, tput) >= 1.1 * bench_score(b, s, base, tput))
+		return w;
+	return base;
+}
+
 static void
 bench_verdict(struct bench *b, size_t s)
 {
@@ -557,16 +567,13 @@ bench_verdict(struct bench *b, size_t s)
 	r->tput = bench_pick(b, s, true, true, false, -1);
 	r->lat_base = bench_base(b, s, false);
 	r->tput_base = bench_base(b, s, true);
-	/* Less than 10 % ahead of the baseline is a tie, and a tie goes to
-	 * the baseline: the simpler mechanism, and within the noise. */
-	if (r->lat >= 0 && r->lat_base >= 0 &&
-	    bench_score(b, s, r->lat, false) <
-	            1.1 * bench_score(b, s, r->lat_base, false))
-		r->lat = r->lat_base;
-	if (r->tput >= 0 && r->tput_base >= 0 &&
-	    bench_score(b, s, r->tput, true) <
-	            1.1 * bench_score(b, s, r->tput_base, true))
-		r->tput = r->tput_base;
+	/* Less than 10 % ahead of the pipe is a tie, and a tie goes to the
+	 * pipe: the simpler mechanism, and within the noise.  (Against the
+	 * slowest, the fastest stays the answer.) */
+	if (b->base_is_pipe) {
+		r->lat = bench_tie(b, s, false, r->lat, r->lat_base);
+		r->tput = bench_tie(b, s, true, r->tput, r->tput_base);
+	}
 	ipcbench_size_name(b->sizes[s], size, sizeof(size));
 #define SAY(...) \
 	(o += (size_t)snprintf(t + o, o < cap ? cap - o : 0, __VA_ARGS__))
