@@ -15,6 +15,7 @@ extern const struct cmd cmd_chat;
 extern const struct cmd cmd_exec;
 extern const struct cmd cmd_ls;
 extern const struct cmd cmd_rm;
+extern const struct cmd cmd_bench;
 extern const struct cmd cmd_hub;
 extern const struct cmd cmd_ratings;
 extern const struct cmd cmd_peer;

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* escape.c - escaping for `ipckit recv` and the JSON of every command. */
 #include <stdint.h>
+#include <string.h>
 
 #include "escape.h"
 
@@ -119,6 +120,38 @@ escape_json(FILE *f, const void *p, size_t n)
 			fputc(c, f);
 	}
 	fputc('"', f);
+}
+
+void
+escape_xml(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s);
+
+	while (n) {
+		uint32_t cp;
+		size_t len = utf8_seq(p, n, &cp);
+
+		if (len == 0 || (cp < 0x20 && cp != '\t' && cp != '\n') ||
+		    cp == 0xfffe || cp == 0xffff) {
+			fputs("\xef\xbf\xbd", f); /* U+FFFD */
+			len = len ? len : 1; /* a bad byte, or the character */
+		} else if (cp == '&') {
+			fputs("&amp;", f);
+		} else if (cp == '<') {
+			fputs("&lt;", f);
+		} else if (cp == '>') {
+			fputs("&gt;", f);
+		} else if (cp == '"') {
+			fputs("&quot;", f);
+		} else if (cp == '\'') {
+			fputs("&apos;", f);
+		} else {
+			fwrite(p, 1, len, f);
+		}
+		p += len;
+		n -= len;
+	}
 }
 
 void

@@ -18,6 +18,7 @@ const struct cmd *const cli_commands[] = {
 	&cmd_exec,
 	&cmd_ls,
 	&cmd_rm,
+	&cmd_bench,
 	&cmd_hub,
 	&cmd_ratings,
 	&cmd_peer,

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -41,6 +43,7 @@ ipcbench_cfg_default(struct ipcbench_cfg *cfg)
 		.lat_iters = 20000,
 		.lat_seconds = 0.3,
 		.lat_warmup = 2000,
+		.lat_min = 1000,
 		.batch = 64,
 		.cpu = { n >= 2 ? 0 : -1, n >= 2 ? 1 : -1 },
 	};
@@ -61,6 +64,80 @@ ipcbench_median(double *v, size_t n)
 		return 0;
 	qsort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+const char *
+ipcbench_si(double v, char *buf, size_t cap)
+{
+	if (v >= 1e9)
+		snprintf(buf, cap, "%.2fG", v / 1e9);
+	else if (v >= 1e6)
+		snprintf(buf, cap, "%.2fM", v / 1e6);
+	else if (v >= 1e3)
+		snprintf(buf, cap, "%.1fk", v / 1e3);
+	else if (v >= 10 || v == 0)
+		snprintf(buf, cap, "%.0f", v);
+	else
+		snprintf(buf, cap, "%.2f", v);
+	return buf;
+}
+
+const char *
+ipcbench_err_cell(int err)
+{
+	return err == -EMSGSIZE ? "n/a" : "error";
+}
+
+static const struct {
+	const char *suffix;
+	size_t mult;
+} size_units[] = {
+	{ "", 1 },          { "b", 1 },           { "k", 1024 },
+	{ "ki", 1024 },     { "kib", 1024 },      { "kb", 1000 },
+	{ "m", 1 << 20 },   { "mi", 1 << 20 },    { "mib", 1 << 20 },
+	{ "mb", 1000000 },  { "g", 1 << 30 },     { "gi", 1 << 30 },
+	{ "gib", 1 << 30 }, { "gb", 1000000000 },
+};
+
+int
+ipcbench_size_parse(const char *s, size_t max, size_t *out)
+{
+	unsigned long long v = 0;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (SIZE_MAX - 9) / 10)
+			return -ERANGE;
+		v = v * 10 + (unsigned)(*p - '0');
+	}
+	if (*p == ' ')
+		p++; /* "64 KiB", as ipcbench_size_name() writes it */
+	for (size_t i = 0; i < sizeof(size_units) / sizeof(size_units[0]);
+	     i++) {
+		if (strcasecmp(p, size_units[i].suffix) != 0)
+			continue;
+		if (v == 0 || v > max / size_units[i].mult)
+			return -ERANGE;
+		*out = (size_t)v * size_units[i].mult;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+const char *
+ipcbench_size_name(size_t size, char *buf, size_t cap)
+{
+	if (size >= (1u << 30) && size % (1u << 30) == 0)
+		snprintf(buf, cap, "%zu GiB", size >> 30);
+	else if (size >= (1u << 20) && size % (1u << 20) == 0)
+		snprintf(buf, cap, "%zu MiB", size >> 20);
+	else if (size >= 1024 && size % 1024 == 0)
+		snprintf(buf, cap, "%zu KiB", size >> 10);
+	else
+		snprintf(buf, cap, "%zu B", size);
+	return buf;
 }
 
 static void
@@ -128,6 +205,11 @@ run_side(struct run *r, int side, void (*fn)(struct run *))
 
 	if (pid != 0)
 		return pid;
+	/* A parent killed outright (SIGKILL) takes its sides along, rather
+	 * than leaving them to their 5-second timeouts. */
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() == 1)
+		_exit(1);
 	pin(r->cfg->cpu[side]);
 	r->buf = calloc(1, r->size ? r->size : 1);
 	err = r->buf ? ops->attach(ops->ctx, side) : -ENOMEM;
@@ -160,10 +242,12 @@ run_side(struct run *r, int side, void (*fn)(struct run *))
 		fn(r);
 	if (side == 1) {
 		atomic_store(&r->b->done1, 1);
-	} else {
+	} else if (!r->b->err[0]) { /* after a failure, side 1 is killed */
 		/* Peers that drop what is queued on close (nng) must not lose
-		 * the stop message: side 1 is done before side 0 goes. */
-		int64_t give_up = ipcbench_now_ns() + 10000000000LL;
+		 * the stop message: side 1 is done before side 0 goes.  On a
+		 * lossy channel every stop may be lost: not worth 5 s. */
+		int64_t give_up = ipcbench_now_ns() +
+		                  (r->lossy ? 250000000LL : 10000000000LL);
 
 		while (!atomic_load(&r->b->done1) &&
 		       ipcbench_now_ns() < give_up)
@@ -173,20 +257,33 @@ run_side(struct run *r, int side, void (*fn)(struct run *))
 	_exit(r->b->err[side] ? 1 : 0);
 }
 
-/* Reap pid within the deadline, or kill it. */
+static bool
+run_stopped(const struct run *r)
+{
+	return r->cfg->stop_cb && r->cfg->stop_cb();
+}
+
+/* Reap pid within the deadline, or kill it (on a stop too). */
 static int
-run_reap(pid_t pid, int64_t deadline)
+run_reap(const struct run *r, pid_t pid, int64_t deadline)
 {
 	int status = 0;
+	pid_t k;
 
-	while (waitpid(pid, &status, WNOHANG) == 0) {
-		if (ipcbench_now_ns() > deadline) {
+	while ((k = waitpid(pid, &status, WNOHANG)) == 0 ||
+	       (k < 0 && errno == EINTR)) {
+		bool stopped = run_stopped(r);
+
+		if (stopped || ipcbench_now_ns() > deadline) {
 			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			return -ETIMEDOUT;
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return stopped ? -ECANCELED : -ETIMEDOUT;
 		}
 		usleep(1000);
 	}
+	if (k < 0)
+		return -errno;
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : -EIO;
 }
 
@@ -196,7 +293,7 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
     bool duplex, double seconds)
 {
 	const struct ipcbench_ops *ops = r->ops;
-	int64_t deadline;
+	int64_t deadline, grace;
 	pid_t pid[2];
 	int err, e0, e1;
 
@@ -209,7 +306,7 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 		munmap(r->b, sizeof(*r->b));
 		return -errno;
 	}
-	err = ops->prepare(ops->ctx, duplex);
+	err = run_stopped(r) ? -ECANCELED : ops->prepare(ops->ctx, duplex);
 	if (err)
 		goto clean; /* what it made before failing goes too */
 	if (r->size > ops->max_msg(ops->ctx)) {
@@ -225,9 +322,16 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 	r->ready[0] = r->ready[1] = -1;
 	/* Side 0 ends by itself after its budget; side 1 on its stop. */
 	deadline = ipcbench_now_ns() + (int64_t)((seconds + 30) * 1e9);
-	e0 = pid[0] < 0 ? -errno : run_reap(pid[0], deadline);
+	e0 = pid[0] < 0 ? -errno : run_reap(r, pid[0], deadline);
+	/* Side 1 waits for side 0's messages: once side 0 failed (a size
+	 * the mechanism refuses shows only when sending), waiting for its
+	 * 5-second receive timeout tells nothing.  A lossy channel may lose
+	 * every stop message: side 1 then gets a twentieth of a second. */
+	grace = e0 != 0 || r->b->err[0] ? 0
+	        : r->lossy              ? 50000000LL
+	                                : 10000000000LL;
 	e1 = pid[1] < 0 ? -errno
-	                : run_reap(pid[1], ipcbench_now_ns() + 10000000000LL);
+	                : run_reap(r, pid[1], ipcbench_now_ns() + grace);
 	err = r->b->err[0]   ? r->b->err[0]
 	      : r->b->err[1] ? r->b->err[1]
 	      : e0           ? e0
@@ -235,6 +339,9 @@ run(struct run *r, void (*fn0)(struct run *), void (*fn1)(struct run *),
 	/* A lossy channel may lose the stop: side 1 then times out. */
 	if (err && r->lossy && !r->b->err[0] && e0 == 0)
 		err = 0;
+	/* A Ctrl-C at a terminal reaches the sides too: they die of it. */
+	if (run_stopped(r))
+		err = -ECANCELED;
 clean:
 	if (ops->cleanup)
 		ops->cleanup(ops->ctx);
@@ -275,13 +382,16 @@ pong_main(struct run *r)
 
 		if (n < 0 && r->lossy)
 			continue;
+		/* The stop is not echoed: nobody reads it, and a message
+		 * larger than the socket buffer would block until the send
+		 * timed out. */
+		if (n >= 1 && r->buf[0] == IPCBENCH_STOP)
+			return;
 		if (n < 1 ||
 		    ops->send(ops->ctx, r->buf, (size_t)n, false) != n) {
 			r->b->err[1] = n < 0 ? (int)n : -EIO;
 			return;
 		}
-		if (r->buf[0] == IPCBENCH_STOP)
-			return;
 	}
 }
 
@@ -306,8 +416,13 @@ ping_main(struct run *r)
 	int64_t stop, t0, t1;
 	int err = v ? 0 : -ENOMEM;
 
+	/* Warm-up: lat_warmup round trips, or a quarter of the time when
+	 * large messages make those slow. */
+	stop = ipcbench_now_ns() + (int64_t)(cfg->lat_seconds * 0.25e9);
 	for (unsigned i = 0; i < cfg->lat_warmup && !err; i++)
-		err = ping_one(r);
+		if ((err = ping_one(r)) == 0 && i % 16 == 15 &&
+		    ipcbench_now_ns() > stop)
+			break;
 	stop = ipcbench_now_ns() + (int64_t)(cfg->lat_seconds * 1e9);
 	for (t0 = ipcbench_now_ns(); !err && n < cfg->lat_iters; t0 = t1) {
 		err = ping_one(r);
@@ -317,7 +432,7 @@ ping_main(struct run *r)
 			continue;
 		}
 		v[n++] = (double)(t1 - t0) / 2000.0; /* one way, in us */
-		if (t1 > stop && n >= 1000)
+		if (t1 > stop && n >= cfg->lat_min)
 			break;
 	}
 	send_stop(r);
@@ -368,6 +483,8 @@ source_main(struct run *r)
 {
 	const struct ipcbench_ops *ops = r->ops;
 	unsigned batch = r->cfg->batch ? r->cfg->batch : 1;
+	/* The clock every 256 small messages, or every 64 KiB of payload. */
+	uint64_t every = r->size >= 65536 / 256 ? 65536 / r->size : 256;
 	int64_t stop;
 	uint64_t sent = 0;
 
@@ -385,7 +502,7 @@ source_main(struct run *r)
 		sent++;
 		/* The clock only now and then: it costs as much as a small
 		 * message on the fastest rings. */
-		if (sent % 256 == 0 && ipcbench_now_ns() > stop)
+		if (sent % (every ? every : 1) == 0 && ipcbench_now_ns() > stop)
 			break;
 	}
 	r->b->sent = sent;
@@ -408,6 +525,12 @@ sink_main(struct run *r)
 		if (r->buf[0] == IPCBENCH_STOP)
 			break;
 		count++;
+		/* Lossy: the stop may never come, and the parent ends this
+		 * side; what arrived until then is the figure. */
+		if (r->lossy) {
+			r->b->count = count;
+			r->b->t_end = ipcbench_now_ns();
+		}
 	}
 	r->b->t_end = ipcbench_now_ns();
 	r->b->count = count;
@@ -511,7 +634,7 @@ ipk_expand(struct ipcbench_ipk *st, char *out, size_t cap)
 			         (long)getpid(), counter++);
 		else
 			snprintf(piece, sizeof(piece), "%ld",
-			         0x10000000L + (long)(r & 0x0fffffff));
+			         IPCBENCH_KEY_BASE + (long)(r & 0xfffff));
 		o += (size_t)snprintf(out + o, cap - o, "%s", piece);
 	}
 	out[o < cap ? o : cap - 1] = '\0';
@@ -519,7 +642,7 @@ ipk_expand(struct ipcbench_ipk *st, char *out, size_t cap)
 }
 
 static int
-ipk_prepare(void *ctx, bool duplex)
+ipk_prepare_ends(void *ctx, bool duplex)
 {
 	struct ipcbench_ipk *st = ctx;
 	int err;
@@ -567,15 +690,25 @@ ipk_prepare(void *ctx, bool duplex)
 	return err;
 }
 
-static bool
-ipk_lossy(void *ctx)
+static int
+ipk_prepare(void *ctx, bool duplex)
 {
 	struct ipcbench_ipk *st = ctx;
+	int err = ipk_prepare_ends(ctx, duplex);
 	struct ipk_chan *c = st->listener ? st->listener
 	                     : st->tx     ? st->tx
 	                                  : st->pair[0];
 
-	return ipk_caps(c) & IPK_CAP_LOSSY;
+	/* Kept: cleanup closes the handles it is asked of. */
+	if (err == 0)
+		st->lossy = ipk_caps(c) & IPK_CAP_LOSSY;
+	return err;
+}
+
+static bool
+ipk_lossy(void *ctx)
+{
+	return ((struct ipcbench_ipk *)ctx)->lossy;
 }
 
 static size_t
@@ -673,6 +806,15 @@ ipk_cleanup(void *ctx)
 {
 	struct ipcbench_ipk *st = ctx;
 
+	/* The parent's own handles: a queue's memory (RLIMIT_MSGQUEUE for
+	 * POSIX queues) and descriptors would add up over the runs. */
+	if (st->rx != st->tx)
+		ipk_close(st->rx);
+	ipk_close(st->tx);
+	ipk_close(st->listener);
+	ipk_close(st->pair[0]);
+	ipk_close(st->pair[1]);
+	st->tx = st->rx = st->listener = st->pair[0] = st->pair[1] = NULL;
 	if (st->queue) {
 		(void)ipk_unlink(st->addr[0]);
 		if (st->duplex)

@@ -64,14 +64,20 @@ struct ipcbench_cfg {
 	double seconds;      /* time budget of one throughput run */
 	unsigned lat_iters;  /* round trips measured per latency run ... */
 	double lat_seconds;  /* ... or fewer once this time has passed */
-	unsigned lat_warmup; /* round trips thrown away first */
+	unsigned lat_warmup; /* round trips thrown away first (or fewer,
+	                      * once a quarter of lat_seconds has passed) */
+	unsigned lat_min;    /* ... and at least this many, time or not */
 	unsigned batch;      /* throughput: send with more, flush every N */
 	int cpu[2];          /* pin side 0 / side 1 there; -1 leaves it */
+	/* Polled while the two sides run (every millisecond) and before each
+	 * run: true kills both sides, removes what prepare made, and the
+	 * figure's err is -ECANCELED.  NULL: never. */
+	bool (*stop_cb)(void);
 };
 
 /* Defaults: 5 runs, 0.3 s per throughput run, 20000 round trips in at
- * most 0.3 s after 2000 of warm-up, batches of 64, sides on CPUs 0 and 1
- * when there are two. */
+ * most 0.3 s (at least 1000) after 2000 of warm-up (at most 0.075 s),
+ * batches of 64, sides on CPUs 0 and 1 when there are two. */
 void ipcbench_cfg_default(struct ipcbench_cfg *cfg);
 
 struct ipcbench_lat {
@@ -105,17 +111,43 @@ double ipcbench_median(double *v, size_t n);
 /* ipcbench_now_ns - CLOCK_MONOTONIC in nanoseconds. */
 int64_t ipcbench_now_ns(void);
 
+/* ---- reading and writing figures ---- */
+
+/* ipcbench_si - v with an SI suffix in 3-4 digits ("1.25M", "980.2k",
+ * "12"); returns buf. */
+const char *ipcbench_si(double v, char *buf, size_t cap);
+
+/* ipcbench_err_cell - a table cell for a figure that failed: "n/a" when
+ * the mechanism refuses the size (-EMSGSIZE), else "error". */
+const char *ipcbench_err_cell(int err);
+
+/*
+ * ipcbench_size_parse - a message size: digits with an optional suffix,
+ * B, K or KiB (1024), M or MiB (1024^2), kB (1000) or MB (10^6), case
+ * aside from k/K.  0 with *out in [1, max], or -EINVAL (not a size) or
+ * -ERANGE (0 or above max).
+ */
+int ipcbench_size_parse(const char *s, size_t max, size_t *out);
+
+/* ipcbench_size_name - "64 B", "4 KiB", "1 MiB", "1500 B": exact, in the
+ * largest binary unit that divides size; returns buf. */
+const char *ipcbench_size_name(size_t size, char *buf, size_t cap);
+
 /* ---- ipckit endpoints from an address form ---- */
 
 /*
  * How to make fresh addresses for a scheme: %P becomes a path in a private
- * temporary directory, %N a fresh name, %K a fresh System V key.  A NULL
+ * temporary directory, %N a fresh name ("ipk-bench-PID-N"), %K a fresh
+ * System V key in [IPCBENCH_KEY_BASE, +0xfffff] (so that a test can tell
+ * the queues of a benchmark from others' and prove none is left).  A NULL
  * form means ipk_pair().  Connection schemes are told apart by
  * ipk_listen() (queues refuse it): they listen on the form and connect to
  * the listener's ipk_address().  A form without a placeholder names one
  * object: fine for throughput and connections, but latency over a queue
  * needs one per direction (prepare fails with -EINVAL).
  */
+#define IPCBENCH_KEY_BASE 0x1be00000L
+
 struct ipcbench_form {
 	const char *label;  /* row label: "shm", "shm (no spin)" */
 	const char *scheme; /* as ipk_scheme_list() names it */
@@ -131,6 +163,7 @@ struct ipcbench_ipk {
 	char dir[256];     /* temp dir for %P, removed by cleanup */
 	char addr[2][512]; /* queues: side 0 -> 1, and 1 -> 0 */
 	bool queue, duplex;
+	bool lossy; /* after a prepare: the scheme may drop messages */
 	struct ipk_chan *listener, *tx, *rx, *pair[2];
 	size_t max;
 };

@@ -784,28 +784,6 @@ row_medians(struct row *r)
 
 /* ---- output ---- */
 
-static const char *
-si(double v, char *buf, size_t cap)
-{
-	if (v >= 1e9)
-		snprintf(buf, cap, "%.2fG", v / 1e9);
-	else if (v >= 1e6)
-		snprintf(buf, cap, "%.2fM", v / 1e6);
-	else if (v >= 1e3)
-		snprintf(buf, cap, "%.1fk", v / 1e3);
-	else
-		snprintf(buf, cap, "%.0f", v);
-	return buf;
-}
-
-static const char *
-err_cell(int err)
-{
-	if (err == -EMSGSIZE)
-		return "n/a";
-	return "error";
-}
-
 static void
 print_row(const struct row *r)
 {
@@ -815,7 +793,7 @@ print_row(const struct row *r)
 	if (r->tput_only)
 		printf(" %9s %9s", "-", "-");
 	else if (r->lat.err)
-		printf(" %9s %9s", err_cell(r->lat.err), "");
+		printf(" %9s %9s", ipcbench_err_cell(r->lat.err), "");
 	else
 		printf(" %9.2f %9.2f", r->lat.p50_us, r->lat.p99_us);
 	for (size_t s = 0; s < N_SIZES; s++) {
@@ -824,10 +802,11 @@ print_row(const struct row *r)
 		if (r->latency_only)
 			printf("  %9s %8s", "-", "-");
 		else if (t->err)
-			printf("  %9s %8s", err_cell(t->err), "");
+			printf("  %9s %8s", ipcbench_err_cell(t->err), "");
 		else
-			printf("  %9s %8s", si(t->msgs_per_s, a, sizeof(a)),
-			       si(t->mb_per_s, b, sizeof(b)));
+			printf("  %9s %8s",
+			       ipcbench_si(t->msgs_per_s, a, sizeof(a)),
+			       ipcbench_si(t->mb_per_s, b, sizeof(b)));
 	}
 	if (!r->latency_only && !r->tput[0].err && r->tput[0].lost > 0.0005)
 		printf("  (%.0f%% lost at 64 B)", r->tput[0].lost * 100);
