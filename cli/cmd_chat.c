@@ -449,7 +449,6 @@ chat_parse(const struct cmd *self, int argc, char **argv, struct chat *c,
 {
 	struct opts op;
 	const char *arg;
-	long long v;
 	int key, first;
 
 	opts_init(&op, self, argc, argv);
@@ -466,9 +465,9 @@ chat_parse(const struct cmd *self, int argc, char **argv, struct chat *c,
 			*mode = key;
 			break;
 		case CHAT_TIMEOUT:
-			if (opts_long(self, "--timeout", arg, -1, INT_MAX, &v))
+			if (opts_int(self, "--timeout", arg, -1, INT_MAX,
+			             &c->timeout_ms))
 				return EXIT_USAGE;
-			c->timeout_ms = (int)v;
 			break;
 		case CHAT_READY_FD:
 			if (report_ready_fd(self, arg, ready_fd))

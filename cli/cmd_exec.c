@@ -344,7 +344,6 @@ exec_parse(const struct cmd *self, int argc, char **argv, struct exec *x,
 {
 	struct opts op;
 	const char *arg;
-	long long v;
 	int key;
 
 	opts_init(&op, self, argc, argv);
@@ -358,32 +357,30 @@ exec_parse(const struct cmd *self, int argc, char **argv, struct exec *x,
 				return EXIT_USAGE;
 			break;
 		case EXEC_TYPE:
-			if (opts_long(self, "--type", arg, -LONG_MAX, LONG_MAX,
-			              &v))
+			if (opts_lng(self, "--type", arg, -LONG_MAX, LONG_MAX,
+			             &x->type))
 				return EXIT_USAGE;
-			x->type = (long)v;
 			break;
 		case EXEC_REPLY:
 			x->reply_text = arg;
 			break;
 		case EXEC_REPLY_TYPE:
-			if (opts_long(self, "--reply-type", arg, 1, LONG_MAX,
-			              &v))
+			if (opts_lng(self, "--reply-type", arg, 1, LONG_MAX,
+			             &x->reply_type))
 				return EXIT_USAGE;
-			x->reply_type = (long)v;
 			break;
 		case EXEC_UNTIL:
 			x->until = arg;
 			break;
 		case EXEC_IDLE:
-			if (opts_long(self, "--idle", arg, 0, INT_MAX, &v))
+			if (opts_int(self, "--idle", arg, 0, INT_MAX,
+			             &x->idle_ms))
 				return EXIT_USAGE;
-			x->idle_ms = (int)v;
 			break;
 		case EXEC_TIMEOUT:
-			if (opts_long(self, "--timeout", arg, -1, INT_MAX, &v))
+			if (opts_int(self, "--timeout", arg, -1, INT_MAX,
+			             &x->timeout_ms))
 				return EXIT_USAGE;
-			x->timeout_ms = (int)v;
 			break;
 		case EXEC_READY_FD:
 			if (report_ready_fd(self, arg, &x->ready_fd))

@@ -72,7 +72,6 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 {
 	struct opts op;
 	const char *arg;
-	long long v;
 	int key;
 
 	opts_init(&op, self, argc, argv);
@@ -86,10 +85,9 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 				return EXIT_USAGE;
 			break;
 		case RECV_TYPE:
-			if (opts_long(self, "--type", arg, -LONG_MAX, LONG_MAX,
-			              &v))
+			if (opts_lng(self, "--type", arg, -LONG_MAX, LONG_MAX,
+			             &o->type))
 				return EXIT_USAGE;
-			o->type = (long)v;
 			break;
 		case RECV_RAW:
 		case RECV_JSON:
@@ -101,9 +99,9 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 			o->format = key == RECV_RAW ? RECV_BYTES : RECV_OBJECTS;
 			break;
 		case RECV_TIMEOUT:
-			if (opts_long(self, "--timeout", arg, -1, INT_MAX, &v))
+			if (opts_int(self, "--timeout", arg, -1, INT_MAX,
+			             &o->timeout_ms))
 				return EXIT_USAGE;
-			o->timeout_ms = (int)v;
 			break;
 		case RECV_UNTIL:
 			o->until = arg;

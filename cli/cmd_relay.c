@@ -138,7 +138,6 @@ relay_parse(const struct cmd *self, int argc, char **argv, struct relay *r,
 {
 	struct opts op;
 	const char *arg;
-	long long v;
 	int key;
 
 	opts_init(&op, self, argc, argv);
@@ -153,9 +152,9 @@ relay_parse(const struct cmd *self, int argc, char **argv, struct relay *r,
 			*quiet = true;
 			break;
 		case RELAY_TIMEOUT:
-			if (opts_long(self, "--timeout", arg, -1, INT_MAX, &v))
+			if (opts_int(self, "--timeout", arg, -1, INT_MAX,
+			             &r->timeout_ms))
 				return EXIT_USAGE;
-			r->timeout_ms = (int)v;
 			break;
 		case RELAY_READY_FD:
 			if (report_ready_fd(self, arg, ready_fd))

@@ -158,9 +158,9 @@ send_parse(const struct cmd *self, int argc, char **argv, struct send_opts *o,
 		case OPT_HELP:
 			return -1; /* printed: exit 0 */
 		case SEND_TYPE:
-			if (opts_long(self, "--type", arg, 1, LONG_MAX, &v))
+			if (opts_lng(self, "--type", arg, 1, LONG_MAX,
+			             &o->info.type))
 				return EXIT_USAGE;
-			o->info.type = (long)v;
 			break;
 		case SEND_PRIO:
 			if (opts_long(self, "--prio", arg, 0, 32767, &v))
@@ -174,9 +174,9 @@ send_parse(const struct cmd *self, int argc, char **argv, struct send_opts *o,
 			o->raw = true;
 			break;
 		case SEND_TIMEOUT:
-			if (opts_long(self, "--timeout", arg, -1, INT_MAX, &v))
+			if (opts_int(self, "--timeout", arg, -1, INT_MAX,
+			             &o->timeout_ms))
 				return EXIT_USAGE;
-			o->timeout_ms = (int)v;
 			break;
 		case SEND_READY_FD:
 			if (report_ready_fd(self, arg, &o->ready_fd))

@@ -139,6 +139,30 @@ opts_long(const struct cmd *cmd, const char *what, const char *s, long long min,
 	return 0;
 }
 
+int
+opts_int(const struct cmd *cmd, const char *what, const char *s, int min,
+         int max, int *out)
+{
+	long long v;
+
+	if (opts_long(cmd, what, s, min, max, &v))
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int
+opts_lng(const struct cmd *cmd, const char *what, const char *s, long min,
+         long max, long *out)
+{
+	long long v;
+
+	if (opts_long(cmd, what, s, min, max, &v))
+		return -1;
+	*out = (long)v;
+	return 0;
+}
+
 /* roff: a leading '.' or '\'' would be a request; '\\' an escape. */
 static void
 opts_roff(FILE *f, const char *s)

@@ -75,6 +75,11 @@ int opts_usage_error(const struct cmd *cmd, const char *fmt, ...)
  */
 int opts_long(const struct cmd *cmd, const char *what, const char *s,
               long long min, long long max, long long *out);
+/* The same into an int or a long (min and max must fit). */
+int opts_int(const struct cmd *cmd, const char *what, const char *s, int min,
+             int max, int *out);
+int opts_lng(const struct cmd *cmd, const char *what, const char *s, long min,
+             long max, long *out);
 
 /* The table of all commands (cli/main.c), for the man page generator. */
 void opts_man(FILE *f, const struct cmd *const *cmds, const char *date);
