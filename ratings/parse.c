@@ -196,54 +196,68 @@ parse_detect(const char *buf, size_t len, bool eof, struct parse_format *fmt)
 	return fmt->sep ? 0 : -EINVAL;
 }
 
-#if defined(__SSE2__)
-/* Bit i set when p[i] is not an ASCII digit, for i < 32; bits 32..63
- * always set, so the mask never runs out of bits however many are taken
- * off, and a field end found past the window reads as 32 or more. */
-static inline uint64_t
-parse_nondigits(const char *p)
-{
-	const __m128i off = _mm_set1_epi8((char)(0x80 - '0'));
-	const __m128i lim = _mm_set1_epi8((char)(-128 + 10));
-	__m128i a = _mm_loadu_si128((const __m128i *)(const void *)p);
-	__m128i b = _mm_loadu_si128((const __m128i *)(const void *)(p + 16));
-	/* '0'..'9' become -128..-119, every other byte something larger. */
-	uint32_t lo = (uint32_t)_mm_movemask_epi8(
-	        _mm_cmplt_epi8(_mm_add_epi8(a, off), lim));
-	uint32_t hi = (uint32_t)_mm_movemask_epi8(
-	        _mm_cmplt_epi8(_mm_add_epi8(b, off), lim));
+/* The 64-byte window at a line's start, as two bitmasks: bit i of nd set
+ * when p[i] is not an ASCII digit, bit i of nl when it is '\n'. */
+struct parse_masks {
+	uint64_t nd;
+	uint64_t nl;
+};
 
-	return ((uint64_t) ~(lo | hi << 16) & 0xFFFFFFFFu) | ~UINT64_C(0) << 32;
+#if defined(__SSE2__)
+static inline struct parse_masks
+parse_masks(const char *p)
+{
+	/* '0'..'9' become -128..-119 after the add, every other byte
+	 * something larger: one signed compare finds the non-digits. */
+	const __m128i off = _mm_set1_epi8((char)(0x80 - '0'));
+	const __m128i lim = _mm_set1_epi8((char)(-128 + 9));
+	const __m128i nl = _mm_set1_epi8('\n');
+	struct parse_masks m = { 0, 0 };
+
+	for (unsigned i = 0; i < 4; i++) {
+		__m128i v = _mm_loadu_si128(
+		        (const __m128i *)(const void *)(p + 16 * i));
+
+		m.nd |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(
+		                _mm_add_epi8(v, off), lim))
+		        << (16 * i);
+		m.nl |= (uint64_t)(uint32_t)_mm_movemask_epi8(
+		                _mm_cmpeq_epi8(v, nl))
+		        << (16 * i);
+	}
+	return m;
 }
 #else
-static inline uint64_t
-parse_nondigits(const char *p)
+static inline struct parse_masks
+parse_masks(const char *p)
 {
-	uint64_t m = ~UINT64_C(0) << 32;
+	struct parse_masks m = { 0, 0 };
 
-	for (unsigned i = 0; i < 32; i++)
-		m |= (uint64_t)!parse_is_digit(p[i]) << i;
+	for (unsigned i = 0; i < 64; i++) {
+		m.nd |= (uint64_t)!parse_is_digit(p[i]) << i;
+		m.nl |= (uint64_t)(p[i] == '\n') << i;
+	}
 	return m;
 }
 #endif
 
-/* Masks that keep the last len bytes of a word (len 1..8; [0] unused). */
-static const uint64_t parse_keep[9] = {
-	0,
-	UINT64_C(0x0F00000000000000),
-	UINT64_C(0x0F0F000000000000),
-	UINT64_C(0x0F0F0F0000000000),
-	UINT64_C(0x0F0F0F0F00000000),
-	UINT64_C(0x0F0F0F0F0F000000),
-	UINT64_C(0x0F0F0F0F0F0F0000),
-	UINT64_C(0x0F0F0F0F0F0F0F00),
-	UINT64_C(0x0F0F0F0F0F0F0F0F),
+/* Masks that keep the last len bytes of a word, indexed by len: 0 for
+ * len 0 and for len 9 and more, so that one load and one AND give a word
+ * that is zero when the number is 0, empty or too long for the fast path
+ * (a field end found in a 32-byte window is at most 33 bytes on). */
+#define PARSE_KEEP(n) (UINT64_C(0x0F0F0F0F0F0F0F0F) << (64 - 8 * (n)))
+static const uint64_t parse_keep[64] = {
+	[1] = PARSE_KEEP(1), [2] = PARSE_KEEP(2), [3] = PARSE_KEEP(3),
+	[4] = PARSE_KEEP(4), [5] = PARSE_KEEP(5), [6] = PARSE_KEEP(6),
+	[7] = PARSE_KEEP(7), [8] = PARSE_KEEP(8),
 };
+#undef PARSE_KEEP
 
-/* The len (1..8) digits ending at end, as a little-endian word of digit
- * values with zeros in front: zero exactly when the number is 0. */
+/* The digits of a number of len bytes (len < 64) ending at end, as a
+ * little-endian word of digit values with zeros in front: zero exactly
+ * when the number is 0 or its length is not 1..8. */
 static inline uint64_t
-parse_swar_load(const char *end, unsigned len)
+parse_swar_load(const char *end, uint64_t len)
 {
 	uint64_t w;
 
@@ -291,13 +305,15 @@ static const uint8_t parse_r2_dot[256] = {
 #undef PARSE_R2
 };
 
-/* The same, indexed F << 4 | D: what one multiply gathers from the word
- * that holds "D.F" in its second to fourth bytes. */
-static const uint8_t parse_r2_fd[256] = {
-#define PARSE_R2(d) [(d)] = 2 * (d), [5 << 4 | (d)] = 2 * (d) + 1
-	[5 << 4] = 1, PARSE_R2(1), PARSE_R2(2),
-	PARSE_R2(3),  PARSE_R2(4), [5] = 10,
-#undef PARSE_R2
+/* The same as a packed-cell increment (TABLE_PACK(r2), 0 where D.F is not
+ * a half in 0.5-5), indexed F << 4 | D: what one multiply gathers from the
+ * word that holds "D.F" in its second to fourth bytes. */
+static const uint64_t parse_inc_fd[256] = {
+#define PARSE_INC(d)                                                         \
+	[(d)] = TABLE_PACK(2 * (d)), [5 << 4 | (d)] = TABLE_PACK(2 * (d) + 1)
+	[5 << 4] = TABLE_PACK(1), PARSE_INC(1), PARSE_INC(2),
+	PARSE_INC(3),             PARSE_INC(4), [5] = TABLE_PACK(10),
+#undef PARSE_INC
 };
 
 /* How parse_run() stopped. */
@@ -308,134 +324,183 @@ enum parse_stop {
 };
 
 /*
- * The hot loop: good rows with ids inside the flat array, nothing else.
- * A line is taken here only when the window proves it well formed: ids of
- * 1..8 digits, not 0; a rating
- * "D", "D.0" or "D.5" within 0.5-5; a timestamp of digits; '\n' or
- * "\r\n" by byte 32.  Anything else goes to parse_line(), which
- * accepts exactly the same lines, so both paths agree.  The branches are
- * never taken on good input.
+ * One line at p whose '\n' is at p[nl] (nl < 64), with m0 the non-digit
+ * mask of its bytes (bits past nl may be anything).  Returns true with the
+ * key id (not yet known to fit the flat array) and the cell increment when
+ * the line is well formed in one of the shapes the fast path knows: ids of
+ * 1..8 digits, not 0; a rating "D", "D.0" or "D.5" within 0.5-5; a
+ * timestamp of digits; '\n' or "\r\n".  Anything else (false) goes to
+ * parse_line(), which accepts exactly the same lines, so both paths agree.
+ *
+ * The usual line costs two tzcnt for the ids' ends, one masked 8-byte
+ * compare for the shape after the movie id (separators, '.', and the high
+ * nibbles of the rating's digits and of the timestamp's first byte), one
+ * table load that turns the rating's digit nibbles into the increment (0:
+ * not a half in 0.5-5), a shift and tzcnt that must land on the known
+ * '\n', and per id one load ANDed with a mask chosen by its length (zero:
+ * 0, empty or over 8 digits).  Nothing here decides where the next line
+ * starts: that comes from the newline mask alone, so the rows of a window
+ * overlap in the pipeline.
  */
-static inline __attribute__((always_inline)) enum parse_stop
-parse_run(const char **pp, const char *end, const char sep, const bool by_user,
-          uint64_t (*nondigits)(const char *), uint64_t *flat,
-          uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
-          uint64_t *add_r2)
+static inline __attribute__((always_inline)) bool
+parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
+          const bool by_user, uint64_t (*value)(uint64_t), uint64_t *id_out,
+          uint64_t *inc_out)
 {
 	/* Bytes at the rating: "D.F" + sep, as a little-endian word. */
 	const uint32_t dot_want = (uint32_t)'.' << 8 | (uint32_t)(uint8_t)sep
 	                                                       << 24;
 	/* The usual shape after the movie id, in the bytes from its end:
-	 * sep D . F sep (ratings.csv) or sep D sep (u.data). */
+	 * sep D . F sep T (ratings.csv) or sep D sep T (u.data), where D, F
+	 * and T (the timestamp's first byte) are checked to be 0x30..0x3F
+	 * here; the rating table and the line-end test do the rest. */
 	const bool csv = sep == ',';
-	const uint64_t shape_mask = csv ? UINT64_C(0xFF00FF00FF) : 0xFF00FF;
+	const uint64_t shape_mask = csv ? UINT64_C(0xF0FFF0FFF0FF) : 0xF0FFF0FF;
 	const uint64_t shape_want =
-	        csv ? (uint64_t)(uint8_t)sep | (uint64_t)'.' << 16 |
-	                        (uint64_t)(uint8_t)sep << 32
-	            : (uint64_t)(uint8_t)sep | (uint64_t)(uint8_t)sep << 16;
+	        csv ? (uint64_t)(uint8_t)sep | UINT64_C(0x30) << 8 |
+	                        (uint64_t)'.' << 16 | UINT64_C(0x30) << 24 |
+	                        (uint64_t)(uint8_t)sep << 32 |
+	                        UINT64_C(0x30) << 40
+	            : (uint64_t)(uint8_t)sep | UINT64_C(0x30) << 8 |
+	                        (uint64_t)(uint8_t)sep << 16 |
+	                        UINT64_C(0x30) << 24;
+	uint64_t m = m0, key, other, w8, inc;
+	/* Positions as 64-bit values: no extension before indexing.  The
+	 * '\n' at nl is a non-digit, so i1 <= nl. */
+	uint64_t i1, i2, i3, i5, r2;
+	uint32_t w;
+
+	/* Field ends: user at i1, movie at i2 (<= nl once p[i1] is the
+	 * separator, so every load below stays within the line + 8). */
+	i1 = (uint64_t)__builtin_ctzll(m);
+	m &= m - 1;
+	i2 = (uint64_t)__builtin_ctzll(m);
+	m &= m - 1;
+	if (__builtin_expect(p[i1] != sep, 0))
+		return false;
+	memcpy(&w8, p + i2, 8);
+	if (__builtin_expect((w8 & shape_mask) == shape_want, 1)) {
+		/* The shape has no '\n' in bytes i2..i2+5, so nl > i2 + 5
+		 * and the shift stays below 64; T is a digit (or the line's
+		 * end test fails). */
+		if (csv) {
+			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 5)) + i2 + 5;
+			inc = parse_inc_fd[(w8 & 0x0F000F00) * 0x1001 >> 20 &
+			                   0xFF];
+		} else {
+			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 3)) + i2 + 3;
+			r2 = 2 * (w8 >> 8 & 0x0F);
+			inc = r2 - 2 <= 8 ? TABLE_PACK(r2) : 0;
+		}
+		if (__builtin_expect(inc != 0 && i5 == nl, 1))
+			goto good;
+	}
+	/* Any other good line: the rating field ends at i3. */
+	i3 = (uint64_t)__builtin_ctzll(m);
+	m &= m - 1;
+	if (__builtin_expect(p[i2] != sep || i3 != i2 + 2, 0))
+		return false;
+	w = (uint32_t)(w8 >> 8);
+	if (p[i3] == '.') {
+		/* "D.F" + sep: F a digit, so the next non-digit is the
+		 * separator two bytes on. */
+		if (__builtin_expect((unsigned)__builtin_ctzll(m) != i3 + 2 ||
+		                             (w & 0xFF00FF00u) != dot_want,
+		                     0))
+			return false;
+		r2 = parse_r2_dot[(w & 0x0F) << 4 | (w >> 16 & 0x0F)];
+		m &= m - 1;
+		i3 += 2;
+	} else {
+		r2 = 2 * (w & 0x0F);
+		if (__builtin_expect(p[i3] != sep, 0))
+			return false;
+	}
+	/* The timestamp: digits from i3 + 1 up to '\n' or "\r\n". */
+	i5 = (uint64_t)__builtin_ctzll(m);
+	if (__builtin_expect(r2 - 1 > 9 || i5 == i3 + 1, 0))
+		return false;
+	if (__builtin_expect(i5 != nl, 0) &&
+	    (i5 + 1 != nl || p[i5] != '\r'))
+		return false;
+	inc = TABLE_PACK(r2);
+good:
+	/* Both ids 1..8 digits, not 0. */
+	key = parse_swar_load(p + (by_user ? i1 : i2),
+	                      by_user ? i1 : i2 - i1 - 1);
+	other = parse_swar_load(p + (by_user ? i2 : i1),
+	                        by_user ? i2 - i1 - 1 : i1);
+	if (__builtin_expect(key == 0 || other == 0, 0))
+		return false;
+	*id_out = value(key);
+	*inc_out = inc;
+	return true;
+}
+
+/*
+ * The hot loop: good rows with ids inside the flat array, nothing else;
+ * it stops at the first other line.  Each step takes the masks of the
+ * 64-byte window at p and the (usually two) whole lines whose '\n' is in
+ * it and before end: the next step's p depends only on the newline mask,
+ * a short chain, and the two rows' checks run side by side.
+ */
+static inline __attribute__((always_inline)) enum parse_stop
+parse_run(const char **pp, const char *end, const char sep, const bool by_user,
+          struct parse_masks (*masks)(const char *),
+          uint64_t (*value)(uint64_t), uint64_t *flat, uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
+          uint64_t *add_r2)
+{
 	const char *p = *pp;
-	uint64_t n_lines = 0;
+	uint64_t n_lines = 0, id, inc;
 	enum parse_stop stop = PARSE_STOP_END;
 
 	while (p < end) {
-		const uint64_t m0 = nondigits(p);
-		uint64_t m = m0, key, other, id, w8;
-		/* Positions as 64-bit values: no extension before indexing. */
-		uint64_t i1, i2, i3, i5, r2, klen, olen;
-		uint32_t w;
+		const struct parse_masks mk = masks(p);
+		/* The second line counts only when it ends before end, and
+		 * within the window (tzcnt of nothing is 64). */
+		const uint64_t left = (uint64_t)(end - p);
+		uint64_t e1, e2, s;
 
-		/* Field ends: user at i1, movie at i2. */
-		i1 = (uint64_t)__builtin_ctzll(m);
-		m &= m - 1;
-		i2 = (uint64_t)__builtin_ctzll(m);
-		m &= m - 1;
-		klen = by_user ? i1 : i2 - i1 - 1;
-		olen = by_user ? i2 - i1 - 1 : i1;
-		/* Both ids 1..8 digits (longer ones: the exact parser). */
+		/* A line of 64 bytes or more: the exact parser. */
+		if (__builtin_expect(mk.nl == 0, 0))
+			goto slow;
+		e1 = (uint64_t)__builtin_ctzll(mk.nl);
 		if (__builtin_expect(
-		            ((klen - 1) | (olen - 1)) > 7 || p[i1] != sep, 0))
+		            !parse_row(p, mk.nd, e1, sep, by_user, value, &id,
+		                       &inc),
+		            0))
 			goto slow;
-		/* The file's usual shape, proved by one look at the mask (the
-		 * digits and non-digits after i2) and one masked compare (which
-		 * non-digits they are); then the timestamp's end. */
-		memcpy(&w8, p + i2, 8);
-		if (csv) {
-			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 5)) + i2 + 5;
-			r2 = parse_r2_fd[(w8 & 0x0F000F00) * 0x1001 >> 20 &
-			                 0xFF];
-			if (__builtin_expect((m0 >> i2 & 0x1F) == 0x15 &&
-			                             (w8 & shape_mask) ==
-			                                     shape_want &&
-			                             r2 != 0 && i5 > i2 + 5 &&
-			                             p[i5] == '\n',
-			                     1))
-				goto good;
-		} else {
-			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 3)) + i2 + 3;
-			r2 = 2 * ((w8 >> 8 & 0xFF) - '0');
-			if (__builtin_expect(
-			            (m0 >> i2 & 0x7) == 0x5 &&
-			                    (w8 & shape_mask) == shape_want &&
-			                    r2 - 2 <= 8 && i5 > i2 + 3 &&
-			                    p[i5] == '\n',
-			            1))
-				goto good;
-		}
-		/* Any other good line: the rating field ends at i3. */
-		i3 = (uint64_t)__builtin_ctzll(m);
-		m &= m - 1;
-		if (__builtin_expect(p[i2] != sep || i3 != i2 + 2, 0))
-			goto slow;
-		w = (uint32_t)(w8 >> 8);
-		if (p[i3] == '.') {
-			/* "D.F" + sep: F a digit, so the next non-digit
-			 * is the separator two bytes on. */
-			if (__builtin_expect(
-			            (unsigned)__builtin_ctzll(m) != i3 + 2 ||
-			                    (w & 0xFF00FF00u) != dot_want,
-			            0))
-				goto slow;
-			r2 = parse_r2_dot[(w & 0x0F) << 4 | (w >> 16 & 0x0F)];
-			m &= m - 1;
-			i3 += 2;
-		} else {
-			r2 = 2 * (w & 0x0F);
-			if (__builtin_expect(p[i3] != sep, 0))
-				goto slow;
-		}
-		/* The forced bits 32.. make i5 at most 33: a line whose '\n' is
-		 * at 32 is taken (its bytes up to 31 are digits), any other
-		 * byte there sends it to the slow path. */
-		i5 = (uint64_t)__builtin_ctzll(m);
-		if (__builtin_expect(r2 - 1 > 9 || i5 == i3 + 1, 0))
-			goto slow;
-		if (__builtin_expect(p[i5] != '\n', 0)) {
-			if (p[i5] != '\r' || p[i5 + 1] != '\n')
-				goto slow;
-			i5++;
-		}
-	good:
-		key = parse_swar_load(p + (by_user ? i1 : i2), (unsigned)klen);
-		/* The other id's digits: not all zero proves it positive. */
-		other = parse_swar_load(p + (by_user ? i2 : i1),
-		                        (unsigned)olen);
-		if (__builtin_expect(key == 0 || other == 0, 0))
-			goto slow;
-		id = parse_swar_value(key);
 		n_lines++;
-		p += i5 + 1;
-		if (__builtin_expect(id >= flat_len, 0)) {
-			*add_id = id;
-			*add_r2 = r2;
-			stop = PARSE_STOP_ADD;
-			break;
-		}
-		flat[id] += TABLE_PACK(r2);
-		continue;
-	slow:
-		stop = PARSE_STOP_SLOW;
-		break;
+		p += e1 + 1;
+		if (__builtin_expect(id >= flat_len, 0))
+			goto add;
+		flat[id] += inc;
+		s = e1 + 1;
+		e2 = (uint64_t)__builtin_ctzll((mk.nl & (mk.nl - 1)) |
+		                               UINT64_C(1) << 63);
+		/* bit 63 as a sentinel: a '\n' there is left to the next
+		 * step (one more window, never a wrong answer). */
+		if (__builtin_expect(e2 >= 63 || e2 >= left, 0))
+			continue;
+		if (__builtin_expect(!parse_row(p, mk.nd >> s, e2 - s, sep,
+		                                by_user, value, &id, &inc),
+		                     0))
+			goto slow;
+		n_lines++;
+		p += e2 - s + 1;
+		if (__builtin_expect(id >= flat_len, 0))
+			goto add;
+		flat[id] += inc;
 	}
+	goto out;
+add:
+	*add_id = id;
+	*add_r2 = inc >> 32;
+	stop = PARSE_STOP_ADD;
+	goto out;
+slow:
+	stop = PARSE_STOP_SLOW;
+out:
 	*pp = p;
 	*lines += n_lines;
 	return stop;
@@ -465,7 +530,8 @@ parse_chunk_end(const char *p, const char *end, uint64_t rows)
 static inline __attribute__((always_inline)) const char *
 parse_block_t(struct parse_ctx *c, const char *p, const char *end,
               const char sep, const bool by_user,
-              uint64_t (*nondigits)(const char *))
+              struct parse_masks (*masks)(const char *),
+              uint64_t (*value)(uint64_t))
 {
 	struct table *t = c->table;
 	uint64_t id, r2, before;
@@ -479,7 +545,7 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 			table_drain(t);
 		lim = parse_chunk_end(p, end, t->drain_at - t->pending);
 		before = c->lines;
-		switch (parse_run(&p, lim, sep, by_user, nondigits, t->flat,
+		switch (parse_run(&p, lim, sep, by_user, masks, value, t->flat,
 		                  t->flat_len, &c->lines, &id, &r2)) {
 		case PARSE_STOP_END:
 			t->pending += c->lines - before;
@@ -504,33 +570,61 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 #include <immintrin.h>
 #define PARSE_AVX2 1
 
-/* parse_nondigits() in one 32-byte compare. */
-__attribute__((target("avx2,bmi"))) static inline uint64_t
-parse_nondigits_avx2(const char *p)
+/* parse_masks() in two 32-byte loads. */
+__attribute__((target("avx2,bmi,bmi2"))) static inline struct parse_masks
+parse_masks_avx2(const char *p)
 {
 	const __m256i off = _mm256_set1_epi8((char)(0x80 - '0'));
-	const __m256i lim = _mm256_set1_epi8((char)(-128 + 10));
-	__m256i v = _mm256_loadu_si256((const __m256i *)(const void *)p);
-	uint32_t d = (uint32_t)_mm256_movemask_epi8(
-	        _mm256_cmpgt_epi8(lim, _mm256_add_epi8(v, off)));
+	const __m256i lim = _mm256_set1_epi8((char)(-128 + 9));
+	const __m256i nl = _mm256_set1_epi8('\n');
+	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
+	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
+	struct parse_masks m;
 
-	return ((uint64_t)~d & 0xFFFFFFFFu) | ~UINT64_C(0) << 32;
+	m.nd = (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	               _mm256_cmpgt_epi8(_mm256_add_epi8(a, off), lim)) |
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	               _mm256_cmpgt_epi8(_mm256_add_epi8(b, off), lim))
+	               << 32;
+	m.nl = (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	               _mm256_cmpeq_epi8(a, nl)) |
+	       (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	               _mm256_cmpeq_epi8(b, nl))
+	               << 32;
+	return m;
+}
+
+/* parse_swar_value() with SSSE3/SSE4.1 multiply-adds: pairs of digits,
+ * then pairs of those, then the two halves; the constants live in vector
+ * registers, which the parser hardly uses. */
+__attribute__((target("avx2,bmi,bmi2"))) static inline uint64_t
+parse_value_avx2(uint64_t w)
+{
+	__m128i v = _mm_cvtsi64_si128((long long)w);
+
+	v = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10,
+	                                       1, 10, 1, 10, 1, 10, 1));
+	v = _mm_madd_epi16(v, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
+	v = _mm_packus_epi32(v, v);
+	v = _mm_madd_epi16(v,
+	                   _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+	return (uint32_t)_mm_cvtsi128_si32(v);
 }
 
 /* The same fast path compiled for AVX2 and BMI (tzcnt, blsr), chosen at
  * run time: the window costs one load and compare instead of two. */
-__attribute__((target("avx2,bmi"))) static const char *
+__attribute__((target("avx2,bmi,bmi2"))) static const char *
 parse_block_avx2(struct parse_ctx *c, const char *p, const char *end)
 {
 	if (c->sep == ',')
 		return c->by_user ? parse_block_t(c, p, end, ',', true,
-		                                  parse_nondigits_avx2)
+		                                  parse_masks_avx2, parse_value_avx2)
 		                  : parse_block_t(c, p, end, ',', false,
-		                                  parse_nondigits_avx2);
+		                                  parse_masks_avx2, parse_value_avx2);
 	return c->by_user ? parse_block_t(c, p, end, '\t', true,
-	                                  parse_nondigits_avx2)
+	                                  parse_masks_avx2, parse_value_avx2)
 	                  : parse_block_t(c, p, end, '\t', false,
-	                                  parse_nondigits_avx2);
+	                                  parse_masks_avx2, parse_value_avx2);
 }
 #else
 #define PARSE_AVX2 0
@@ -545,20 +639,21 @@ parse_block(struct parse_ctx *c, const char *p, const char *end)
 	if (avx2 < 0)
 		avx2 = __builtin_cpu_supports("avx2") &&
 		       __builtin_cpu_supports("bmi") &&
+		       __builtin_cpu_supports("bmi2") &&
 		       getenv("IPCKIT_RATINGS_NO_AVX2") == NULL;
 	if (avx2 && (c->sep == ',' || c->sep == '\t'))
 		return parse_block_avx2(c, p, end);
 #endif
 	if (c->sep == ',')
 		return c->by_user ? parse_block_t(c, p, end, ',', true,
-		                                  parse_nondigits)
+		                                  parse_masks, parse_swar_value)
 		                  : parse_block_t(c, p, end, ',', false,
-		                                  parse_nondigits);
+		                                  parse_masks, parse_swar_value);
 	if (c->sep == '\t')
 		return c->by_user ? parse_block_t(c, p, end, '\t', true,
-		                                  parse_nondigits)
+		                                  parse_masks, parse_swar_value)
 		                  : parse_block_t(c, p, end, '\t', false,
-		                                  parse_nondigits);
+		                                  parse_masks, parse_swar_value);
 	/* Any other separator: every line by the exact parser. */
 	while (p < end) {
 		p = parse_slow(c, p, end);
