@@ -241,19 +241,34 @@ parse_masks(const char *p)
 }
 #endif
 
-/* Masks that keep the last len bytes of a word, indexed by len: 0 for
- * len 0 and for len 9 and more, so that one load and one AND give a word
- * that is zero when the number is 0, empty or too long for the fast path
- * (a field end found in a 32-byte window is at most 33 bytes on). */
-#define PARSE_KEEP(n) (UINT64_C(0x0F0F0F0F0F0F0F0F) << (64 - 8 * (n)))
-static const uint64_t parse_keep[64] = {
-	[1] = PARSE_KEEP(1), [2] = PARSE_KEEP(2), [3] = PARSE_KEEP(3),
-	[4] = PARSE_KEEP(4), [5] = PARSE_KEEP(5), [6] = PARSE_KEEP(6),
-	[7] = PARSE_KEEP(7), [8] = PARSE_KEEP(8),
-};
+/* The fast path's tables, in one object so that one base register
+ * reaches both. */
+static const struct {
+	/* keep[n + 1] keeps the last n bytes of a word: 0 for n = 0 and for
+	 * n of 9 and more, so that one load and one AND give a word that is
+	 * zero when a number is 0, empty or too long for the fast path (a
+	 * field end in a 64-byte window is at most 63 bytes on).  The offset
+	 * lets the movie id's length i2 - i1 - 1 index it as i2 - i1. */
+	uint64_t keep[66];
+	/* The packed-cell increment for a rating, TABLE_PACK(r2), indexed by
+	 * the low nibbles of its digits "D.F" as F << 4 | D (or D alone for
+	 * a rating "D"): what one multiply gathers from the word that holds
+	 * "D.F" in its second to fourth bytes.  0 where that is not a half
+	 * in 0.5-5. */
+	uint64_t inc[256];
+} parse_tab = {
+#define PARSE_KEEP(n) [(n) + 1] = UINT64_C(0x0F0F0F0F0F0F0F0F) << (64 - 8 * (n))
+	.keep = { PARSE_KEEP(1), PARSE_KEEP(2), PARSE_KEEP(3), PARSE_KEEP(4),
+	          PARSE_KEEP(5), PARSE_KEEP(6), PARSE_KEEP(7), PARSE_KEEP(8) },
 #undef PARSE_KEEP
+#define PARSE_INC(d)                                                         \
+	[(d)] = TABLE_PACK(2 * (d)), [5 << 4 | (d)] = TABLE_PACK(2 * (d) + 1)
+	.inc = { [5 << 4] = TABLE_PACK(1), PARSE_INC(1), PARSE_INC(2),
+	         PARSE_INC(3), PARSE_INC(4), [5] = TABLE_PACK(10) },
+#undef PARSE_INC
+};
 
-/* The digits of a number of len bytes (len < 64) ending at end, as a
+/* The digits of a number of len bytes (len < 65) ending at end, as a
  * little-endian word of digit values with zeros in front: zero exactly
  * when the number is 0 or its length is not 1..8. */
 static inline uint64_t
@@ -262,7 +277,7 @@ parse_swar_load(const char *end, uint64_t len)
 	uint64_t w;
 
 	memcpy(&w, end - 8, 8);
-	return w & parse_keep[len];
+	return w & parse_tab.keep[len + 1];
 }
 
 /* The value of a parse_swar_load() word (first digit in the low byte). */
@@ -303,17 +318,6 @@ static const uint8_t parse_r2_dot[256] = {
 	[5] = 1,     PARSE_R2(1), PARSE_R2(2),
 	PARSE_R2(3), PARSE_R2(4), [5 << 4] = 10,
 #undef PARSE_R2
-};
-
-/* The same as a packed-cell increment (TABLE_PACK(r2), 0 where D.F is not
- * a half in 0.5-5), indexed F << 4 | D: what one multiply gathers from the
- * word that holds "D.F" in its second to fourth bytes. */
-static const uint64_t parse_inc_fd[256] = {
-#define PARSE_INC(d)                                                         \
-	[(d)] = TABLE_PACK(2 * (d)), [5 << 4 | (d)] = TABLE_PACK(2 * (d) + 1)
-	[5 << 4] = TABLE_PACK(1), PARSE_INC(1), PARSE_INC(2),
-	PARSE_INC(3),             PARSE_INC(4), [5] = TABLE_PACK(10),
-#undef PARSE_INC
 };
 
 /* How parse_run() stopped. */
@@ -385,12 +389,11 @@ parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
 		 * end test fails). */
 		if (csv) {
 			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 5)) + i2 + 5;
-			inc = parse_inc_fd[(w8 & 0x0F000F00) * 0x1001 >> 20 &
-			                   0xFF];
+			inc = parse_tab.inc[(w8 & 0x0F000F00) * 0x1001 >> 20 &
+			                    0xFF];
 		} else {
 			i5 = (uint64_t)__builtin_ctzll(m0 >> (i2 + 3)) + i2 + 3;
-			r2 = 2 * (w8 >> 8 & 0x0F);
-			inc = r2 - 2 <= 8 ? TABLE_PACK(r2) : 0;
+			inc = parse_tab.inc[w8 >> 8 & 0x0F];
 		}
 		if (__builtin_expect(inc != 0 && i5 == nl, 1))
 			goto good;
@@ -522,20 +525,58 @@ parse_chunk_end(const char *p, const char *end, uint64_t rows)
 	return nl + 1;
 }
 
+/* What a compiled parse_run() works on: the run [p, end) and the table's
+ * flat array in; where it stopped, the lines it took and a row for
+ * table_add_slow() out. */
+struct parse_run_io {
+	const char *p;
+	const char *end;
+	uint64_t *flat;
+	uint64_t flat_len;
+	uint64_t lines;
+	uint64_t add_id;
+	uint64_t add_r2;
+};
+
+typedef enum parse_stop parse_run_fn(struct parse_run_io *io);
+
+/* One copy of parse_run() per instruction set, separator and key, each a
+ * function of its own, so that its loop has every register to itself. */
+#define PARSE_RUN_DEF(name, attr, sep, by_user, masks, value)                \
+	attr __attribute__((noinline)) static enum parse_stop name(           \
+	        struct parse_run_io *io)                                       \
+	{                                                                      \
+		return parse_run(&io->p, io->end, sep, by_user, masks, value,  \
+		                 io->flat, io->flat_len, &io->lines,           \
+		                 &io->add_id, &io->add_r2);                    \
+	}
+#define PARSE_RUN_DEFS(isa, attr, masks, value)                              \
+	PARSE_RUN_DEF(parse_run_##isa##_csv_item, attr, ',', false, masks,     \
+	              value)                                                   \
+	PARSE_RUN_DEF(parse_run_##isa##_csv_user, attr, ',', true, masks,      \
+	              value)                                                   \
+	PARSE_RUN_DEF(parse_run_##isa##_tab_item, attr, '\t', false, masks,    \
+	              value)                                                   \
+	PARSE_RUN_DEF(parse_run_##isa##_tab_user, attr, '\t', true, masks,     \
+	              value)
+#define PARSE_RUN_TABLE(isa)                                                 \
+	{                                                                      \
+		{ parse_run_##isa##_csv_item, parse_run_##isa##_csv_user },    \
+		{ parse_run_##isa##_tab_item, parse_run_##isa##_tab_user },    \
+	}
+
+PARSE_RUN_DEFS(sse2, , parse_masks, parse_swar_value)
+
 /*
- * The fast path, specialised by the compiler for each separator and key.
- * parse_run() has no calls inside, so its constants and the table stay
- * in registers; rows it cannot finish come back here.
+ * The block loop around a compiled parse_run(): it keeps the packed cells
+ * within their drain bound and takes the rows the run stops at.
  */
-static inline __attribute__((always_inline)) const char *
-parse_block_t(struct parse_ctx *c, const char *p, const char *end,
-              const char sep, const bool by_user,
-              struct parse_masks (*masks)(const char *),
-              uint64_t (*value)(uint64_t))
+static const char *
+parse_block_run(struct parse_ctx *c, const char *p, const char *end,
+                parse_run_fn *run)
 {
 	struct table *t = c->table;
-	uint64_t id, r2, before;
-	const char *lim;
+	struct parse_run_io io;
 
 	for (;;) {
 		/* A good line is at least 8 bytes, so [p, lim) adds at most
@@ -543,21 +584,26 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 		 * within the drain bound, with no count in the hot loop. */
 		if (t->pending >= t->drain_at)
 			table_drain(t);
-		lim = parse_chunk_end(p, end, t->drain_at - t->pending);
-		before = c->lines;
-		switch (parse_run(&p, lim, sep, by_user, masks, value, t->flat,
-		                  t->flat_len, &c->lines, &id, &r2)) {
+		io = (struct parse_run_io){
+			.p = p,
+			.end = parse_chunk_end(p, end, t->drain_at - t->pending),
+			.flat = t->flat,
+			.flat_len = t->flat_len,
+		};
+		enum parse_stop stop = run(&io);
+
+		p = io.p;
+		c->lines += io.lines;
+		t->pending += io.lines;
+		switch (stop) {
 		case PARSE_STOP_END:
-			t->pending += c->lines - before;
 			if (p == end)
 				return p;
 			break;
 		case PARSE_STOP_ADD:
-			t->pending += c->lines - before;
-			table_add_slow(t, id, 1, (unsigned)r2);
+			table_add_slow(t, io.add_id, 1, (unsigned)io.add_r2);
 			break;
 		case PARSE_STOP_SLOW:
-			t->pending += c->lines - before;
 			p = parse_slow(c, p, end);
 			if (c->stop_on_bad && c->bad)
 				return p;
@@ -574,18 +620,20 @@ parse_block_t(struct parse_ctx *c, const char *p, const char *end,
 __attribute__((target("avx2,bmi,bmi2"))) static inline struct parse_masks
 parse_masks_avx2(const char *p)
 {
+	/* '0'..'9' become -128..-119 after the add, every other byte
+	 * something larger: one signed compare finds the digits. */
 	const __m256i off = _mm256_set1_epi8((char)(0x80 - '0'));
-	const __m256i lim = _mm256_set1_epi8((char)(-128 + 9));
+	const __m256i lim = _mm256_set1_epi8((char)(-128 + 10));
 	const __m256i nl = _mm256_set1_epi8('\n');
 	__m256i a = _mm256_loadu_si256((const __m256i *)(const void *)p);
 	__m256i b = _mm256_loadu_si256((const __m256i *)(const void *)(p + 32));
 	struct parse_masks m;
 
-	m.nd = (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	               _mm256_cmpgt_epi8(_mm256_add_epi8(a, off), lim)) |
-	       (uint64_t)(uint32_t)_mm256_movemask_epi8(
-	               _mm256_cmpgt_epi8(_mm256_add_epi8(b, off), lim))
-	               << 32;
+	m.nd = ~((uint64_t)(uint32_t)_mm256_movemask_epi8(
+	                 _mm256_cmpgt_epi8(lim, _mm256_add_epi8(a, off))) |
+	         (uint64_t)(uint32_t)_mm256_movemask_epi8(
+	                 _mm256_cmpgt_epi8(lim, _mm256_add_epi8(b, off)))
+	                 << 32);
 	m.nl = (uint64_t)(uint32_t)_mm256_movemask_epi8(
 	               _mm256_cmpeq_epi8(a, nl)) |
 	       (uint64_t)(uint32_t)_mm256_movemask_epi8(
@@ -611,20 +659,47 @@ parse_value_avx2(uint64_t w)
 	return (uint32_t)_mm_cvtsi128_si32(v);
 }
 
-/* The same fast path compiled for AVX2 and BMI (tzcnt, blsr), chosen at
- * run time: the window costs one load and compare instead of two. */
-__attribute__((target("avx2,bmi,bmi2"))) static const char *
-parse_block_avx2(struct parse_ctx *c, const char *p, const char *end)
+PARSE_RUN_DEFS(avx2, __attribute__((target("avx2,bmi,bmi2"))),
+               parse_masks_avx2, parse_value_avx2)
+
+/* parse_masks() in one 64-byte load and two compares straight into mask
+ * registers. */
+__attribute__((target("avx512bw,avx2,bmi,bmi2"))) static inline struct
+        parse_masks
+        parse_masks_avx512(const char *p)
 {
-	if (c->sep == ',')
-		return c->by_user ? parse_block_t(c, p, end, ',', true,
-		                                  parse_masks_avx2, parse_value_avx2)
-		                  : parse_block_t(c, p, end, ',', false,
-		                                  parse_masks_avx2, parse_value_avx2);
-	return c->by_user ? parse_block_t(c, p, end, '\t', true,
-	                                  parse_masks_avx2, parse_value_avx2)
-	                  : parse_block_t(c, p, end, '\t', false,
-	                                  parse_masks_avx2, parse_value_avx2);
+	__m512i v = _mm512_loadu_si512((const void *)p);
+	struct parse_masks m;
+
+	m.nd = _mm512_cmpgt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
+	                              _mm512_set1_epi8(9));
+	m.nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
+	return m;
+}
+
+PARSE_RUN_DEFS(avx512, __attribute__((target("avx512bw,avx2,bmi,bmi2"))),
+               parse_masks_avx512, parse_value_avx2)
+
+/* 2: AVX-512BW, 1: AVX2, 0: SSE2.  IPCKIT_RATINGS_NO_AVX512 and
+ * IPCKIT_RATINGS_NO_AVX2 step down (the tests run every path). */
+static int
+parse_isa(void)
+{
+	static int isa = -1;
+
+	if (isa < 0) {
+		bool avx2 = __builtin_cpu_supports("avx2") &&
+		            __builtin_cpu_supports("bmi") &&
+		            __builtin_cpu_supports("bmi2") &&
+		            getenv("IPCKIT_RATINGS_NO_AVX2") == NULL;
+
+		isa = !avx2 ? 0
+		      : __builtin_cpu_supports("avx512bw") &&
+		                      getenv("IPCKIT_RATINGS_NO_AVX512") == NULL
+		              ? 2
+		              : 1;
+	}
+	return isa;
 }
 #else
 #define PARSE_AVX2 0
@@ -633,27 +708,23 @@ parse_block_avx2(struct parse_ctx *c, const char *p, const char *end)
 const char *
 parse_block(struct parse_ctx *c, const char *p, const char *end)
 {
+	static parse_run_fn *const runs[][2][2] = {
+		PARSE_RUN_TABLE(sse2),
 #if PARSE_AVX2
-	static int avx2 = -1;
-
-	if (avx2 < 0)
-		avx2 = __builtin_cpu_supports("avx2") &&
-		       __builtin_cpu_supports("bmi") &&
-		       __builtin_cpu_supports("bmi2") &&
-		       getenv("IPCKIT_RATINGS_NO_AVX2") == NULL;
-	if (avx2 && (c->sep == ',' || c->sep == '\t'))
-		return parse_block_avx2(c, p, end);
+		PARSE_RUN_TABLE(avx2),
+		PARSE_RUN_TABLE(avx512),
 #endif
-	if (c->sep == ',')
-		return c->by_user ? parse_block_t(c, p, end, ',', true,
-		                                  parse_masks, parse_swar_value)
-		                  : parse_block_t(c, p, end, ',', false,
-		                                  parse_masks, parse_swar_value);
-	if (c->sep == '\t')
-		return c->by_user ? parse_block_t(c, p, end, '\t', true,
-		                                  parse_masks, parse_swar_value)
-		                  : parse_block_t(c, p, end, '\t', false,
-		                                  parse_masks, parse_swar_value);
+	};
+
+	if (c->sep == ',' || c->sep == '\t') {
+#if PARSE_AVX2
+		int isa = parse_isa();
+#else
+		int isa = 0;
+#endif
+		return parse_block_run(c, p, end,
+		                       runs[isa][c->sep == '\t'][c->by_user]);
+	}
 	/* Any other separator: every line by the exact parser. */
 	while (p < end) {
 		p = parse_slow(c, p, end);
