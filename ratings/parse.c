@@ -218,8 +218,8 @@ parse_masks(const char *p)
 		__m128i v = _mm_loadu_si128(
 		        (const __m128i *)(const void *)(p + 16 * i));
 
-		m.nd |= (uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpgt_epi8(
-		                _mm_add_epi8(v, off), lim))
+		m.nd |= (uint64_t)(uint32_t)_mm_movemask_epi8(
+		                _mm_cmpgt_epi8(_mm_add_epi8(v, off), lim))
 		        << (16 * i);
 		m.nl |= (uint64_t)(uint32_t)_mm_movemask_epi8(
 		                _mm_cmpeq_epi8(v, nl))
@@ -261,10 +261,14 @@ static const struct {
 	.keep = { PARSE_KEEP(1), PARSE_KEEP(2), PARSE_KEEP(3), PARSE_KEEP(4),
 	          PARSE_KEEP(5), PARSE_KEEP(6), PARSE_KEEP(7), PARSE_KEEP(8) },
 #undef PARSE_KEEP
-#define PARSE_INC(d)                                                         \
+#define PARSE_INC(d) \
 	[(d)] = TABLE_PACK(2 * (d)), [5 << 4 | (d)] = TABLE_PACK(2 * (d) + 1)
-	.inc = { [5 << 4] = TABLE_PACK(1), PARSE_INC(1), PARSE_INC(2),
-	         PARSE_INC(3), PARSE_INC(4), [5] = TABLE_PACK(10) },
+	.inc = { [5 << 4] = TABLE_PACK(1),
+	         PARSE_INC(1),
+	         PARSE_INC(2),
+	         PARSE_INC(3),
+	         PARSE_INC(4),
+	         [5] = TABLE_PACK(10) },
 #undef PARSE_INC
 };
 
@@ -348,8 +352,7 @@ enum parse_stop {
  */
 static inline __attribute__((always_inline)) bool
 parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
-          const bool by_user, uint64_t (*value)(uint64_t), uint64_t *id_out,
-          uint64_t *inc_out)
+          const bool by_user, uint64_t *key_out, uint64_t *inc_out)
 {
 	/* Bytes at the rating: "D.F" + sep, as a little-endian word. */
 	const uint32_t dot_want = (uint32_t)'.' << 8 | (uint32_t)(uint8_t)sep
@@ -423,8 +426,7 @@ parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
 	i5 = (uint64_t)__builtin_ctzll(m);
 	if (__builtin_expect(r2 - 1 > 9 || i5 == i3 + 1, 0))
 		return false;
-	if (__builtin_expect(i5 != nl, 0) &&
-	    (i5 + 1 != nl || p[i5] != '\r'))
+	if (__builtin_expect(i5 != nl, 0) && (i5 + 1 != nl || p[i5] != '\r'))
 		return false;
 	inc = TABLE_PACK(r2);
 good:
@@ -435,32 +437,50 @@ good:
 	                        by_user ? i2 - i1 - 1 : i1);
 	if (__builtin_expect(key == 0 || other == 0, 0))
 		return false;
-	*id_out = value(key);
+	*key_out = key;
 	*inc_out = inc;
 	return true;
+}
+
+/* Two ids from their parse_swar_load() words (the second may be 0). */
+struct parse_ids {
+	uint64_t a, b;
+};
+
+static inline struct parse_ids
+parse_swar_values(uint64_t ka, uint64_t kb)
+{
+	return (struct parse_ids){ parse_swar_value(ka), parse_swar_value(kb) };
 }
 
 /*
  * The hot loop: good rows with ids inside the flat array, nothing else;
  * it stops at the first other line.  Each step takes the masks of the
- * 64-byte window at p and the (usually two) whole lines whose '\n' is in
- * it and before end: the next step's p depends only on the newline mask,
- * a short chain, and the two rows' checks run side by side.
+ * 64-byte window at p and the two whole lines whose '\n' is in it and
+ * before end, converts both ids at once and checks both against the flat
+ * array with one compare (flat_len is a power of two).  Anything less
+ * usual (one line in the window, a line the fast path cannot take, an id
+ * past the array) takes one line in the step and leaves the next one to
+ * the next step.  The next step's p depends only on the newline mask, a
+ * short chain, so the rows' checks of consecutive steps overlap.
  */
 static inline __attribute__((always_inline)) enum parse_stop
 parse_run(const char **pp, const char *end, const char sep, const bool by_user,
           struct parse_masks (*masks)(const char *),
-          uint64_t (*value)(uint64_t), uint64_t *flat, uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
+          struct parse_ids (*values)(uint64_t, uint64_t), uint64_t *flat,
+          uint64_t flat_len, uint64_t *lines, uint64_t *add_id,
           uint64_t *add_r2)
 {
 	const char *p = *pp;
-	uint64_t n_lines = 0, id, inc;
+	uint64_t n_lines = 0, k1, k2, inc1, inc2;
 	enum parse_stop stop = PARSE_STOP_END;
+	struct parse_ids ids;
 
 	while (p < end) {
 		const struct parse_masks mk = masks(p);
 		/* The second line counts only when it ends before end, and
-		 * within the window (tzcnt of nothing is 64). */
+		 * within the window: bit 63 is a sentinel, so a '\n' there
+		 * is left to the next step. */
 		const uint64_t left = (uint64_t)(end - p);
 		uint64_t e1, e2, s;
 
@@ -469,37 +489,37 @@ parse_run(const char **pp, const char *end, const char sep, const bool by_user,
 			goto slow;
 		e1 = (uint64_t)__builtin_ctzll(mk.nl);
 		if (__builtin_expect(
-		            !parse_row(p, mk.nd, e1, sep, by_user, value, &id,
-		                       &inc),
+		            !parse_row(p, mk.nd, e1, sep, by_user, &k1, &inc1),
 		            0))
 			goto slow;
-		n_lines++;
-		p += e1 + 1;
-		if (__builtin_expect(id >= flat_len, 0))
-			goto add;
-		flat[id] += inc;
 		s = e1 + 1;
 		e2 = (uint64_t)__builtin_ctzll((mk.nl & (mk.nl - 1)) |
 		                               UINT64_C(1) << 63);
-		/* bit 63 as a sentinel: a '\n' there is left to the next
-		 * step (one more window, never a wrong answer). */
-		if (__builtin_expect(e2 >= 63 || e2 >= left, 0))
-			continue;
-		if (__builtin_expect(!parse_row(p, mk.nd >> s, e2 - s, sep,
-		                                by_user, value, &id, &inc),
-		                     0))
-			goto slow;
+		if (__builtin_expect(e2 < 63 && e2 < left, 1) &&
+		    __builtin_expect(parse_row(p + s, mk.nd >> s, e2 - s, sep,
+		                               by_user, &k2, &inc2),
+		                     1)) {
+			ids = values(k1, k2);
+			if (__builtin_expect((ids.a | ids.b) < flat_len, 1)) {
+				flat[ids.a] += inc1;
+				flat[ids.b] += inc2;
+				n_lines += 2;
+				p += e2 + 1;
+				continue;
+			}
+		}
+		/* The first line alone. */
+		ids = values(k1, 0);
 		n_lines++;
-		p += e2 - s + 1;
-		if (__builtin_expect(id >= flat_len, 0))
-			goto add;
-		flat[id] += inc;
+		p += s;
+		if (__builtin_expect(ids.a >= flat_len, 0)) {
+			*add_id = ids.a;
+			*add_r2 = inc1 >> 32;
+			stop = PARSE_STOP_ADD;
+			break;
+		}
+		flat[ids.a] += inc1;
 	}
-	goto out;
-add:
-	*add_id = id;
-	*add_r2 = inc >> 32;
-	stop = PARSE_STOP_ADD;
 	goto out;
 slow:
 	stop = PARSE_STOP_SLOW;
@@ -542,30 +562,31 @@ typedef enum parse_stop parse_run_fn(struct parse_run_io *io);
 
 /* One copy of parse_run() per instruction set, separator and key, each a
  * function of its own, so that its loop has every register to itself. */
-#define PARSE_RUN_DEF(name, attr, sep, by_user, masks, value)                \
+#define PARSE_RUN_DEF(name, attr, sep, by_user, masks, value)                 \
 	attr __attribute__((noinline)) static enum parse_stop name(           \
-	        struct parse_run_io *io)                                       \
-	{                                                                      \
-		return parse_run(&io->p, io->end, sep, by_user, masks, value,  \
-		                 io->flat, io->flat_len, &io->lines,           \
-		                 &io->add_id, &io->add_r2);                    \
+	        struct parse_run_io *io)                                      \
+	{                                                                     \
+		return parse_run(&io->p, io->end, sep, by_user, masks, value, \
+		                 io->flat, io->flat_len, &io->lines,          \
+		                 &io->add_id, &io->add_r2);                   \
 	}
-#define PARSE_RUN_DEFS(isa, attr, masks, value)                              \
-	PARSE_RUN_DEF(parse_run_##isa##_csv_item, attr, ',', false, masks,     \
-	              value)                                                   \
-	PARSE_RUN_DEF(parse_run_##isa##_csv_user, attr, ',', true, masks,      \
-	              value)                                                   \
-	PARSE_RUN_DEF(parse_run_##isa##_tab_item, attr, '\t', false, masks,    \
-	              value)                                                   \
-	PARSE_RUN_DEF(parse_run_##isa##_tab_user, attr, '\t', true, masks,     \
+#define PARSE_RUN_DEFS(isa, attr, masks, value)                             \
+	PARSE_RUN_DEF(parse_run_##isa##_csv_item, attr, ',', false, masks,  \
+	              value)                                                \
+	PARSE_RUN_DEF(parse_run_##isa##_csv_user, attr, ',', true, masks,   \
+	              value)                                                \
+	PARSE_RUN_DEF(parse_run_##isa##_tab_item, attr, '\t', false, masks, \
+	              value)                                                \
+	PARSE_RUN_DEF(parse_run_##isa##_tab_user, attr, '\t', true, masks,  \
 	              value)
-#define PARSE_RUN_TABLE(isa)                                                 \
-	{                                                                      \
-		{ parse_run_##isa##_csv_item, parse_run_##isa##_csv_user },    \
-		{ parse_run_##isa##_tab_item, parse_run_##isa##_tab_user },    \
+#define PARSE_RUN_TABLE(isa)                                                \
+	{                                                                   \
+		{ parse_run_##isa##_csv_item, parse_run_##isa##_csv_user }, \
+		        { parse_run_##isa##_tab_item,                       \
+			  parse_run_##isa##_tab_user },                     \
 	}
 
-PARSE_RUN_DEFS(sse2, , parse_masks, parse_swar_value)
+PARSE_RUN_DEFS(sse2, , parse_masks, parse_swar_values)
 
 /*
  * The block loop around a compiled parse_run(): it keeps the packed cells
@@ -586,7 +607,8 @@ parse_block_run(struct parse_ctx *c, const char *p, const char *end,
 			table_drain(t);
 		io = (struct parse_run_io){
 			.p = p,
-			.end = parse_chunk_end(p, end, t->drain_at - t->pending),
+			.end = parse_chunk_end(p, end,
+			                       t->drain_at - t->pending),
 			.flat = t->flat,
 			.flat_len = t->flat_len,
 		};
@@ -642,63 +664,40 @@ parse_masks_avx2(const char *p)
 	return m;
 }
 
-/* parse_swar_value() with SSSE3/SSE4.1 multiply-adds: pairs of digits,
- * then pairs of those, then the two halves; the constants live in vector
- * registers, which the parser hardly uses. */
-__attribute__((target("avx2,bmi,bmi2"))) static inline uint64_t
-parse_value_avx2(uint64_t w)
+/* parse_swar_values() with SSSE3/SSE4.1 multiply-adds, both ids in one
+ * register: pairs of digits, then pairs of those, then the halves. */
+__attribute__((target("avx2,bmi,bmi2"))) static inline struct parse_ids
+parse_values_avx2(uint64_t ka, uint64_t kb)
 {
-	__m128i v = _mm_cvtsi64_si128((long long)w);
+	__m128i v = _mm_set_epi64x((long long)kb, (long long)ka);
+	uint64_t r;
 
 	v = _mm_maddubs_epi16(v, _mm_setr_epi8(10, 1, 10, 1, 10, 1, 10, 1, 10,
 	                                       1, 10, 1, 10, 1, 10, 1));
 	v = _mm_madd_epi16(v, _mm_setr_epi16(100, 1, 100, 1, 100, 1, 100, 1));
 	v = _mm_packus_epi32(v, v);
-	v = _mm_madd_epi16(v,
-	                   _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
-	return (uint32_t)_mm_cvtsi128_si32(v);
+	v = _mm_madd_epi16(
+	        v, _mm_setr_epi16(10000, 1, 10000, 1, 10000, 1, 10000, 1));
+	r = (uint64_t)_mm_cvtsi128_si64(v);
+	return (struct parse_ids){ (uint32_t)r, r >> 32 };
 }
 
-PARSE_RUN_DEFS(avx2, __attribute__((target("avx2,bmi,bmi2"))),
-               parse_masks_avx2, parse_value_avx2)
+PARSE_RUN_DEFS(avx2, __attribute__((target("avx2,bmi,bmi2"))), parse_masks_avx2,
+               parse_values_avx2)
 
-/* parse_masks() in one 64-byte load and two compares straight into mask
- * registers. */
-__attribute__((target("avx512bw,avx2,bmi,bmi2"))) static inline struct
-        parse_masks
-        parse_masks_avx512(const char *p)
-{
-	__m512i v = _mm512_loadu_si512((const void *)p);
-	struct parse_masks m;
-
-	m.nd = _mm512_cmpgt_epu8_mask(_mm512_sub_epi8(v, _mm512_set1_epi8('0')),
-	                              _mm512_set1_epi8(9));
-	m.nl = _mm512_cmpeq_epi8_mask(v, _mm512_set1_epi8('\n'));
-	return m;
-}
-
-PARSE_RUN_DEFS(avx512, __attribute__((target("avx512bw,avx2,bmi,bmi2"))),
-               parse_masks_avx512, parse_value_avx2)
-
-/* 2: AVX-512BW, 1: AVX2, 0: SSE2.  IPCKIT_RATINGS_NO_AVX512 and
- * IPCKIT_RATINGS_NO_AVX2 step down (the tests run every path). */
+/* 1 to use the AVX2 path: the CPU has AVX2 and BMI1/2, and
+ * IPCKIT_RATINGS_NO_AVX2 is not set (the tests run both paths).  An
+ * AVX-512BW window (one 64-byte compare) was measured slower here. */
 static int
 parse_isa(void)
 {
 	static int isa = -1;
 
-	if (isa < 0) {
-		bool avx2 = __builtin_cpu_supports("avx2") &&
-		            __builtin_cpu_supports("bmi") &&
-		            __builtin_cpu_supports("bmi2") &&
-		            getenv("IPCKIT_RATINGS_NO_AVX2") == NULL;
-
-		isa = !avx2 ? 0
-		      : __builtin_cpu_supports("avx512bw") &&
-		                      getenv("IPCKIT_RATINGS_NO_AVX512") == NULL
-		              ? 2
-		              : 1;
-	}
+	if (isa < 0)
+		isa = __builtin_cpu_supports("avx2") &&
+		      __builtin_cpu_supports("bmi") &&
+		      __builtin_cpu_supports("bmi2") &&
+		      getenv("IPCKIT_RATINGS_NO_AVX2") == NULL;
 	return isa;
 }
 #else
@@ -712,7 +711,6 @@ parse_block(struct parse_ctx *c, const char *p, const char *end)
 		PARSE_RUN_TABLE(sse2),
 #if PARSE_AVX2
 		PARSE_RUN_TABLE(avx2),
-		PARSE_RUN_TABLE(avx512),
 #endif
 	};
 
