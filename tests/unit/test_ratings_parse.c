@@ -367,6 +367,19 @@ check_text(const char *text, size_t len, char sep, bool by_user)
 	free(mem);
 }
 
+/* n digits of an id: up to 8 they are leading zeros and a value below
+ * 100, longer ones are a value of 10^8 or more (so the tables stay small:
+ * the flat array never has to grow past its first size). */
+static size_t
+edge_id(char *p, unsigned n, unsigned salt)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = n > 8       ? (char)('1' + (i + salt) % 9)
+		       : i + 2 < n ? '0'
+		                   : (char)('1' + (i + salt) % 9);
+	return n;
+}
+
 /* A line of exactly len bytes with its '\n' ("\r\n" with crlf): ids of
  * the given lengths, the rating r, the timestamp's digits making up the
  * length.  Lines too short for that are cut (and malformed). */
@@ -377,11 +390,9 @@ edge_line(char *p, size_t len, char sep, unsigned uid_len, unsigned mid_len,
 	char tmp[256];
 	size_t n = 0;
 
-	for (unsigned i = 0; i < uid_len; i++)
-		tmp[n++] = (char)('1' + i % 9);
+	n += edge_id(tmp + n, uid_len, 1);
 	tmp[n++] = sep;
-	for (unsigned i = 0; i < mid_len; i++)
-		tmp[n++] = (char)('9' - i % 9);
+	n += edge_id(tmp + n, mid_len, 4);
 	tmp[n++] = sep;
 	memcpy(tmp + n, r, strlen(r));
 	n += strlen(r);
@@ -401,7 +412,7 @@ edge_line(char *p, size_t len, char sep, unsigned uid_len, unsigned mid_len,
  * The fast path's edges: the window is 64 bytes from a line's start and
  * takes the lines whose '\n' falls inside it.  A first line of every
  * length from 1 to 90 puts each following line (LF and CRLF, ids of 1, 8,
- * 9, 19 and 20 digits, 0 ids, bad ratings, lines longer than the window)
+ * 9, 19 and 20 digits, ids of 0, bad ratings, lines longer than the window)
  * at every offset, so each crosses the window's end, ends exactly on its
  * last byte or just past it, and the block ends on each of them.
  */
@@ -453,11 +464,13 @@ test_block_window_edges(void **state)
 			 * exact parser's) makes the next step start at a
 			 * line of `first` bytes, so the next one begins at
 			 * offset `first` in the window. */
-			for (unsigned i = 0; i < 3; i++) {
+			for (unsigned i = 0; i < 5; i++) {
 				static const char *const raw[] = {
 					"12,345,3.5,1234567,89\n",
 					"12,345,3.5,12345\r9\n",
 					"12,345,3.5,123456789012.3\n",
+					"000,5,2.5,77\n",
+					"5,0000,2.5,77\n",
 				};
 
 				text[len++] = 'x';
