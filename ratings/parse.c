@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
-/* parse.c - rating lines.  parse_block() takes a line in one pass over a
- * 32-byte window: a SIMD compare gives the mask of non-digit bytes, whose
- * first four set bits are the field ends; ids of up to 8 digits are
- * converted by SWAR multiplies.  Any line the fast path does not fully
- * vouch for goes to parse_line(), which is exact and says what is wrong,
- * so both paths accept the same lines and give the same values. */
+/* parse.c - rating lines.  parse_block() takes lines two at a time from a
+ * 64-byte window at a line's start: SIMD compares give the masks of '\n'
+ * and of non-digit bytes; the newline mask alone says where each line and
+ * the next window begin, and the first set bits of the non-digit mask are
+ * each line's field ends.  Ids of up to 8 digits are converted two at once
+ * by SIMD multiply-adds (SWAR multiplies without AVX2).  Any line the fast
+ * path does not fully vouch for goes to parse_line(), which is exact and
+ * says what is wrong, so both paths accept the same lines and give the
+ * same values. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -371,14 +374,18 @@ parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
 	            : (uint64_t)(uint8_t)sep | UINT64_C(0x30) << 8 |
 	                        (uint64_t)(uint8_t)sep << 16 |
 	                        UINT64_C(0x30) << 24;
-	uint64_t m = m0, key, other, w8, inc;
+	uint64_t m, key, other, w8, inc;
 	/* Positions as 64-bit values: no extension before indexing.  The
-	 * '\n' at nl is a non-digit, so i1 <= nl. */
+	 * '\n' at nl is a non-digit, so i1 <= nl; bit 63 set as well keeps
+	 * every tzcnt below defined and every position below 64 however
+	 * many bits are taken off (a line that runs out of them fails). */
 	uint64_t i1, i2, i3, i5, r2;
 	uint32_t w;
 
 	/* Field ends: user at i1, movie at i2 (<= nl once p[i1] is the
 	 * separator, so every load below stays within the line + 8). */
+	m0 |= UINT64_C(1) << 63;
+	m = m0;
 	i1 = (uint64_t)__builtin_ctzll(m);
 	m &= m - 1;
 	i2 = (uint64_t)__builtin_ctzll(m);
