@@ -376,22 +376,20 @@ parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
 	                        UINT64_C(0x30) << 24;
 	uint64_t m, key, other, w8, inc;
 	/* Positions as 64-bit values: no extension before indexing.  The
-	 * '\n' at nl is a non-digit, so i1 <= nl; bit 63 set as well keeps
-	 * every tzcnt below defined and every position below 64 however
-	 * many bits are taken off (a line that runs out of them fails). */
+	 * '\n' at nl is a non-digit, so i1 <= nl; each tzcnt below is taken
+	 * only once the checks before it prove a set bit left at nl or
+	 * below it. */
 	uint64_t i1, i2, i3, i5, r2;
 	uint32_t w;
 
 	/* Field ends: user at i1, movie at i2 (<= nl once p[i1] is the
 	 * separator, so every load below stays within the line + 8). */
-	m0 |= UINT64_C(1) << 63;
-	m = m0;
-	i1 = (uint64_t)__builtin_ctzll(m);
-	m &= m - 1;
-	i2 = (uint64_t)__builtin_ctzll(m);
-	m &= m - 1;
+	i1 = (uint64_t)__builtin_ctzll(m0);
 	if (__builtin_expect(p[i1] != sep, 0))
 		return false;
+	m = m0 & (m0 - 1);
+	i2 = (uint64_t)__builtin_ctzll(m);
+	m &= m - 1;
 	memcpy(&w8, p + i2, 8);
 	if (__builtin_expect((w8 & shape_mask) == shape_want, 1)) {
 		/* The shape has no '\n' in bytes i2..i2+5, so nl > i2 + 5
@@ -409,9 +407,11 @@ parse_row(const char *p, uint64_t m0, uint64_t nl, const char sep,
 			goto good;
 	}
 	/* Any other good line: the rating field ends at i3. */
+	if (__builtin_expect(p[i2] != sep, 0))
+		return false;
 	i3 = (uint64_t)__builtin_ctzll(m);
 	m &= m - 1;
-	if (__builtin_expect(p[i2] != sep || i3 != i2 + 2, 0))
+	if (__builtin_expect(i3 != i2 + 2, 0))
 		return false;
 	w = (uint32_t)(w8 >> 8);
 	if (p[i3] == '.') {
