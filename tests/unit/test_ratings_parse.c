@@ -203,6 +203,29 @@ bad_cb(void *arg, uint64_t lineno, int code, const char *p, size_t len)
 	}
 }
 
+/* The two tables hold the same ids with the same totals; both are freed. */
+static void
+assert_tables_equal(struct table *fast, struct table *ref)
+{
+	uint64_t cf = 0, cr = 0;
+	struct table_rec a, b;
+
+	table_seal(fast);
+	table_seal(ref);
+	for (;;) {
+		int x = table_next(fast, &cf, &a), y = table_next(ref, &cr, &b);
+
+		assert_int_equal(x, y);
+		if (!x)
+			break;
+		assert_int_equal(a.id, b.id);
+		assert_int_equal(a.count, b.count);
+		assert_int_equal(a.sum2, b.sum2);
+	}
+	table_fini(fast);
+	table_fini(ref);
+}
+
 static void
 check_block(char sep, bool by_user)
 {
@@ -214,8 +237,6 @@ check_block(char sep, bool by_user)
 	struct parse_ctx c = { .sep = sep, .by_user = by_user, .table = &fast };
 	struct bad_log *log = calloc(1, sizeof(*log));
 	size_t nbad = 0;
-	uint64_t cf = 0, cr = 0;
-	struct table_rec a, b;
 
 	assert_non_null(mem);
 	assert_non_null(log);
@@ -261,21 +282,7 @@ check_block(char sep, bool by_user)
 	/* Some lines of each kind, or the test proves little. */
 	assert_true(nbad > LINES / 10);
 	assert_true(nbad < LINES * 9 / 10);
-	table_seal(&fast);
-	table_seal(&ref);
-	for (;;) {
-		int x = table_next(&fast, &cf, &a),
-		    y = table_next(&ref, &cr, &b);
-
-		assert_int_equal(x, y);
-		if (!x)
-			break;
-		assert_int_equal(a.id, b.id);
-		assert_int_equal(a.count, b.count);
-		assert_int_equal(a.sum2, b.sum2);
-	}
-	table_fini(&fast);
-	table_fini(&ref);
+	assert_tables_equal(&fast, &ref);
 	free(log);
 	free(mem);
 }
@@ -305,9 +312,8 @@ check_text(const char *text, size_t len, char sep, bool by_user)
 	struct table fast, ref;
 	struct parse_ctx c = { .sep = sep, .by_user = by_user, .table = &fast };
 	struct bad_log *log = calloc(1, sizeof(*log));
-	uint64_t lines = 0, cf = 0, cr = 0;
+	uint64_t lines = 0;
 	size_t nbad = 0;
-	struct table_rec a, b;
 
 	assert_non_null(mem);
 	assert_non_null(log);
@@ -348,21 +354,7 @@ check_text(const char *text, size_t len, char sep, bool by_user)
 	assert_int_equal(c.lines, lines);
 	assert_int_equal(nbad, log->n);
 	assert_int_equal(c.bad, nbad);
-	table_seal(&fast);
-	table_seal(&ref);
-	for (;;) {
-		int x = table_next(&fast, &cf, &a),
-		    y = table_next(&ref, &cr, &b);
-
-		assert_int_equal(x, y);
-		if (!x)
-			break;
-		assert_int_equal(a.id, b.id);
-		assert_int_equal(a.count, b.count);
-		assert_int_equal(a.sum2, b.sum2);
-	}
-	table_fini(&fast);
-	table_fini(&ref);
+	assert_tables_equal(&fast, &ref);
 	free(log);
 	free(mem);
 }
