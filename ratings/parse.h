@@ -12,8 +12,9 @@
 #include "table.h"
 
 /* Bytes that must be readable before a block's first byte and after its
- * last: the fast path loads 8 bytes ending at a number and 32 bytes from
- * a line's start without checking the bounds. */
+ * last: the fast path loads 8 bytes ending at a number (at most 8 bytes
+ * before a line's start) and the 64 bytes from a line's start without
+ * checking the bounds, and uses none of what lies past the block. */
 #define PARSE_PAD_BEFORE 8
 #define PARSE_PAD_AFTER  64
 

@@ -249,6 +249,65 @@ def test_malformed_reported_with_line_numbers():
     assert 'one.csv:1: rating outside 0.5-5: "1,2,7.5,9"' in cp.stderr
 
 
+WORKER_BUF = 256 * 1024  # ratings/worker.c: bytes per read
+
+
+def test_buffer_and_window_edges():
+    """A file larger than a worker's read buffer, of lines the fast path
+    meets at every offset: LF and CRLF, ids of 1 to 20 digits, lines
+    longer than its 64-byte window, malformed ones, and a last line of
+    digits with no newline.  A CRLF line ends with its '\r' on the first
+    buffer's last byte and its '\n' on the next one's first, and every -j
+    cuts the ranges elsewhere.  Results and reported line numbers match
+    the reference for every -j and both --via."""
+    rnd = random.Random(64)
+    out = []
+
+    def line():
+        k = rnd.randrange(12)
+        uid = str(rnd.randint(1, 10 ** rnd.choice((1, 6, 8, 9, 19))))
+        mid = str(rnd.randint(1, 10 ** rnd.choice((1, 5, 8, 9, 12))))
+        r2 = rnd.randint(1, 10)
+        rating = f"{r2 // 2}.{5 if r2 % 2 else 0}" if k else str(r2 // 2)
+        ts = str(rnd.randint(0, 10 ** rnd.choice((1, 10, 40, 60))))
+        text = f"{uid},{mid},{rating},{ts}"
+        if k == 1:
+            text = rnd.choice(BAD_LINES)
+        return text + ("\r\n" if rnd.randrange(3) == 0 else "\n")
+
+    size = 0
+    while size < WORKER_BUF - 200:
+        out.append(line())
+        size += len(out[-1])
+    # One CRLF line whose '\r' is the buffer's last byte.
+    need = WORKER_BUF - 1 - size - len("7,8,3.5,")
+    out.append("7,8,3.5," + "1" * need + "\r\n")
+    size += len(out[-1])
+    assert size == WORKER_BUF + 1
+    while size < 2 * WORKER_BUF + 50000:
+        out.append(line())
+        size += len(out[-1])
+    out.append("5,6,4.5,1234567890")  # no final newline
+    path = tmp.join("edges.csv")
+    with open(path, "wb") as f:
+        f.write("".join(out).encode("ascii"))
+    files = [path]
+    _, bad = reference(files)
+    assert len(bad) > 20
+    outs = set()
+    for via in ("shm", "mmap"):
+        for j in range(1, 9):
+            cp, _ = check_output(files, ("--via", via, "-j", str(j)), rc=1)
+            shown = re.findall(r"^ipckit ratings: (.*?):(\d+): ", cp.stderr,
+                               re.M)
+            assert [(f, int(n)) for f, n in shown] == bad[:20], cp.stderr
+            assert f"{len(bad)} malformed lines skipped" in cp.stderr
+            outs.add(cp.stdout)
+    assert len(outs) == 1
+    # Keyed by user too (the other id in the fast path's place).
+    check_output(files, ("--by", "user", "--lenient", "-j", "3"), by="user")
+
+
 def test_strict_stops_at_first():
     rnd = random.Random(11)
     lines = gen_csv(rnd, 4000)
@@ -455,7 +514,7 @@ if __name__ == "__main__":
         run([test_reference_every_jobs_and_via, test_by_user_top_min_count,
              test_json, test_rounding_half_up,
              test_malformed_reported_with_line_numbers,
-             test_strict_stops_at_first, test_stdin_and_dash,
+             test_buffer_and_window_edges, test_strict_stops_at_first, test_stdin_and_dash,
              test_output_file, test_input_errors_leave_no_ipc,
              test_killed_worker_fails_cleanly, test_worker_dies_mid_stream,
              test_signals_clean_up, test_progress_only_on_a_terminal],

@@ -203,6 +203,29 @@ bad_cb(void *arg, uint64_t lineno, int code, const char *p, size_t len)
 	}
 }
 
+/* The two tables hold the same ids with the same totals; both are freed. */
+static void
+assert_tables_equal(struct table *fast, struct table *ref)
+{
+	uint64_t cf = 0, cr = 0;
+	struct table_rec a, b;
+
+	table_seal(fast);
+	table_seal(ref);
+	for (;;) {
+		int x = table_next(fast, &cf, &a), y = table_next(ref, &cr, &b);
+
+		assert_int_equal(x, y);
+		if (!x)
+			break;
+		assert_int_equal(a.id, b.id);
+		assert_int_equal(a.count, b.count);
+		assert_int_equal(a.sum2, b.sum2);
+	}
+	table_fini(fast);
+	table_fini(ref);
+}
+
 static void
 check_block(char sep, bool by_user)
 {
@@ -214,8 +237,6 @@ check_block(char sep, bool by_user)
 	struct parse_ctx c = { .sep = sep, .by_user = by_user, .table = &fast };
 	struct bad_log *log = calloc(1, sizeof(*log));
 	size_t nbad = 0;
-	uint64_t cf = 0, cr = 0;
-	struct table_rec a, b;
 
 	assert_non_null(mem);
 	assert_non_null(log);
@@ -261,21 +282,7 @@ check_block(char sep, bool by_user)
 	/* Some lines of each kind, or the test proves little. */
 	assert_true(nbad > LINES / 10);
 	assert_true(nbad < LINES * 9 / 10);
-	table_seal(&fast);
-	table_seal(&ref);
-	for (;;) {
-		int x = table_next(&fast, &cf, &a),
-		    y = table_next(&ref, &cr, &b);
-
-		assert_int_equal(x, y);
-		if (!x)
-			break;
-		assert_int_equal(a.id, b.id);
-		assert_int_equal(a.count, b.count);
-		assert_int_equal(a.sum2, b.sum2);
-	}
-	table_fini(&fast);
-	table_fini(&ref);
+	assert_tables_equal(&fast, &ref);
 	free(log);
 	free(mem);
 }
@@ -290,6 +297,184 @@ test_block_matches_line_parser(void **state)
 		check_block('\t', false);
 		check_block('\t', true);
 	}
+}
+
+/* parse_block() over text (whole lines) against parse_line() line by
+ * line: the same lines counted, the same malformed ones with the same
+ * codes, the same totals.  The bytes after text look like good lines, so
+ * a fast path that read a line past the end would be caught. */
+static void
+check_text(const char *text, size_t len, char sep, bool by_user)
+{
+	static const char pad[] = "1,2,3.5,4\n7\t8\t4\t9\n";
+	char *mem = malloc(PARSE_PAD_BEFORE + len + PARSE_PAD_AFTER);
+	char *buf = mem + PARSE_PAD_BEFORE;
+	struct table fast, ref;
+	struct parse_ctx c = { .sep = sep, .by_user = by_user, .table = &fast };
+	struct bad_log *log = calloc(1, sizeof(*log));
+	uint64_t lines = 0;
+	size_t nbad = 0;
+
+	assert_non_null(mem);
+	assert_non_null(log);
+	memset(mem, '7', PARSE_PAD_BEFORE);
+	memcpy(buf, text, len);
+	for (size_t i = 0; i < PARSE_PAD_AFTER; i++)
+		buf[len + i] = pad[i % (sizeof(pad) - 1)];
+	table_init(&fast);
+	table_init(&ref);
+	c.bad_cb = bad_cb;
+	c.bad_arg = log;
+	assert_ptr_equal(parse_block(&c, buf, buf + len), buf + len);
+	for (const char *p = buf; p < buf + len;) {
+		const char *nl = memchr(p, '\n', (size_t)(buf + len - p));
+		struct parse_row row;
+		int code;
+
+		assert_non_null(nl);
+		lines++;
+		code = parse_line(p, (size_t)(nl - p), sep, &row);
+		if (code == PARSE_OK) {
+			table_add(&ref, by_user ? row.user : row.item, row.r2);
+		} else {
+			assert_true(nbad < log->n);
+			if (log->lines[nbad] != lines ||
+			    log->codes[nbad] != code)
+				fail_msg("line %llu '%.*s': block says line "
+				         "%llu "
+				         "code %d, parse_line says %d",
+				         (unsigned long long)lines,
+				         (int)(nl - p), p,
+				         (unsigned long long)log->lines[nbad],
+				         log->codes[nbad], code);
+			nbad++;
+		}
+		p = nl + 1;
+	}
+	assert_int_equal(c.lines, lines);
+	assert_int_equal(nbad, log->n);
+	assert_int_equal(c.bad, nbad);
+	assert_tables_equal(&fast, &ref);
+	free(log);
+	free(mem);
+}
+
+/* n digits of an id: up to 8 they are leading zeros and a value below
+ * 100, longer ones are a value of 10^8 or more (so the tables stay small:
+ * the flat array never has to grow past its first size). */
+static size_t
+edge_id(char *p, unsigned n, unsigned salt)
+{
+	for (unsigned i = 0; i < n; i++)
+		p[i] = n > 8       ? (char)('1' + (i + salt) % 9)
+		       : i + 2 < n ? '0'
+		                   : (char)('1' + (i + salt) % 9);
+	return n;
+}
+
+/* A line of exactly len bytes with its '\n' ("\r\n" with crlf): ids of
+ * the given lengths, the rating r, the timestamp's digits making up the
+ * length.  Lines too short for that are cut (and malformed). */
+static size_t
+edge_line(char *p, size_t len, char sep, unsigned uid_len, unsigned mid_len,
+          const char *r, bool crlf)
+{
+	char tmp[256];
+	size_t n = 0;
+
+	n += edge_id(tmp + n, uid_len, 1);
+	tmp[n++] = sep;
+	n += edge_id(tmp + n, mid_len, 4);
+	tmp[n++] = sep;
+	memcpy(tmp + n, r, strlen(r));
+	n += strlen(r);
+	tmp[n++] = sep;
+	for (; n + 1 + crlf < len; n++)
+		tmp[n] = (char)('0' + n % 10);
+	if (n + 1 + crlf > len)
+		n = len - 1 - crlf;
+	if (crlf)
+		tmp[n++] = '\r';
+	tmp[n++] = '\n';
+	memcpy(p, tmp, n);
+	return n;
+}
+
+/*
+ * The fast path's edges: the window is 64 bytes from a line's start and
+ * takes the lines whose '\n' falls inside it.  A first line of every
+ * length from 1 to 90 puts each following line (LF and CRLF, ids of 1, 8,
+ * 9, 19 and 20 digits, ids of 0, bad ratings, lines longer than the window)
+ * at every offset, so each crosses the window's end, ends exactly on its
+ * last byte or just past it, and the block ends on each of them.
+ */
+static void
+test_block_window_edges(void **state)
+{
+	static const struct {
+		unsigned uid, mid;
+		const char *r;
+		bool crlf;
+		size_t len;
+	} probes[] = {
+		{ 3, 4, "3.5", false, 26 },  { 6, 6, "4.0", true, 30 },
+		{ 8, 8, "5", false, 40 },    { 9, 2, "2.5", false, 30 },
+		{ 2, 9, "1.0", true, 31 },   { 20, 3, "4", false, 40 },
+		{ 3, 19, "0.5", false, 36 }, { 1, 1, "3.5", false, 63 },
+		{ 1, 1, "3.5", false, 64 },  { 1, 1, "3", true, 65 },
+		{ 4, 4, "5.5", false, 25 },  { 4, 4, "0", false, 20 },
+		{ 7, 7, "2.5", true, 62 },   { 2, 2, "4.5", false, 80 },
+		{ 1, 1, "1", false, 8 },     { 2, 3, "3.5", true, 16 },
+	};
+	char *text = malloc(64 * 1024);
+	static const char seps[] = { ',', '\t' };
+
+	(void)state;
+	assert_non_null(text);
+	for (unsigned si = 0; si < 2; si++)
+		for (size_t first = 1; first <= 90; first++) {
+			size_t len = edge_line(text, first, seps[si], 2, 3,
+			                       "4.5", false);
+			char sep = seps[si];
+
+			for (size_t i = 0; i < sizeof(probes) / sizeof(*probes);
+			     i++) {
+				/* u.data ratings are whole numbers. */
+				const char *r = sep == ',' ? probes[i].r
+				                : probes[i].r[0] == '5' ? "5"
+				                                        : "2";
+
+				len += edge_line(text + len, probes[i].len, sep,
+				                 probes[i].uid, probes[i].mid,
+				                 r, probes[i].crlf);
+				/* The block may end after any line. */
+				check_text(text, len, sep, false);
+				check_text(text, len, sep, true);
+			}
+			/* A fifth field, or a stray byte, that the window's
+			 * end cuts off from the line's '\n': a bad line (the
+			 * exact parser's) makes the next step start at a
+			 * line of `first` bytes, so the next one begins at
+			 * offset `first` in the window. */
+			for (unsigned i = 0; i < 5; i++) {
+				static const char *const raw[] = {
+					"12,345,3.5,1234567,89\n",
+					"12,345,3.5,12345\r9\n",
+					"12,345,3.5,123456789012.3\n",
+					"000,5,2.5,77\n",
+					"5,0000,2.5,77\n",
+				};
+
+				text[len++] = 'x';
+				text[len++] = '\n';
+				len += edge_line(text + len, first, sep, 2, 3,
+				                 "4.5", false);
+				for (const char *q = raw[i]; *q; q++)
+					text[len++] = *q == ',' ? sep : *q;
+				check_text(text, len, sep, false);
+			}
+		}
+	free(text);
 }
 
 static void
@@ -339,6 +524,7 @@ main(void)
 		cmocka_unit_test(test_bad_lines),
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_block_matches_line_parser),
+		cmocka_unit_test(test_block_window_edges),
 		cmocka_unit_test(test_block_strict_stops),
 		cmocka_unit_test(test_block_other_separator),
 	};
