@@ -9,6 +9,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -32,7 +33,10 @@
 #define MSG_COPY 040000 /* <linux/msg.h>; glibc leaves it out */
 #endif
 
-#define SYSVMQ_PROJ_DEFAULT     1
+#define SYSVMQ_PROJ_DEFAULT 1
+#define SYSVMQ_SPIN_NS                                                    \
+	30000                           /* bounded waits: retry this long \
+	                                   before sleeping */
 #define SYSVMQ_SEND_POLL_MIN_NS 20000   /* first nap of a timed send */
 #define SYSVMQ_SEND_POLL_MAX_NS 1000000 /* longest nap: 1 ms */
 #define SYSVMQ_REQUEUE_MS       1000    /* close() re-queues for this long */
@@ -721,11 +725,29 @@ sysvmq_attempt(struct ipk_chan *ch, enum sysvmq_op op, void *buf, size_t cap,
 	return sysvmq_size(ch, info->type, msgflg);
 }
 
+/* One more try of a bounded wait's spin?  Yields the CPU, and says true
+ * until SYSVMQ_SPIN_NS after the first call (*end == 0) or the deadline. */
+static bool
+sysvmq_spin(int64_t *end, int64_t deadline)
+{
+	int64_t now = wait_now_ns();
+
+	if (*end == 0)
+		*end = now + SYSVMQ_SPIN_NS;
+	if (now >= *end || now >= deadline)
+		return false;
+	sched_yield();
+	return true;
+}
+
 /*
  * Receive or peek, waiting as the timeout says.  -1 blocks in msgrcv()
  * itself, so it wakes as fast as the kernel allows; a bounded wait lets
  * the watcher thread block instead and polls its eventfd until the
- * deadline (one extra wake-up per wait).
+ * deadline (one extra wake-up per wait).  Before that hop it retries for
+ * up to SYSVMQ_SPIN_NS, yielding the CPU between tries: a message a busy
+ * peer is about to send arrives without the watcher's wake-up, and the
+ * spin is bounded, so an idle wait costs 30 us of CPU once.
  */
 static ssize_t
 sysvmq_wait(struct ipk_chan *ch, enum sysvmq_op op, void *buf, size_t cap,
@@ -745,7 +767,7 @@ sysvmq_wait(struct ipk_chan *ch, enum sysvmq_op op, void *buf, size_t cap,
 		return n;
 	}
 	deadline = wait_deadline(timeout_ms);
-	for (;;) {
+	for (int64_t spin_end = 0;;) {
 		n = sysvmq_attempt(ch, op, buf, cap, info, IPC_NOWAIT);
 		if (n != -ENOMSG)
 			break;
@@ -753,6 +775,8 @@ sysvmq_wait(struct ipk_chan *ch, enum sysvmq_op op, void *buf, size_t cap,
 			n = -EAGAIN;
 			break;
 		}
+		if (sysvmq_spin(&spin_end, deadline))
+			continue;
 		n = sysvmq_watch_arm(st, info->type);
 		if (n == 0)
 			n = wait_fd(st->watch->efd, POLLIN, deadline);
@@ -792,7 +816,7 @@ sysvmq_send(struct ipk_chan *ch, const void *msg, size_t len,
 {
 	struct sysvmq_state *st = ipk_chan_state(ch);
 	long type = info->type ? info->type : 1;
-	int64_t deadline, nap = SYSVMQ_SEND_POLL_MIN_NS;
+	int64_t deadline, nap = SYSVMQ_SEND_POLL_MIN_NS, spin_end = 0;
 	int flags = timeout_ms < 0 ? 0 : IPC_NOWAIT;
 
 	if (type < 0)
@@ -829,6 +853,8 @@ sysvmq_send(struct ipk_chan *ch, const void *msg, size_t len,
 			return sysvmq_error(ch, errno, "send");
 		if (timeout_ms == 0)
 			return -EAGAIN;
+		if (sysvmq_spin(&spin_end, deadline))
+			continue;
 		/* Nothing in the kernel says "there is room now" without
 		 * sending, and a blocked msgsnd() cannot be called back
 		 * without a signal: a bounded wait naps and retries, the
