@@ -219,7 +219,7 @@ test_login_guest(void **state)
 	assert_non_null(strstr(o, "BINF AAAB"));
 	assert_true(strstr(o, "BINF AAAB") < strstr(o, sid_of(g, s)));
 	assert_null(strstr(o, " PD"));               /* stripped */
-	assert_null(strstr(o, "CT4"));               /* not the client's */
+	assert_null(strstr(o, " CT4"));              /* not the client's */
 	assert_non_null(strstr(o, "I4127.0.0.1\n")); /* the real address */
 	assert_non_null(strstr(o, "IMSG Welcome"));
 	/* alice saw the join */
