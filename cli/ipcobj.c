@@ -174,8 +174,8 @@ boot_time(void)
  * started by then: one started later is a stranger who got the pid again.
  * Returns whether there was anything to judge by.
  */
-static bool
-pid_judge(struct ipcobj_pid *p)
+bool
+ipcobj_pid_check(struct ipcobj_pid *p)
 {
 	unsigned long long now_start;
 	long long hz = sysconf(_SC_CLK_TCK), bt = boot_time();
@@ -557,6 +557,8 @@ struct user_pass {
 	size_t n_keys;
 	uid_t *unreadable_uids; /* owned: distinct uids we could not read */
 	size_t n_unreadable;
+	bool rings; /* the set has ipckit rings, all on ring_dev */
+	dev_t ring_dev;
 };
 
 enum { KEY_SOCKET = 0, KEY_SYSV_SHM = 1 };
@@ -579,9 +581,13 @@ pass_key(struct user_pass *u, unsigned long long a, unsigned long long b,
 	u->keys[u->n_keys++] = (struct key_idx){ a, b, obj };
 }
 
+/* A process holds the objects keyed (a, b).  A read-only hold of a ring
+ * is not a use: an ipckit channel maps its ring read-write, while a lister
+ * (another `ipckit ls` or `rm` reading the header) opens and maps it
+ * read-only for a moment, and must not make a stale ring look in use. */
 static void
 pass_hit(struct user_pass *u, unsigned long long a, unsigned long long b,
-         pid_t pid)
+         pid_t pid, bool ro)
 {
 	struct key_idx k = { a, b, 0 }, *hit;
 
@@ -594,6 +600,8 @@ pass_hit(struct user_pass *u, unsigned long long a, unsigned long long b,
 	for (; hit < u->keys + u->n_keys && key_cmp(hit, &k) == 0; hit++) {
 		struct ipcobj *o = &u->s->v[hit->obj];
 
+		if (ro && o->kind == IPCOBJ_RING)
+			continue;
 		if (o->n_users && o->users[o->n_users - 1] == pid)
 			continue; /* processes are visited one at a time */
 		o->users = xreallocarray(o->users, o->n_users + 1,
@@ -669,6 +677,30 @@ probe_socket(struct ipcobj *o)
 	close(fd);
 }
 
+/* Is descriptor fd (a name in /proc/PID/fd) open read-only?  From
+ * /proc/PID/fdinfo/FD "flags:" (octal); false when it cannot be told. */
+static bool
+fd_readonly(int procfd, const char *fd)
+{
+	char path[300], buf[256], *at;
+	ssize_t n;
+	int f;
+
+	if ((size_t)snprintf(path, sizeof(path), "fdinfo/%s", fd) >=
+	    sizeof(path))
+		return false;
+	f = openat(procfd, path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return false;
+	n = read(f, buf, sizeof(buf) - 1);
+	close(f);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	at = strstr(buf, "flags:");
+	return at && (strtoul(at + 6, NULL, 8) & O_ACCMODE) == O_RDONLY;
+}
+
 static void
 pass_fds(struct user_pass *u, pid_t pid, int procfd)
 {
@@ -708,7 +740,7 @@ pass_fds(struct user_pass *u, pid_t pid, int procfd)
 		if (n > 0) {
 			link[n] = '\0';
 			if (sscanf(link, "socket:[%llu]", &ino) == 1) {
-				pass_hit(u, KEY_SOCKET, ino, pid);
+				pass_hit(u, KEY_SOCKET, ino, pid, false);
 				continue;
 			}
 			if (strncmp(link, "pipe:", 5) == 0 ||
@@ -716,7 +748,9 @@ pass_fds(struct user_pass *u, pid_t pid, int procfd)
 				continue;
 		}
 		if (fstatat(dirfd(d), e->d_name, &sb, 0) == 0)
-			pass_hit(u, dev_key(sb.st_dev), sb.st_ino, pid);
+			pass_hit(u, dev_key(sb.st_dev), sb.st_ino, pid,
+			         u->rings && sb.st_dev == u->ring_dev &&
+			                 fd_readonly(procfd, e->d_name));
 	}
 	closedir(d);
 }
@@ -738,18 +772,20 @@ pass_maps(struct user_pass *u, pid_t pid, int procfd)
 	while (fgets(line, sizeof(line), f)) {
 		unsigned maj, min;
 		unsigned long long ino;
+		char perms[8];
 		int off = 0;
 
 		/* 7f..-7f.. rw-s 00000000 00:01 32769   /SYSV00003e80 (deleted)
 		 */
-		if (sscanf(line, "%*s %*s %*s %x:%x %llu %n", &maj, &min, &ino,
-		           &off) != 3 ||
+		if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &maj, &min,
+		           &ino, &off) != 4 ||
 		    ino == 0)
 			continue;
 		if (off > 0 && strncmp(line + off, "/SYSV", 5) == 0)
-			pass_hit(u, KEY_SYSV_SHM, ino, pid);
+			pass_hit(u, KEY_SYSV_SHM, ino, pid, false);
 		else
-			pass_hit(u, dev_key(makedev(maj, min)), ino, pid);
+			pass_hit(u, dev_key(makedev(maj, min)), ino, pid,
+			         perms[1] != 'w');
 	}
 	fclose(f);
 }
@@ -771,10 +807,10 @@ obj_doubtful(const struct user_pass *u, const struct ipcobj *o)
 static void
 obj_judge(struct ipcobj *o)
 {
-	bool recorded = pid_judge(&o->creator), alive = o->creator.alive;
+	bool recorded = ipcobj_pid_check(&o->creator), alive = o->creator.alive;
 
 	for (unsigned i = 0; i < o->n_last; i++) {
-		recorded |= pid_judge(&o->last[i]);
+		recorded |= ipcobj_pid_check(&o->last[i]);
 		alive |= o->last[i].alive;
 	}
 	if (o->n_users || o->bound ||
@@ -799,6 +835,10 @@ pass_users(struct ipcobj_set *s, size_t from)
 	for (size_t i = from; i < s->n; i++) {
 		struct ipcobj *o = &s->v[i];
 
+		if (o->kind == IPCOBJ_RING && o->has_file) {
+			u.rings = true;
+			u.ring_dev = o->dev;
+		}
 		if (o->kind == IPCOBJ_SYSV_SHM)
 			pass_key(&u, KEY_SYSV_SHM, (unsigned long long)o->id,
 			         i);

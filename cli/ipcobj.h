@@ -118,6 +118,11 @@ void ipcobj_free(struct ipcobj_set *s);
 const char *ipcobj_kind_name(enum ipcobj_kind k);   /* "sysvmq", ... */
 const char *ipcobj_state_name(enum ipcobj_state s); /* "in use", ... */
 
+/* ipcobj_pid_check - is p's process still the one recorded (the same
+ * start time, or started by the moment it was seen)?  Sets p->alive, and
+ * returns false when nothing was recorded to judge by (a bare pid). */
+bool ipcobj_pid_check(struct ipcobj_pid *p);
+
 /* ipcobj_comm - the command name of pid into buf ("?" if gone). */
 void ipcobj_comm(pid_t pid, char *buf, size_t cap);
 
