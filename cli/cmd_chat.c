@@ -55,10 +55,12 @@ struct chat {
 	long rx_type, tx_type;  /* sysvmq: selector and type, else 0 */
 	char *addr[2];          /* owned: the queues' addresses (c2s, s2c) */
 	int timeout_ms;
-	bool tty;              /* prompts, on a terminal */
-	pthread_mutex_t out;   /* stdout and at_prompt */
-	bool at_prompt;        /* the prompt ends the current line */
-	atomic_bool peer_done; /* the other side quit or went away */
+	bool tty;                 /* prompts, on a terminal */
+	pthread_mutex_t out;      /* stdout and at_prompt */
+	bool at_prompt;           /* the prompt ends the current line */
+	atomic_bool peer_done;    /* the other side quit or went away */
+	struct ipcobj_pid server; /* client over queues: the server, */
+	bool server_known;        /* when ipckit noted it */
 };
 
 static void
@@ -104,33 +106,29 @@ chat_quit_line(struct chat *c)
 
 /*
  * Queues carry no end of the peer: a server killed with SIGKILL says
- * nothing.  The client asks whether the server still runs: the process
- * ipckit noted as the creator of the queue the client reads (pid and start
- * time, so a reused pid does not pass), or the queue itself, gone.  True
- * when that cannot be told (another user's server, no note).
+ * nothing.  On joining, the client looks up once the process ipckit noted
+ * as the creator of the queue it reads (the server); while it waits, it
+ * checks that process alone (pid and start time, so a reused pid does not
+ * pass).  Nothing to check by (another user's server, no note): it waits
+ * as over a connection.
  */
-static bool
-chat_server_alive(const struct chat *c)
+static void
+chat_find_server(struct chat *c)
 {
 	struct ipcobj_set s = { 0 };
 	const char *why;
-	bool alive = true;
 	int i;
 
-	if (ipcobj_scan(&s) == 0) {
-		i = ipcobj_find(&s, c->addr[1], &why);
-		if (i == -ENOENT) {
-			alive = false;
-		} else if (i >= 0) {
-			const struct ipcobj_pid *cr = &s.v[i].creator;
+	if (ipcobj_scan(&s) == 0 &&
+	    (i = ipcobj_find(&s, c->addr[1], &why)) >= 0) {
+		struct ipcobj_pid cr = s.v[i].creator;
 
-			if (cr->pid > 0 && cr->pid != getpid() &&
-			    (cr->start || cr->at_s))
-				alive = cr->alive;
+		if (cr.pid != getpid() && ipcobj_pid_check(&cr) && cr.alive) {
+			c->server = cr;
+			c->server_known = true;
 		}
 	}
 	ipcobj_free(&s);
-	return alive;
 }
 
 static void *
@@ -138,7 +136,7 @@ chat_reader(void *arg)
 {
 	struct chat *c = arg;
 	/* Only a client over queues polls; connections end by themselves. */
-	int wait_ms = !c->serve && c->addr[1] ? CHAT_ALIVE_MS : -1;
+	int wait_ms = c->server_known ? CHAT_ALIVE_MS : -1;
 
 	for (;;) {
 		struct ipk_msginfo info = { .type = c->rx_type };
@@ -147,7 +145,7 @@ chat_reader(void *arg)
 		if (n == -ECANCELED)
 			return NULL; /* main is ending the chat */
 		if (n == -ETIMEDOUT && wait_ms >= 0) {
-			if (chat_server_alive(c))
+			if (ipcobj_pid_check(&c->server) && c->server.alive)
 				continue;
 			n = -EPIPE;
 		}
@@ -237,6 +235,8 @@ chat_open_queues(struct chat *c, const char *addr)
 	if (rc == EXIT_OK)
 		rc = endpoint_start(&c->tx, c->cmd, c->addr[c->serve ? 1 : 0],
 		                    flags, c->timeout_ms);
+	if (rc == EXIT_OK && !c->serve)
+		chat_find_server(c);
 	if (rc != EXIT_OK && !c->serve)
 		fprintf(stderr,
 		        "ipckit chat: no chat at %s (start one with: ipckit "
