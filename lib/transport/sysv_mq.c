@@ -1235,11 +1235,17 @@ sysvmq_list(ipk_list_fn *fn, void *arg)
 		unsigned long long cbytes, qnum;
 		unsigned perms, uid;
 		char addr[48], name[32];
-		long long ctime;
-		int key, id;
+		long long ctime = -1;
+		int key, id, got;
 
-		if (sscanf(line, "%d %d %o %llu %llu %*d %*d %u", &key, &id,
-		           &perms, &cbytes, &qnum, &uid) != 6)
+		/* ... uid gid cuid cgid stime rtime ctime: the ctime that
+		 * tells a noted queue from a later one with its id. */
+		got = sscanf(
+		        line,
+		        "%d %d %o %llu %llu %*d %*d %u %*u %*u %*u %*d %*d "
+		        "%lld",
+		        &key, &id, &perms, &cbytes, &qnum, &uid, &ctime);
+		if (got < 6)
 			continue;
 		if (key != 0)
 			snprintf(addr, sizeof(addr), "sysvmq:0x%08x",
@@ -1252,7 +1258,8 @@ sysvmq_list(ipk_list_fn *fn, void *arg)
 		o.bytes = cbytes;
 		o.messages = qnum;
 		snprintf(name, sizeof(name), "id:%d", id);
-		ctime = sysvmq_ctime(name);
+		if (got < 7)
+			ctime = sysvmq_ctime(name);
 		if (ctime >= 0)
 			fsname_creator("sysvmq", name,
 			               (unsigned long long)ctime,
