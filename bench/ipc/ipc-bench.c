@@ -11,6 +11,7 @@
 #include <mqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -717,6 +718,38 @@ measure_memcpy(struct row *r, const struct ipcbench_cfg *cfg, unsigned k)
 	}
 }
 
+/* Ctrl-C, SIGTERM, SIGHUP: the current run's two sides are killed and
+ * what it made (queues, rings, FIFOs, sockets) removed by ipcbench; then
+ * main stops.  Without this an interrupted run left its System V and
+ * POSIX queues behind. */
+static volatile sig_atomic_t stopping;
+
+static void
+on_stop_signal(int sig)
+{
+	(void)sig;
+	stopping = 1;
+}
+
+static bool
+stop_asked(void)
+{
+	return stopping != 0;
+}
+
+static int
+catch_stop_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(*sigs); i++)
+		if (sigaction(sigs[i], &sa, NULL) != 0)
+			return -errno;
+	return 0;
+}
+
 /* One round of one row: each figure once. */
 static void
 measure_round(struct row *r, const struct ipcbench_cfg *one, unsigned k)
@@ -1013,13 +1046,23 @@ main(int argc, char **argv)
 	 * load from elsewhere spreads over all rows alike. */
 	one = cfg;
 	one.runs = 1;
+	one.stop_cb = stop_asked;
+	if (catch_stop_signals() != 0) {
+		perror("ipc-bench: sigaction");
+		return 1;
+	}
 	for (unsigned i = 0; i < n_rows; i++)
 		rows[i].skip = !row_wanted(rows[i].name, filter);
 	for (unsigned k = 0; k < cfg.runs; k++) {
 		fprintf(stderr, "ipc-bench: round %u of %u\n", k + 1, cfg.runs);
-		for (unsigned i = 0; i < n_rows; i++)
+		for (unsigned i = 0; i < n_rows && !stopping; i++)
 			if (!rows[i].skip)
 				measure_round(&rows[i], &one, k);
+		if (stopping) {
+			fprintf(stderr, "ipc-bench: interrupted; what the "
+			                "runs made is removed\n");
+			return 1;
+		}
 	}
 	printf("%-18s %9s %9s  %18s  %18s  %18s\n", "", "lat p50", "p99",
 	       "64 B msgs/s MB/s", "4 KiB msgs/s MB/s", "64 KiB msgs/s MB/s");

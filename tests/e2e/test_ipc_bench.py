@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""End-to-end: bench/ipc/ipc-bench interrupted mid-run (Ctrl-C, SIGTERM)
+removes what its runs made: the raw rows' private System V queues (which
+nothing can mark for removal) and POSIX queues, and exits 1 with one line.
+Usage: test_ipc_bench.py PATH-TO-ipc-bench"""
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+
+BENCH = sys.argv[1] if len(sys.argv) > 1 else "ipc-bench"
+
+
+def private_queues():
+    """msqids of System V queues with key 0 (IPC_PRIVATE)."""
+    with open("/proc/sysvipc/msg", encoding="ascii") as f:
+        next(f)
+        return {int(line.split()[1]) for line in f
+                if int(line.split()[0]) == 0}
+
+
+def bench_mqueues(pid):
+    return [n for n in os.listdir("/dev/mqueue")
+            if n.startswith(f"ipk-bench-raw-{pid}-")]
+
+
+def interrupt(row, sig, made):
+    """Run only `row` for many rounds, wait until made(pid) sees its
+    objects, send sig, and check it ends with status 1 and nothing of it
+    is left."""
+    p = subprocess.Popen([BENCH, "-f", row, "-r", "60", "-t", "1"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        d = harness.Deadline(30)
+        while not made(p.pid) and not d.expired() and p.poll() is None:
+            time.sleep(0.002)  # polling kernel state, bounded
+        assert made(p.pid), f"{row}: no object seen"
+        p.send_signal(sig)
+        _, err = p.communicate(timeout=30)
+        err = err.decode(errors="replace")
+        assert p.returncode == 1, (p.returncode, err)
+        assert err.strip().splitlines()[-1].startswith(
+            "ipc-bench: interrupted"), err
+        assert not made(p.pid), f"{row}: objects left behind"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait(timeout=10)
+
+
+def test_ctrl_c_removes_private_sysv_queues():
+    before = private_queues()
+    interrupt("raw sysv", signal.SIGINT,
+              lambda pid: bool(private_queues() - before))
+
+
+def test_sigterm_removes_posix_queues():
+    interrupt("raw posix", signal.SIGTERM,
+              lambda pid: bool(bench_mqueues(pid)))
+
+
+if __name__ == "__main__":
+    harness.run([test_ctrl_c_removes_private_sysv_queues,
+                 test_sigterm_removes_posix_queues], time_limit=90)
