@@ -364,13 +364,14 @@ fifo_out_flush(struct ipk_chan *ch, int64_t deadline)
 				return errdetail(-EIO,
 				                 "%s: the kernel cut a packet",
 				                 ch->address);
+			/* A short write filled the FIFO: wait, rather than
+			 * pay for a write that would say EAGAIN. */
 			st->out_done += (size_t)n / FIFO_PKT;
+		} else if (n < 0 && errno == EINTR) {
 			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN)
+		} else if (n < 0 && errno != EAGAIN) {
 			return -errno;
+		}
 		if (wait_now_ns() >= deadline && deadline != WAIT_FOREVER) {
 			/* Full: note whether receivers are there, so that a
 			 * later wait knows when they have all gone. */
