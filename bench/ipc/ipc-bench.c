@@ -11,6 +11,7 @@
 #include <mqueue.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ static const size_t tput_sizes[] = { 64, 4096, 65536 };
 
 enum raw_kind {
 	RAW_PIPE,
+	RAW_PIPE_LOCKED, /* packet mode, each read() inside an OFD lock */
 	RAW_UNIX,
 	RAW_TCP,
 	RAW_SYSV,
@@ -110,6 +112,10 @@ raw_prepare(void *ctx, bool duplex)
 	switch (r->kind) {
 	case RAW_PIPE:
 		if (pipe(r->pfd[0]) || pipe(r->pfd[1]))
+			return -errno;
+		return 0;
+	case RAW_PIPE_LOCKED:
+		if (pipe2(r->pfd[0], O_DIRECT) || pipe2(r->pfd[1], O_DIRECT))
 			return -errno;
 		return 0;
 	case RAW_UNIX:
@@ -194,9 +200,24 @@ raw_attach(void *ctx, int side)
 	r->side = side;
 	switch (r->kind) {
 	case RAW_PIPE:
+	case RAW_PIPE_LOCKED:
 		/* Direction d goes from side d to side !d. */
 		raw_closefd(&r->pfd[side][0]);
 		raw_closefd(&r->pfd[!side][1]);
+		if (r->kind == RAW_PIPE_LOCKED) {
+			/* A write lock needs a description open for writing,
+			 * as a FIFO channel's is. */
+			char path[64];
+			int fd;
+
+			snprintf(path, sizeof(path), "/proc/self/fd/%d",
+			         r->pfd[!side][0]);
+			fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+			if (fd < 0)
+				return -errno;
+			close(r->pfd[!side][0]);
+			r->pfd[!side][0] = fd;
+		}
 		break;
 	case RAW_UNIX:
 		raw_closefd(&r->sp[!side]);
@@ -253,13 +274,43 @@ write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
+/* One packet from a packet-mode pipe as every FIFO receiver takes it: a
+ * nonblocking read() under an exclusive OFD lock, poll() while there is
+ * none.  The floor of ipckit's multi-receiver protocol. */
+static ssize_t
+read_locked(int fd, void *buf, size_t len)
+{
+	for (;;) {
+		struct flock fl = { .l_type = F_WRLCK,
+			            .l_whence = SEEK_SET,
+			            .l_start = 1,
+			            .l_len = 1 };
+		struct pollfd in = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+		int e;
+
+		if (fcntl(fd, F_OFD_SETLKW, &fl) != 0)
+			return -1;
+		n = read(fd, buf, len);
+		e = errno;
+		fl.l_type = F_UNLCK;
+		(void)fcntl(fd, F_OFD_SETLK, &fl);
+		if (n >= 0 || e != EAGAIN) {
+			errno = e;
+			return n;
+		}
+		if (poll(&in, 1, -1) < 0 && errno != EINTR)
+			return -1;
+	}
+}
+
 static int
-read_all(int fd, void *buf, size_t len)
+read_all(int fd, void *buf, size_t len, bool locked)
 {
 	unsigned char *p = buf;
 
 	while (len) {
-		ssize_t n = read(fd, p, len);
+		ssize_t n = locked ? read_locked(fd, p, len) : read(fd, p, len);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -287,6 +338,7 @@ raw_send(void *ctx, const void *buf, size_t len, bool more)
 	(void)more;
 	switch (r->kind) {
 	case RAW_PIPE:
+	case RAW_PIPE_LOCKED:
 		err = write_all(r->pfd[r->side][1], buf, len);
 		break;
 	case RAW_UNIX:
@@ -336,11 +388,13 @@ raw_recv(void *ctx, void *buf, size_t cap)
 
 	switch (r->kind) {
 	case RAW_PIPE:
-		err = read_all(r->pfd[in][0], buf, cap);
+	case RAW_PIPE_LOCKED:
+		err = read_all(r->pfd[in][0], buf, cap,
+		               r->kind == RAW_PIPE_LOCKED);
 		break;
 	case RAW_UNIX:
 	case RAW_TCP:
-		err = read_all(r->sp[r->side], buf, cap);
+		err = read_all(r->sp[r->side], buf, cap, false);
 		break;
 	case RAW_SYSV:
 		while ((n = msgrcv(r->q[in], r->mbuf, cap, 0, 0)) < 0)
@@ -669,6 +723,7 @@ add_rows(void)
 			        schemes[i]);
 	}
 	add_raw("raw pipe", RAW_PIPE, false);
+	add_raw("raw locked pipe", RAW_PIPE_LOCKED, false);
 	add_raw("raw unix stream", RAW_UNIX, false);
 	add_raw("raw tcp", RAW_TCP, false);
 	add_raw("raw sysv msgsnd", RAW_SYSV, false);
@@ -903,9 +958,10 @@ static void
 print_ratios(void)
 {
 	static const char *const lib_raw[][2] = {
-		{ "pipe", "raw pipe" },          { "fifo", "raw pipe" },
-		{ "sysvmq", "raw sysv msgsnd" }, { "posixmq", "raw posix mq" },
-		{ "unix", "raw unix stream" },   { "tcp", "raw tcp" },
+		{ "pipe", "raw pipe" },        { "fifo", "raw pipe" },
+		{ "fifo", "raw locked pipe" }, { "sysvmq", "raw sysv msgsnd" },
+		{ "posixmq", "raw posix mq" }, { "unix", "raw unix stream" },
+		{ "tcp", "raw tcp" },
 	};
 	static const char *const streams[] = { "pipe", "fifo", "unix", "tcp" };
 

@@ -13,6 +13,11 @@
  *               its total length), FIRST|LAST if it fits this packet;
  *   (none)/LAST the next part of it (argument: the offset of this part).
  *
+ * A packet of exactly FIFO_PKT bytes that does not start with the magic
+ * byte is one message, all of it, with no header: a message of a page
+ * whose first byte is not FIFO_MAGIC goes that way, one packet where a
+ * header would make it two (and a long message).
+ *
  * Long messages are where atomicity needs help, and OFD locks (released by
  * the kernel when their holder dies) give it:
  *   - a sender holds the WRITER lock while it writes the packets of one
@@ -116,11 +121,14 @@ struct fifo_state {
 	int64_t probed;      /* ns: when a waiting sender last probed */
 
 	/* Receiving. */
-	bool receiver;         /* holds the shared RECEIVERS lock */
-	bool reading;          /* holds the READER lock for a long message */
-	bool starved;          /* packets come sparsely: poll before reading */
-	unsigned tries;        /* receives while starved */
-	unsigned char *in;     /* owned: one batch packet (FIFO_PKT bytes) */
+	bool receiver;  /* holds the shared RECEIVERS lock */
+	bool reading;   /* holds the READER lock for a long message */
+	bool starved;   /* packets come sparsely: poll before reading */
+	unsigned tries; /* receives while starved */
+	/* owned: FRAME_HDR + FIFO_PKT bytes; packets are read to in +
+	 * FRAME_HDR, where their messages are handed out from, framed
+	 * (a message alone in its packet gets a length written before it). */
+	unsigned char *in;
 	size_t in_off, in_len; /* unread frames are in[in_off, in_len) */
 	unsigned char *msg;    /* owned: a long message, msg_cap bytes */
 	size_t msg_cap;
@@ -356,13 +364,14 @@ fifo_out_flush(struct ipk_chan *ch, int64_t deadline)
 				return errdetail(-EIO,
 				                 "%s: the kernel cut a packet",
 				                 ch->address);
+			/* A short write filled the FIFO: wait, rather than
+			 * pay for a write that would say EAGAIN. */
 			st->out_done += (size_t)n / FIFO_PKT;
+		} else if (n < 0 && errno == EINTR) {
 			continue;
-		}
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno != EAGAIN)
+		} else if (n < 0 && errno != EAGAIN) {
 			return -errno;
+		}
 		if (wait_now_ns() >= deadline && deadline != WAIT_FOREVER) {
 			/* Full: note whether receivers are there, so that a
 			 * later wait knows when they have all gone. */
@@ -429,6 +438,38 @@ fifo_send_small(struct ipk_chan *ch, const void *msg, size_t len, bool more,
 		if (st->out_done == st->out_n)
 			st->out_n = st->out_done = 0;
 	}
+	return err;
+}
+
+/* A message of a page whose first byte is not the magic: a slot by itself,
+ * with no header (the slot before it, if open, is closed). */
+static ssize_t
+fifo_send_whole(struct ipk_chan *ch, const void *msg, bool more,
+                int64_t deadline)
+{
+	struct fifo_state *st = ipk_chan_state(ch);
+	int err;
+
+	err = fifo_alloc_out(st);
+	if (err)
+		return err;
+	if (st->out_open)
+		fifo_close_slot(st);
+	if (st->out_n == FIFO_OUT_PKTS) {
+		err = fifo_out_flush(ch, deadline);
+		if (err)
+			return err;
+	}
+	memcpy(st->out + st->out_n * FIFO_PKT, msg, FIFO_PKT);
+	st->out_n++;
+	if (more)
+		return FIFO_PKT;
+	err = fifo_out_flush(ch, deadline);
+	if (err == 0)
+		return FIFO_PKT;
+	/* Not sent: slots go in order, so if ours is left, it is the last. */
+	if (st->out_done < st->out_n && --st->out_n == st->out_done)
+		st->out_n = st->out_done = 0;
 	return err;
 }
 
@@ -570,6 +611,9 @@ fifo_send(struct ipk_chan *ch, const void *msg, size_t len,
 	if (len <= FIFO_SMALL)
 		return fifo_send_small(ch, msg, len, info->flags & IPK_MORE,
 		                       deadline);
+	if (len == FIFO_PKT && *(const unsigned char *)msg != FIFO_MAGIC)
+		return fifo_send_whole(ch, msg, info->flags & IPK_MORE,
+		                       deadline);
 	return fifo_send_long(ch, msg, len, deadline);
 }
 
@@ -606,15 +650,34 @@ fifo_bad_packet(struct ipk_chan *ch, const char *what)
 	                 ch->address, what);
 }
 
-/* Take in one packet read from the FIFO. */
+/* Is this packet a message by itself, with no header? */
+static bool
+fifo_is_whole(const unsigned char *p, size_t n)
+{
+	return n == FIFO_PKT && p[0] != FIFO_MAGIC;
+}
+
+/* Take in one packet, read to st->in + FRAME_HDR: its messages are handed
+ * out from there, each behind a 4-byte length. */
 static int
-fifo_take(struct ipk_chan *ch, const unsigned char *p, size_t n)
+fifo_take(struct ipk_chan *ch, size_t n)
 {
 	struct fifo_state *st = ipk_chan_state(ch);
+	unsigned char *p = st->in + FRAME_HDR;
 	size_t plen;
 	uint32_t id, arg;
 	unsigned flags;
 
+	if (st->budget >= 0)
+		st->budget = st->budget > (long long)n
+		                     ? st->budget - (long long)n
+		                     : 0;
+	if (fifo_is_whole(p, n)) {
+		frame_put_len(st->in, FIFO_PKT);
+		st->in_off = 0;
+		st->in_len = FRAME_HDR + FIFO_PKT;
+		return 0;
+	}
 	if (n < FIFO_HDR || p[0] != FIFO_MAGIC)
 		return fifo_bad_packet(ch, "is not from ipckit");
 	plen = (size_t)p[2] << 8 | p[3];
@@ -625,14 +688,9 @@ fifo_take(struct ipk_chan *ch, const unsigned char *p, size_t n)
 		return fifo_bad_packet(ch, "is cut short");
 	if (flags > FIFO_BATCH || (flags & FIFO_BATCH && flags != FIFO_BATCH))
 		return fifo_bad_packet(ch, "has unknown flags");
-	if (st->budget >= 0)
-		st->budget = st->budget > (long long)n
-		                     ? st->budget - (long long)n
-		                     : 0;
 	if (flags == FIFO_BATCH) {
-		memcpy(st->in, p + FIFO_HDR, plen);
-		st->in_off = 0;
-		st->in_len = plen;
+		st->in_off = FRAME_HDR + FIFO_HDR;
+		st->in_len = st->in_off + plen;
 		return 0;
 	}
 	if (flags == (FIFO_FIRST | FIFO_LAST)) {
@@ -641,10 +699,10 @@ fifo_take(struct ipk_chan *ch, const unsigned char *p, size_t n)
 		 * out as a batch of one and leaves that message be. */
 		if (arg != plen)
 			return fifo_bad_packet(ch, "announces a bad length");
-		frame_put_len(st->in, (uint32_t)plen);
-		memcpy(st->in + FRAME_HDR, p + FIFO_HDR, plen);
-		st->in_off = 0;
-		st->in_len = FRAME_HDR + plen;
+		/* The length goes over the header's last bytes, read above. */
+		st->in_off = FRAME_HDR + FIFO_HDR - FRAME_HDR;
+		st->in_len = FRAME_HDR + FIFO_HDR + plen;
+		frame_put_len(st->in + st->in_off, (uint32_t)plen);
 		return 0;
 	}
 	if (flags == FIFO_FIRST) {
@@ -714,7 +772,7 @@ static ssize_t
 fifo_next(struct ipk_chan *ch, int64_t deadline)
 {
 	struct fifo_state *st = ipk_chan_state(ch);
-	unsigned char pkt[FIFO_PKT];
+	unsigned char *pkt;
 	int err;
 
 	err = fifo_check_fork(ch);
@@ -723,10 +781,11 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 	if (err)
 		return err;
 	if (st->in == NULL) {
-		st->in = malloc(FIFO_PKT);
+		st->in = malloc(FRAME_HDR + FIFO_PKT);
 		if (st->in == NULL)
 			return -ENOMEM;
 	}
+	pkt = st->in + FRAME_HDR;
 	for (;;) {
 		bool partial = st->msg_on && st->msg_got < st->msg_len;
 		bool polled;
@@ -770,15 +829,19 @@ fifo_next(struct ipk_chan *ch, int64_t deadline)
 				return err;
 			st->reading = true;
 		}
-		n = read(st->fd, pkt, sizeof(pkt));
+		n = read(st->fd, pkt, FIFO_PKT);
 		if (n > 0) {
+			bool whole = fifo_is_whole(pkt, (size_t)n) ||
+			             (n >= FIFO_HDR &&
+			              (pkt[1] == FIFO_BATCH ||
+			               pkt[1] == (FIFO_FIRST | FIFO_LAST)));
+
 			if (!polled)
 				st->starved = false;
-			err = fifo_take(ch, pkt, (size_t)n);
-			if (st->msg_on && st->msg_got < st->msg_len &&
-			    n >= FIFO_HDR &&
-			    (pkt[1] == FIFO_BATCH ||
-			     pkt[1] == (FIFO_FIRST | FIFO_LAST)))
+			err = fifo_take(ch, (size_t)n);
+			/* A packet that is not a part, read while a message
+			 * is half here: is the rest still coming? */
+			if (st->msg_on && st->msg_got < st->msg_len && whole)
 				fifo_check_torn(st);
 			fifo_done_reading(st);
 			if (err)

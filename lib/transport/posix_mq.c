@@ -55,6 +55,8 @@ struct posixmq_state {
 	                     queue and hold_efd */
 	int hold_efd;     /* owned, -1: readable while a message is held */
 	unsigned forkgen; /* the process that opened the channel */
+	bool starved;     /* a bounded receive found the queue empty */
+	unsigned tries;   /* bounded receives while starved */
 };
 
 /* ---- limits ---- */
@@ -351,7 +353,10 @@ posixmq_adopt(struct posixmq_state *st)
  * timeout_ms says: -1 blocks in the kernel; otherwise the call never sleeps
  * in the kernel (an absolute time long past) and the wait is a poll() for
  * POLLOUT or POLLIN against the monotonic deadline, so that a step of the
- * real-time clock can neither stretch nor cut it.
+ * real-time clock can neither stretch nor cut it.  A bounded receive after
+ * one that found the queue empty polls first (every 16th tries without,
+ * to notice a busy queue again): in a ping-pong that spares the try that
+ * would only say EAGAIN.
  */
 static ssize_t
 posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
@@ -359,8 +364,15 @@ posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
 {
 	struct posixmq_state *st = ipk_chan_state(ch);
 	int64_t deadline = timeout_ms > 0 ? wait_deadline(timeout_ms) : 0;
-	bool forever = timeout_ms < 0;
+	bool forever = timeout_ms < 0, polled = false;
 
+	if (!send && timeout_ms > 0 && st->starved && ++st->tries % 16 != 0) {
+		int ev = wait_fd(st->mqd, POLLIN, deadline);
+
+		if (ev < 0)
+			return ev;
+		polled = true;
+	}
 	for (;;) {
 		ssize_t n;
 		int ev;
@@ -378,8 +390,11 @@ posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
 		else
 			n = mq_timedreceive(st->mqd, buf, st->msgsize, prio,
 			                    &posixmq_past);
-		if (n >= 0)
+		if (n >= 0) {
+			if (!send && !polled)
+				st->starved = false;
 			return n;
+		}
 		if (errno == EINTR)
 			continue;
 		if (errno != ETIMEDOUT && errno != EAGAIN)
@@ -388,9 +403,12 @@ posixmq_io(struct ipk_chan *ch, bool send, const void *msg, void *buf,
 			                 strerror(errno));
 		if (timeout_ms == 0)
 			return -EAGAIN;
+		if (!send)
+			st->starved = true;
 		ev = wait_fd(st->mqd, send ? POLLOUT : POLLIN, deadline);
 		if (ev < 0)
 			return ev;
+		polled = true;
 	}
 }
 

@@ -82,6 +82,10 @@ struct sysvmq_watch {
 	bool taken; /* the thread took an empty message of taken_type */
 	long taken_type;
 	int err; /* msgrcv() failed otherwise: -errno for the channel */
+	/* taken or err may be set: written under lock, read without it
+	 * (__atomic), so that a receive that finds a message at once
+	 * never touches the lock. */
+	bool pending;
 	/* The kernel writes mtype here only when it hands the thread a
 	 * message; 0 (never a valid type) otherwise.  After a cancelled
 	 * msgrcv() this says whether an empty message was taken. */
@@ -320,6 +324,8 @@ sysvmq_watch_main(void *arg)
 		} else if (e != E2BIG) {
 			w->err = -e;
 		}
+		if (w->taken || w->err)
+			__atomic_store_n(&w->pending, true, __ATOMIC_RELEASE);
 		w->armed = false;
 		sysvmq_watch_fire_locked(w);
 	}
@@ -373,6 +379,7 @@ sysvmq_watch_stop(struct sysvmq_watch *w)
 		w->taken = true;
 		w->taken_type = w->probe.mtype;
 		w->probe.mtype = 0;
+		__atomic_store_n(&w->pending, true, __ATOMIC_RELEASE);
 	}
 }
 
@@ -433,14 +440,16 @@ sysvmq_adopt(struct sysvmq_state *st)
 
 /* Move an empty message the watcher took to the held list; if that is
  * full, put it back at the tail (only the order of empty messages can
- * change).  Returns the watcher's error, if any. */
+ * change).  Returns the watcher's error, if any.  Costs one atomic load
+ * when the watcher has nothing to hand over: the lock, and the signal that
+ * would wake the thread, are for when it has. */
 static int
 sysvmq_collect(struct sysvmq_state *st)
 {
 	struct sysvmq_watch *w = st->watch;
 	int err = 0;
 
-	if (w == NULL)
+	if (w == NULL || !__atomic_load_n(&w->pending, __ATOMIC_ACQUIRE))
 		return 0;
 	pthread_mutex_lock(&w->lock);
 	if (w->taken && sysvmq_held_push_empty(&st->held, w->taken_type)) {
@@ -450,12 +459,14 @@ sysvmq_collect(struct sysvmq_state *st)
 		if (msgsnd(st->qid, &st->probe, 0, IPC_NOWAIT) == 0)
 			w->taken = false;
 	}
+	/* The thread waits while it holds a message: let it go on. */
 	if (!w->taken)
 		pthread_cond_signal(&w->cond);
 	if (w->err) {
 		err = w->err;
 		w->err = 0;
 	}
+	__atomic_store_n(&w->pending, w->taken, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&w->lock);
 	return err;
 }

@@ -59,6 +59,9 @@ fnv1a(const unsigned char *p, size_t n)
 	return h;
 }
 
+static const size_t edges[] = { 4079, 4080, 4081, 4084, 4085,
+	                        4095, 4096, 4097, 8168, 8169 };
+
 static int
 sender(unsigned id)
 {
@@ -74,18 +77,34 @@ sender(unsigned id)
 		struct hdr h = { MAGIC, (uint16_t)id, 0, seq, 0, 0 };
 		size_t len;
 
+		struct ipk_msginfo mi = { 0 };
+
 		r = r * 1103515245u + 12345u;
 		len = sizeof(h) + (r >> 8) % (max_len - sizeof(h) + 1);
+		/* One in 8 on an edge of a FIFO packet (a page, with its
+		 * 12-byte header and a 4-byte length in a batch). */
+		if ((r >> 4) % 8 == 0)
+			len = edges[(r >> 12) %
+			            (sizeof(edges) / sizeof(edges[0]))];
+		if (len > max_len)
+			len = max_len;
+		/* Half held back to be coalesced (IPK_MORE). */
+		if ((r >> 20) & 1)
+			mi.flags = IPK_MORE;
 		for (size_t i = sizeof(h); i < len; i++)
 			buf[i] = (unsigned char)(r + i * 131);
 		h.len = (uint32_t)len;
 		h.sum = fnv1a(buf + sizeof(h), len - sizeof(h));
 		memcpy(buf, &h, sizeof(h));
-		if (ipk_send(ch, buf, len, 30000) != (ssize_t)len) {
+		if (ipk_sendx(ch, buf, len, &mi, 30000) != (ssize_t)len) {
 			fprintf(stderr, "# sender %u seq %u: %s\n", id, seq,
 			        ipk_errdetail());
 			return 11;
 		}
+	}
+	if (ipk_flush(ch, 30000) != 0) {
+		fprintf(stderr, "# sender %u flush: %s\n", id, ipk_errdetail());
+		return 11;
 	}
 	ipk_close(ch);
 	free(buf);

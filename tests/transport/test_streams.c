@@ -488,12 +488,12 @@ struct board {
 static char atom_addr[300];
 
 /* Sizes around every edge: one packet, one packet as a long message,
- * two packets, many. */
+ * a page alone in its packet, two packets, many. */
 static size_t
 atom_len(uint32_t sender, uint32_t seq)
 {
-	static const size_t edges[] = { 16,   4080, 4081, 4084,
-		                        4085, 8168, 8169, 65536 };
+	static const size_t edges[] = { 16,   4080, 4081, 4084, 4085, 4095,
+		                        4096, 4096, 4097, 8168, 8169, 65536 };
 	uint32_t x = (sender * 2654435761u) ^ (seq * 40503u);
 
 	x = x * 1103515245u + 12345u;
@@ -513,11 +513,15 @@ atom_sender(void *arg)
 		return 10;
 	for (uint32_t seq = 0; seq < ATOM_COUNT; seq++) {
 		size_t len = atom_len(id, seq);
+		/* Some held back and coalesced (IPK_MORE), most not. */
+		struct ipk_msginfo mi = { .flags = seq % 4 ? 0 : IPK_MORE };
 
 		fill(buf, len, id, seq);
-		if (ipk_send(ch, buf, len, 30000) != (ssize_t)len)
+		if (ipk_sendx(ch, buf, len, &mi, 30000) != (ssize_t)len)
 			return 11;
 	}
+	if (ipk_flush(ch, 30000) != 0)
+		return 12;
 	ipk_close(ch);
 	free(buf);
 	return 0;
@@ -674,6 +678,78 @@ test_fifo_killed_mid_message(void **state)
 	ipk_close(rx);
 	assert_int_equal(ipk_unlink(atom_addr), 0);
 	free(buf);
+}
+
+/* ---- FIFO: a page alone in its packet ---- */
+
+/* Bytes queued in the FIFO at path, as another descriptor sees them. */
+static int
+fifo_queued(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), q = -1;
+
+	assert_true(fd >= 0);
+	assert_int_equal(ioctl(fd, FIONREAD, &q), 0);
+	close(fd);
+	return q;
+}
+
+/* A message of exactly a page whose first byte is not the packet magic
+ * (0xf1) goes as one packet with no header; one that starts with the
+ * magic is framed as a long message.  Both come out whole and in order,
+ * alone and among held (IPK_MORE) small and long messages. */
+static void
+test_fifo_page_messages(void **state)
+{
+	static const size_t sizes[] = { 20, 4096, 4096, 4080, 4097, 4096 };
+	struct ipk_msginfo more = { .flags = IPK_MORE };
+	unsigned char out[8192], in[8192];
+	char path[256], addr[300];
+	struct ipk_chan *tx, *rx;
+	struct tag t;
+
+	(void)state;
+	harness_path(path, sizeof(path), "page");
+	snprintf(addr, sizeof(addr), "fifo:%s", path);
+	assert_int_equal(ipk_open(&tx, addr, 0, 1000), 0);
+	assert_int_equal(ipk_open(&rx, addr, IPK_NOCREATE, 1000), 0);
+
+	fill(out, 4096, 0, 1); /* first byte: the tag's sender, 0 */
+	assert_int_equal(ipk_send(tx, out, 4096, 1000), 4096);
+	assert_int_equal(fifo_queued(path), 4096);
+	assert_int_equal(ipk_recv(rx, in, sizeof(in), 1000), 4096);
+	assert_memory_equal(in, out, 4096);
+
+	fill(out, 4096, 0xf1, 2);
+	assert_int_equal(out[0], 0xf1);
+	assert_int_equal(ipk_send(tx, out, 4096, 1000), 4096);
+	assert_true(fifo_queued(path) > 4096);
+	assert_int_equal(ipk_recv(rx, in, sizeof(in), 1000), 4096);
+	assert_memory_equal(in, out, 4096);
+
+	/* 30 messages, 40 packets: more than the 16 a sender holds, less
+	 * than the 64 the FIFO holds. */
+	for (uint32_t i = 0; i < 30; i++) {
+		size_t len = sizes[i % 6];
+
+		fill(out, len, i % 6 == 2 ? 0xf1 : 0, i);
+		assert_int_equal(ipk_sendx(tx, out, len, &more, 1000),
+		                 (ssize_t)len);
+	}
+	assert_int_equal(ipk_flush(tx, 1000), 0);
+	for (uint32_t i = 0; i < 30; i++) {
+		ssize_t n = ipk_recv(rx, in, sizeof(in), 1000);
+
+		assert_int_equal(n, (ssize_t)sizes[i % 6]);
+		assert_true(check(in, (size_t)n, &t));
+		assert_int_equal(t.seq, i);
+		assert_int_equal(t.sender, i % 6 == 2 ? 0xf1 : 0);
+	}
+	assert_int_equal(ipk_recv(rx, in, sizeof(in), 0), -EAGAIN);
+	assert_int_equal(fifo_queued(path), 0);
+	ipk_close(tx);
+	ipk_close(rx);
+	assert_int_equal(ipk_unlink(addr), 0);
 }
 
 /* ---- fork safety ---- */
@@ -1060,6 +1136,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_no_sigpipe),
 		cmocka_unit_test(test_fifo_atomic_above_pipe_buf),
 		cmocka_unit_test(test_fifo_killed_mid_message),
+		cmocka_unit_test(test_fifo_page_messages),
 		cmocka_unit_test(test_fifo_forked_channel),
 		cmocka_unit_test(test_held_messages_not_doubled),
 		cmocka_unit_test(test_pollfd_buffered),

@@ -2,8 +2,10 @@
 /* test_sysvmq.c - what is special about sysvmq: message types and msgrcv()
  * selectors (the course's csend/crecv scenario), raw msgsnd/msgrcv
  * programs on the same queue, peeking by selector with and without
- * MSG_COPY, empty messages, waits for one type among others, limits named
+ * MSG_COPY, empty messages, a watcher thread that receives which need not
+ * wait leave asleep, waits for one type among others, limits named
  * in errors, creation flags and modes, malformed addresses, ls and rm. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -17,6 +19,7 @@
 #include <sys/ipc.h>
 #include <sys/msg.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -248,6 +251,89 @@ test_empty_messages(void **state)
 	assert_int_equal(ipk_recvx(a, buf, sizeof(buf), &mi, 1000), 0);
 	assert_int_equal(mi.type, 13);
 	ipk_close(a);
+}
+
+/* The one thread of this process besides the caller, or -1. */
+static pid_t
+other_thread(void)
+{
+	pid_t self = (pid_t)syscall(SYS_gettid), found = -1;
+	struct dirent *e;
+	DIR *d = opendir("/proc/self/task");
+	int others = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)) != NULL) {
+		pid_t t = (pid_t)atoi(e->d_name);
+
+		if (t > 0 && t != self) {
+			found = t;
+			others++;
+		}
+	}
+	closedir(d);
+	return others == 1 ? found : -1;
+}
+
+/* Voluntary context switches of thread tid: each time it slept. */
+static long
+thread_sleeps(pid_t tid)
+{
+	char path[64], line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/status", (int)tid);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "voluntary_ctxt_switches: %ld", &n) == 1)
+			break;
+	fclose(f);
+	return n;
+}
+
+static void wait_sleeping(pid_t tid);
+
+/* Once a bounded wait has started the watcher thread, receives that find
+ * their message at the first try leave it alone: it does not wake. */
+static void
+test_watcher_left_alone(void **state)
+{
+	char addr[64], buf[64];
+	struct ipk_chan *a, *b;
+	pid_t watcher;
+	long before;
+
+	(void)state;
+	qu_address(addr, sizeof(addr), "sysvmq:%K", "");
+	a = qu_open(addr, 0);
+	b = qu_open(addr, 0);
+	/* Nothing there: the watcher starts and waits in msgrcv(). */
+	assert_int_equal(ipk_recv(b, buf, sizeof(buf), 50), -ETIMEDOUT);
+	watcher = other_thread();
+	assert_true(watcher > 0);
+	wait_sleeping(watcher);
+	/* A message wakes it; it rings and goes back to sleep, disarmed. */
+	before = thread_sleeps(watcher);
+	assert_int_equal(ipk_send(a, "wake", 4, 1000), 4);
+	for (int i = 0; i < 5000 && thread_sleeps(watcher) == before; i++)
+		usleep(1000);
+	assert_true(thread_sleeps(watcher) > before);
+	wait_sleeping(watcher);
+	assert_int_equal(ipk_recv(b, buf, sizeof(buf), 1000), 4);
+
+	before = thread_sleeps(watcher);
+	for (int i = 0; i < 200; i++) {
+		assert_int_equal(ipk_send(a, "ping", 4, 1000), 4);
+		assert_int_equal(ipk_recv(b, buf, sizeof(buf), 1000), 4);
+		/* Had the receive woken it, it would have run by now and
+		 * gone back to sleep: one more voluntary switch. */
+		wait_sleeping(watcher);
+	}
+	assert_int_equal(thread_sleeps(watcher), before);
+	ipk_close(a);
+	ipk_close(b);
 }
 
 struct delayed {
@@ -610,6 +696,7 @@ main(void)
 		cmocka_unit_test_teardown(test_peek_with_and_without_msg_copy,
 		                          qu_teardown),
 		cmocka_unit_test_teardown(test_empty_messages, qu_teardown),
+		cmocka_unit_test_teardown(test_watcher_left_alone, qu_teardown),
 		cmocka_unit_test_teardown(test_timed_wait_for_one_type,
 		                          qu_teardown),
 		cmocka_unit_test_teardown(test_limits_named, qu_teardown),
