@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* main.c - the ipckit program: one table of sub-commands drives dispatch,
- * --help, the man page and docs/cli.md. */
+ * --help, the man page and docs/cli.md.  Commands with a helper program
+ * (hub, peer) are exec'd (helper.c), so ipckit links only libc and
+ * libipckit and starts fast. */
 #include <stdio.h>
 #include <string.h>
 
 #include "cmds.h"
+#include "helper.h"
 #include "opts.h"
 
 /* One command per line. */
@@ -114,5 +117,7 @@ main(int argc, char **argv)
 		        argv[1]);
 		return EXIT_USAGE;
 	}
+	if (c->helper != NULL)
+		return helper_exec(c, argc - 1, argv + 1);
 	return c->run(c, argc - 1, argv + 1);
 }

@@ -41,6 +41,57 @@ svg_valid(double v)
 	return isfinite(v) && v > 0;
 }
 
+/*
+ * The logarithms and powers of ten a log scale needs, without libm:
+ * ipckit starts for every command and libm.so alone added half a
+ * millisecond to that (docs/ratings.md), for a chart that needs pixels,
+ * not ulps.  frexp() is in libc.
+ */
+
+/* 10^k, exact for 0 <= k <= 22; 0 or infinity far outside a double. */
+static double
+svg_pow10(int k)
+{
+	double p = 1;
+
+	for (int i = 0; i < (k < 0 ? -k : k) && p < INFINITY; i++)
+		p *= 10;
+	return k < 0 ? 1 / p : p;
+}
+
+/* log10(v) for v > 0, finite: v = m 2^e with m in [0.5, 1), and
+ * ln m = 2 atanh(z), z = (m - 1) / (m + 1) in (-1/3, 0], whose series'
+ * terms fall by z^2 <= 1/9 each: 20 of them leave less than 1e-19. */
+static double
+svg_log10(double v)
+{
+	static const double ln2 = 0.693147180559945309417,
+	                    ln10 = 2.30258509299404568402;
+	int e;
+	double m = frexp(v, &e), z = (m - 1) / (m + 1), z2 = z * z;
+	double term = z, sum = 0;
+
+	for (int i = 1; i < 40; i += 2) {
+		sum += term / i;
+		term *= z2;
+	}
+	return (2 * sum + e * ln2) / ln10;
+}
+
+/* The decade of v > 0: the k with 10^k <= v < 10^(k+1), found by
+ * comparing with exact powers so that 1000 is 3, never 2.99999. */
+static int
+svg_decade(double v)
+{
+	int k = (int)svg_log10(v);
+
+	while (k > -330 && svg_pow10(k) > v)
+		k--;
+	while (k < 310 && svg_pow10(k + 1) <= v)
+		k++;
+	return k;
+}
+
 static void
 svg_scale_fit(struct svg_scale *sc, const struct svgplot *p, int panel)
 {
@@ -62,8 +113,10 @@ svg_scale_fit(struct svg_scale *sc, const struct svgplot *p, int panel)
 		sc->hi = 1;
 		return;
 	}
-	sc->lo = (int)floor(log10(min));
-	sc->hi = (int)ceil(log10(max));
+	sc->lo = svg_decade(min);
+	sc->hi = svg_decade(max);
+	if (svg_pow10(sc->hi) < max)
+		sc->hi++; /* ceil */
 	if (sc->hi <= sc->lo)
 		sc->hi = sc->lo + 1;
 }
@@ -71,7 +124,7 @@ svg_scale_fit(struct svg_scale *sc, const struct svgplot *p, int panel)
 static double
 svg_y(const struct svg_scale *sc, double v)
 {
-	double f = (log10(v) - sc->lo) / (sc->hi - sc->lo);
+	double f = (svg_log10(v) - sc->lo) / (sc->hi - sc->lo);
 
 	return SVG_TOP + SVG_PLOT_H * (1 - f);
 }
@@ -83,9 +136,9 @@ svg_x(const struct svgplot *p, int panel, size_t i)
 
 	if (p->n_x == 1)
 		return svg_left[panel] + SVG_PLOT_W / 2.0;
-	l0 = log(p->x[0]);
-	l1 = log(p->x[p->n_x - 1]);
-	f = (log(p->x[i]) - l0) / (l1 - l0);
+	l0 = svg_log10(p->x[0]);
+	l1 = svg_log10(p->x[p->n_x - 1]);
+	f = (svg_log10(p->x[i]) - l0) / (l1 - l0);
 	/* 6 % inside the frame at both ends: points never sit on it. */
 	return svg_left[panel] + SVG_PLOT_W * (0.06 + 0.88 * f);
 }
@@ -97,9 +150,9 @@ svg_decade_label(int k, char *buf, size_t cap)
 	static const char *const suffix[] = { "", "k", "M", "G", "T", "P" };
 
 	if (k < 0)
-		snprintf(buf, cap, "%.*f", -k, pow(10, k));
+		snprintf(buf, cap, "%.*f", -k, svg_pow10(k));
 	else if (k / 3 < (int)(sizeof(suffix) / sizeof(suffix[0])))
-		snprintf(buf, cap, "%.0f%s", pow(10, k % 3), suffix[k / 3]);
+		snprintf(buf, cap, "%.0f%s", svg_pow10(k % 3), suffix[k / 3]);
 	else
 		snprintf(buf, cap, "1e%d", k);
 }
@@ -130,7 +183,7 @@ svg_panel(FILE *f, const struct svgplot *p, int panel,
 	fputs("<g class=\"grid\" stroke=\"#ddd\" stroke-width=\"1\">\n", f);
 	for (int k = sc->lo; k <= sc->hi; k++) {
 		for (int m = 1; m <= 9 && (m == 1 || k < sc->hi); m++) {
-			double y = svg_y(sc, m * pow(10, k));
+			double y = svg_y(sc, m * svg_pow10(k));
 
 			fprintf(f,
 			        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" "
@@ -152,7 +205,7 @@ svg_panel(FILE *f, const struct svgplot *p, int panel,
 	fputs("<g class=\"ticks\" font-size=\"11\" fill=\"#333\">\n", f);
 	for (int k = sc->lo; k <= sc->hi; k++) {
 		svg_decade_label(k, label, sizeof(label));
-		svg_text(f, x0 - 6, svg_y(sc, pow(10, k)) + 4,
+		svg_text(f, x0 - 6, svg_y(sc, svg_pow10(k)) + 4,
 		         "text-anchor=\"end\"", label);
 	}
 	for (size_t i = 0; i < p->n_x; i++)

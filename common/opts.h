@@ -35,8 +35,14 @@ struct cmd {
 	/* Options may follow operands ("recv ADDR -n 1"); "--" ends them.
 	 * False: the first operand ends the options ("exec ADDR -- CMD"). */
 	bool permute;
-	/* argv[0] is the command name; returns an exit_code. */
+	/* argv[0] is the command name; returns an exit_code.  NULL when a
+	 * helper program runs the command. */
 	int (*run)(const struct cmd *self, int argc, char **argv);
+	/* NULL, or the program that runs the command ("ipckit-hub"): one
+	 * that links what the rest of ipckit need not load at every start.
+	 * ipckit execs it with the arguments after the command name
+	 * (cli/helper.c); it links this same table for its options. */
+	const char *helper;
 };
 
 /* Option parsing over getopt_long, built from a cmd's table. */

@@ -678,12 +678,36 @@ coord_write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+/* Write the result to an output that is not a regular file: a device or
+ * a FIFO (-o /dev/null, -o /dev/stdout) is written in place; renaming a
+ * file over it would replace the node itself, /dev/null for root. */
+static int
+coord_output_in_place(struct coord *c, const char *path,
+                      const struct merge_sink *sink)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC), rc;
+
+	if (fd == -1) {
+		coord_error(c, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	rc = coord_write_all(fd, sink->out, sink->len);
+	if (close(fd) == -1 && rc == 0 && errno != EINTR)
+		rc = -errno;
+	if (rc) {
+		coord_error(c, "%s: %s", path, strerror(-rc));
+		return -1;
+	}
+	return 0;
+}
+
 /* Write the result to stdout, or to a temporary file renamed over the
  * output, so that no reader ever sees half a result. */
 static int
 coord_output(struct coord *c, const struct merge_sink *sink)
 {
 	const char *path = c->o->output;
+	struct stat st;
 	char *tmp;
 	mode_t mask;
 	int fd, rc;
@@ -696,6 +720,8 @@ coord_output(struct coord *c, const struct merge_sink *sink)
 		}
 		return 0;
 	}
+	if (stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+		return coord_output_in_place(c, path, sink);
 	tmp = xasprintf("%s.tmp-XXXXXX", path);
 	fd = mkostemp(tmp, O_CLOEXEC);
 	if (fd == -1) {

@@ -11,6 +11,7 @@ import random
 import re
 import select
 import signal
+import stat
 import subprocess
 import sys
 
@@ -379,6 +380,39 @@ def test_output_file():
     assert cp.returncode == 1 and "No such file" in cp.stderr
 
 
+def test_output_not_a_regular_file():
+    """-o on a FIFO (as on /dev/null) writes into it: renaming a file over
+    it would replace the node itself."""
+    files = SETS["udata-dense"]
+    want, _ = reference(files)
+    fifo = tmp.join("out.fifo")
+    os.mkfifo(fifo)
+    # A reader first, so that ratings' open() does not wait; the result
+    # is smaller than the pipe's buffer.
+    rfd = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        cp = ipckit("ratings", "-o", fifo, *files, check=True)
+        assert cp.stdout == ""
+        assert stat.S_ISFIFO(os.stat(fifo).st_mode)
+        got = b""
+        while True:
+            try:
+                chunk = os.read(rfd, 65536)
+            except BlockingIOError:
+                break
+            if not chunk:
+                break
+            got += chunk
+        assert got.decode() == want
+    finally:
+        os.close(rfd)
+        os.unlink(fifo)
+    assert not [n for n in os.listdir(tmp.path) if ".tmp-" in n]
+    cp = ipckit("ratings", "-o", tmp.path, *files)
+    assert cp.returncode == 1 and "Is a directory" in cp.stderr
+    assert os.path.isdir(tmp.path)
+
+
 def test_input_errors_leave_no_ipc():
     before = ipc_snapshot()
     empty = write("empty", [], final_newline=False)
@@ -515,7 +549,8 @@ if __name__ == "__main__":
              test_json, test_rounding_half_up,
              test_malformed_reported_with_line_numbers,
              test_buffer_and_window_edges, test_strict_stops_at_first, test_stdin_and_dash,
-             test_output_file, test_input_errors_leave_no_ipc,
+             test_output_file, test_output_not_a_regular_file,
+             test_input_errors_leave_no_ipc,
              test_killed_worker_fails_cleanly, test_worker_dies_mid_stream,
              test_signals_clean_up, test_progress_only_on_a_terminal],
             time_limit=120)
