@@ -150,8 +150,10 @@ const struct cmd cmd_ratings = {
 	                { "by", RATINGS_BY, "movie|user",
 	                  "group by movie (default) or by user" },
 	                { "output", 'o', "FILE",
-	                  "write the result to FILE (replaced whole, never "
-	                  "half)" },
+	                  "write the result to FILE (a regular file is "
+	                  "replaced "
+	                  "whole, never half; a device or FIFO is written "
+	                  "in place)" },
 	                { "top", RATINGS_TOP, "K",
 	                  "the K highest means (ties: more ratings, then lower "
 	                  "id)" },
