@@ -222,6 +222,19 @@ opts_man(FILE *f, const struct cmd *const *cmds, const char *date)
 			fprintf(f, "\n");
 		}
 	}
+	fprintf(f, ".SH FILES\n");
+	for (const struct cmd *const *c = cmds; *c; c++) {
+		if (!(*c)->helper)
+			continue;
+		fprintf(f, ".TP\n.I ");
+		opts_roff(f, (*c)->helper);
+		fprintf(f, "\nthe helper program that runs \\fBipckit ");
+		opts_roff(f, (*c)->name);
+		fprintf(f, "\\fR.\n");
+	}
+	fprintf(f, ".PP\nipckit looks for its helper programs in its own "
+	           "directory, then in libexec/ipckit under the prefix it "
+	           "runs from, then in the libexecdir it was built for.\n");
 	fprintf(f, ".SH EXIT STATUS\n0 success, 1 failure, 2 usage error, "
 	           "3 timed out.\n");
 	fprintf(f, ".SH SEE ALSO\nThe documents in docs/ of the ipckit "
