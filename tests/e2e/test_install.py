@@ -79,6 +79,13 @@ def test_install_and_build_with_pkg_config():
     for helper in ("ipckit-hub", "ipckit-peer"):
         configured = inst.files[helper][0]
         assert configured.endswith("/libexec/ipckit/" + helper), configured
+    with open(found["ipckit.1"], encoding="utf-8") as f:
+        man = f.read()
+    files = man.split(".SH FILES\n", 1)
+    assert len(files) == 2, "the man page has no FILES section"
+    for helper in ("ipckit-hub", "ipckit-peer"):
+        assert ".I " + helper + "\n" in files[1].split(".SH ", 1)[0], \
+            f"FILES does not name {helper}"
     dest = inst.dest
     pcdir = os.path.dirname(found["ipckit.pc"])
     prefix = subprocess.run(
