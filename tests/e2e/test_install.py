@@ -84,7 +84,8 @@ def test_install_and_build_with_pkg_config():
     files = man.split(".SH FILES\n", 1)
     assert len(files) == 2, "the man page has no FILES section"
     for helper in ("ipckit-hub", "ipckit-peer"):
-        assert ".I " + helper + "\n" in files[1].split(".SH ", 1)[0], \
+        roff = ".I " + helper.replace("-", "\\-") + "\n"
+        assert roff in files[1].split(".SH ", 1)[0], \
             f"FILES does not name {helper}"
     dest = inst.dest
     pcdir = os.path.dirname(found["ipckit.pc"])
