@@ -248,7 +248,8 @@ test_deferred_verification(void **state)
 
 		assert_int_equal(d.state[b], DL_WRITTEN);
 		dlfile_block_range(&d, b, &off, &len);
-		assert_int_equal(dlfile_hash_block(d.fd, off, len, BS, got), 0);
+		assert_int_equal(
+		        dlfile_hash_block(d.fd, off, len, BS, NULL, 0, got), 0);
 		dlfile_block_result(&d, b,
 		                    memcmp(got, leaves[b], TIGER_BYTES) == 0);
 	}
