@@ -109,9 +109,9 @@ dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
 		free(own);
 		return -ENOMEM;
 	}
-	/* pread into a small buffer that stays in the core's cache, not
-	 * mmap: unmapping a block costs a TLB shootdown on every core the
-	 * process runs on, which is dearer than the copy (a VM's IPIs). */
+	/* pread into the caller's buffer, not mmap: unmapping each block
+	 * cost a TLB shootdown on every core the process runs on, and the
+	 * mapping page faults, which measured dearer than the copy. */
 	while (done < len && err == 0) {
 		size_t want =
 		        len - done < buf_size ? (size_t)(len - done) : buf_size;
