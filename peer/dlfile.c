@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -95,37 +94,27 @@ dlfile_block_len(const struct dlfile *d, size_t i)
 
 int
 dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
-                  uint8_t out[TIGER_BYTES])
+                  uint8_t *buf, size_t buf_size, uint8_t out[TIGER_BYTES])
 {
 	struct tth_hasher h;
-	uint8_t *buf;
+	uint8_t *own = NULL;
 	uint64_t done = 0;
 	int err = 0;
 
-	if (tth_hasher_init(&h, block_size) != 0)
-		return -ENOMEM;
-	/* Blocks are page-aligned: hash them straight from the page cache
-	 * (no copy); pread is the fallback. */
-	if (len > 0 && off % (uint64_t)sysconf(_SC_PAGESIZE) == 0) {
-		void *m = mmap(NULL, (size_t)len, PROT_READ, MAP_SHARED, fd,
-		               (off_t)off);
-
-		if (m != MAP_FAILED) {
-			(void)madvise(m, (size_t)len, MADV_SEQUENTIAL);
-			err = tth_hasher_update(&h, m, (size_t)len) != 0 ||
-			                      tth_hasher_final(&h, out) != 0
-			              ? -ENOMEM
-			              : 0;
-			munmap(m, (size_t)len);
-			tth_hasher_fini(&h);
-			return err;
-		}
+	if (buf == NULL || buf_size == 0) {
+		buf = own = xmalloc(DLFILE_VERIFY_BUF);
+		buf_size = DLFILE_VERIFY_BUF;
 	}
-	buf = xmalloc(DLFILE_VERIFY_BUF);
+	if (tth_hasher_init(&h, block_size) != 0) {
+		free(own);
+		return -ENOMEM;
+	}
+	/* pread into the caller's buffer, not mmap: unmapping each block
+	 * cost a TLB shootdown on every core the process runs on, and the
+	 * mapping page faults, which measured dearer than the copy. */
 	while (done < len && err == 0) {
-		size_t want = len - done < DLFILE_VERIFY_BUF
-		                      ? (size_t)(len - done)
-		                      : DLFILE_VERIFY_BUF;
+		size_t want =
+		        len - done < buf_size ? (size_t)(len - done) : buf_size;
 		ssize_t n = pread(fd, buf, want, (off_t)(off + done));
 
 		if (n < 0 && errno == EINTR)
@@ -141,7 +130,7 @@ dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
 	}
 	if (err == 0 && tth_hasher_final(&h, out) != 0)
 		err = -ENOMEM;
-	free(buf);
+	free(own);
 	tth_hasher_fini(&h);
 	return err;
 }
@@ -171,8 +160,8 @@ dlfile_verify_existing(struct dlfile *d)
 
 		if (off + len > have || len == 0)
 			break;
-		if (dlfile_hash_block(d->fd, off, len, d->block_size, got) ==
-		            0 &&
+		if (dlfile_hash_block(d->fd, off, len, d->block_size, NULL, 0,
+		                      got) == 0 &&
 		    memcmp(got, d->leaves[i], TIGER_BYTES) == 0) {
 			d->state[i] = DL_DONE;
 			d->done_bytes += len;

@@ -107,10 +107,12 @@ void dlfile_block_range(const struct dlfile *d, size_t i, uint64_t *off,
 
 /*
  * dlfile_hash_block - the TTH of len bytes at off in fd (a block of
- * block_size), read with pread: safe on any thread.  0 or -errno.
+ * block_size), read with pread through buf (buf_size bytes, the caller's,
+ * reused from block to block; NULL: one is allocated for the call): safe
+ * on any thread.  0 or -errno.
  */
 int dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
-                      uint8_t out[TIGER_BYTES]);
+                      uint8_t *buf, size_t buf_size, uint8_t out[TIGER_BYTES]);
 
 /* dlseg_abort - release the blocks of the claim not yet verified. */
 void dlseg_abort(struct dlseg *s);

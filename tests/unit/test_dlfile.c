@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 /* test_dlfile.c - TTH-verified block assembly: leaves checked against the
  * root and the size, corrupt blocks refused (and only them), claims by
- * several sources, resume from the part file, safe final names. */
+ * several sources, resume from the part file, safe final names; and the
+ * verifier threads judging blocks while the rest are still being written. */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -18,6 +19,8 @@
 
 #include "dlfile.h"
 #include "harness.h"
+#include "ipckit.h"
+#include "verify.h"
 
 #define BS   4096u /* block size of the test leaves */
 #define SIZE (10 * BS + 100)
@@ -248,7 +251,8 @@ test_deferred_verification(void **state)
 
 		assert_int_equal(d.state[b], DL_WRITTEN);
 		dlfile_block_range(&d, b, &off, &len);
-		assert_int_equal(dlfile_hash_block(d.fd, off, len, BS, got), 0);
+		assert_int_equal(
+		        dlfile_hash_block(d.fd, off, len, BS, NULL, 0, got), 0);
 		dlfile_block_result(&d, b,
 		                    memcmp(got, leaves[b], TIGER_BYTES) == 0);
 	}
@@ -259,6 +263,145 @@ test_deferred_verification(void **state)
 	assert_int_equal(off, 2 * BS);
 	assert_int_equal(len, BS);
 	dlfile_remove(&d);
+}
+
+/* Blocks large enough that a verifier reads each in several pieces, a short
+ * last block, and enough of them that verdicts come back in batches. */
+#define VBS   (256u * 1024)
+#define VNBLK 24
+#define VSIZE ((VNBLK - 1) * VBS + 5000)
+
+struct vrun {
+	struct ipk_loop *loop;
+	struct verifier *v;
+	struct dlfile *d;
+	uint8_t (*leaves)[TIGER_BYTES];
+	size_t submitted, answered, bad;
+};
+
+static void
+v_written(void *arg, size_t block)
+{
+	struct vrun *r = arg;
+	struct verify_job *j = calloc(1, sizeof(*j));
+
+	assert_non_null(j);
+	j->fd = r->d->fd;
+	dlfile_block_range(r->d, block, &j->off, &j->len);
+	j->block_size = r->d->block_size;
+	memcpy(j->leaf, r->leaves[block], TIGER_BYTES);
+	j->block = block;
+	j->tag = r;
+	r->submitted++;
+	verifier_submit(r->v, j);
+}
+
+static void
+v_done(void *arg, struct verify_job *j)
+{
+	struct vrun *r = arg;
+
+	assert_ptr_equal(j->tag, r);
+	dlfile_block_result(r->d, j->block, j->ok);
+	r->answered++;
+	r->bad += !j->ok;
+	if (r->answered == VNBLK)
+		ipk_loop_stop(r->loop);
+}
+
+static void
+v_timeout(struct ipk_loop *loop, void *arg)
+{
+	(void)loop;
+	(void)arg;
+	fail_msg("the verifier did not answer every block within 30 s");
+}
+
+/* Overlapped verification: the verifier threads hash blocks as they are
+ * written (the download's own path), and a corrupt block - one with its
+ * bad byte past the first read of it, one the short last block - is still
+ * what decides: only those two are missing again afterwards. */
+static void
+test_verifier_threads(void **state)
+{
+	uint8_t *file = malloc(VSIZE), *sent = malloc(VSIZE);
+	uint8_t vroot[TIGER_BYTES], got[TIGER_BYTES], small[1000];
+	uint8_t(*vleaves)[TIGER_BYTES] = NULL;
+	struct tth_hasher h;
+	struct dlfile d;
+	struct dlseg s;
+	struct ipk_timer guard;
+	struct vrun r = { .d = &d };
+	uint64_t off, len;
+
+	(void)state;
+	assert_non_null(file);
+	assert_non_null(sent);
+	for (size_t i = 0; i < VSIZE; i++)
+		file[i] = (uint8_t)((i * 2654435761u) >> 13);
+	assert_int_equal(tth_hasher_init(&h, VBS), 0);
+	assert_int_equal(tth_hasher_update(&h, file, VSIZE), 0);
+	assert_int_equal(tth_hasher_final(&h, vroot), 0);
+	assert_int_equal(h.n_blocks, VNBLK);
+	vleaves = malloc(sizeof(*vleaves) * VNBLK);
+	assert_non_null(vleaves);
+	memcpy(vleaves, h.blocks, sizeof(*vleaves) * VNBLK);
+	tth_hasher_fini(&h);
+	r.leaves = vleaves;
+
+	assert_int_equal(dlfile_open(&d, dir, vroot, VSIZE), 0);
+	assert_int_equal(
+	        dlfile_set_leaves(&d, vleaves, sizeof(*vleaves) * VNBLK), 0);
+	assert_int_equal(d.block_size, VBS);
+	assert_int_equal(ipk_loop_new(&r.loop), 0);
+	assert_int_equal(verifier_start(&r.v, r.loop, v_done, &r), 0);
+	ipk_timer_init(&guard, v_timeout, NULL);
+	assert_int_equal(ipk_timer_start(r.loop, &guard, 30000), 0);
+
+	memcpy(sent, file, VSIZE);
+	sent[5 * VBS + 200000] ^= 0x40;
+	sent[VSIZE - 1] ^= 1;
+	assert_int_equal(dlfile_claim(&d, VSIZE, &off, &len), 0);
+	assert_int_equal(off, 0);
+	assert_int_equal(len, VSIZE);
+	assert_int_equal(dlseg_start_deferred(&s, &d, off, len, v_written, &r),
+	                 0);
+	/* Written in odd pieces, as a socket delivers them. */
+	for (uint64_t pos = 0; pos < VSIZE;) {
+		size_t n = VSIZE - pos < 77777 ? (size_t)(VSIZE - pos) : 77777;
+
+		assert_int_equal(dlseg_write(&s, sent + pos, n), 0);
+		pos += n;
+	}
+	assert_int_equal(r.submitted, VNBLK);
+	assert_int_equal(ipk_loop_run(r.loop), 0);
+	ipk_timer_stop(r.loop, &guard);
+	verifier_stop(r.v);
+	ipk_loop_free(r.loop);
+
+	assert_int_equal(r.answered, VNBLK);
+	assert_int_equal(r.bad, 2);
+	assert_false(dlfile_complete(&d));
+	for (size_t b = 0; b < VNBLK; b++)
+		assert_int_equal(d.state[b], b == 5 || b == VNBLK - 1
+		                                     ? DL_MISSING
+		                                     : DL_DONE);
+	assert_int_equal(d.done_bytes, VSIZE - VBS - 5000);
+
+	/* A caller's buffer smaller than a leaf gives the same hash. */
+	dlfile_block_range(&d, 3, &off, &len);
+	assert_int_equal(dlfile_hash_block(d.fd, off, len, VBS, small,
+	                                   sizeof(small), got),
+	                 0);
+	assert_memory_equal(got, vleaves[3], TIGER_BYTES);
+	/* A block past the end of the file is an error, not a hash. */
+	assert_int_equal(dlfile_hash_block(d.fd, VSIZE, VBS, VBS, small,
+	                                   sizeof(small), got),
+	                 -ENODATA);
+	dlfile_remove(&d);
+	free(vleaves);
+	free(sent);
+	free(file);
 }
 
 static void
@@ -292,6 +435,7 @@ main(void)
 		cmocka_unit_test(test_resume_and_no_overwrite),
 		cmocka_unit_test(test_single_block_and_empty),
 		cmocka_unit_test(test_deferred_verification),
+		cmocka_unit_test(test_verifier_threads),
 		cmocka_unit_test(test_safe_names),
 	};
 
