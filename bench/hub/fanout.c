@@ -1,0 +1,358 @@
+// SPDX-License-Identifier: MIT
+/* fanout.c - the floor under a hub's delivery latency on this machine: one
+ * process writes each line once to every one of N loopback TCP sockets
+ * (non-blocking, TCP_NODELAY, one writev per socket per line, as a one-
+ * thread hub does at best), another reads them on epoll and measures, per
+ * delivery, the time since the line's first write began.  No protocol, no
+ * parsing beyond the send time, no queues: what is left is the kernel's
+ * cost per send and per receive and the scheduler's, which any one-thread
+ * hub pays too.  bench/hub/run.py runs it beside the hubs with the same
+ * users, rate and line length (docs/hub.md, "Benchmark").
+ *
+ *   fanout [--conns 1000] [--bytes 32] [--rate 100] [--duration 10]
+ *          [--send]
+ *
+ * --rate is lines per second in all (each to every connection), --bytes
+ * their length (hubload's chat lines are about 32); --send
+ * writes with send(MSG_DONTWAIT) instead of writev.  Output: "key value"
+ * lines: the writer's CPU time per write and wall time per line (all N
+ * writes), the reader's CPU time per delivery, and the latency of every
+ * delivery and of each line's first and last recipient. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HIST_US    200000 /* 1 us buckets up to 200 ms */
+#define MAX_EVENTS 512    /* as bench/hub/hubload */
+
+static long long
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long
+cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "fanout: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void *
+zalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		die("calloc");
+	return p;
+}
+
+static int
+cmp_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double
+hist_pct(const uint32_t *hist, uint64_t n, double p)
+{
+	uint64_t want = (uint64_t)(p * (double)n), seen = 0;
+
+	for (uint32_t i = 0; i < HIST_US; i++) {
+		seen += hist[i];
+		if (seen > want)
+			return i / 1000.0;
+	}
+	return HIST_US / 1000.0;
+}
+
+/* The p quantile of v[0..n) in ms (sorts v). */
+static double
+pct_ms(long long *v, uint64_t n, double p)
+{
+	if (n == 0)
+		return 0;
+	qsort(v, n, sizeof(*v), cmp_ll);
+	return v[(uint64_t)(p * (double)(n - 1))] / 1e6;
+}
+
+struct reader {
+	uint32_t n;       /* connections */
+	uint64_t lines;   /* lines the writer sends */
+	uint32_t *hist;   /* every delivery's latency, 1 us buckets */
+	long long *first; /* per line: first recipient's latency, ns */
+	long long *last;  /* per line: last recipient's latency, ns */
+	uint32_t *got;    /* per line: recipients so far */
+	uint64_t delivered, over;
+};
+
+/* One line "t<send ns>_<line> xxx...\n" arrived at time t. */
+static void
+reader_line(struct reader *r, const char *p, long long t)
+{
+	char *end;
+	long long ns = t - strtoll(p + 1, &end, 10), us = ns / 1000;
+	unsigned long long k = strtoull(end + 1, NULL, 10);
+
+	if (us >= HIST_US)
+		r->over++;
+	else
+		r->hist[us < 0 ? 0 : us]++;
+	r->delivered++;
+	if (k >= r->lines)
+		return;
+	if (r->got[k] == 0 || ns < r->first[k])
+		r->first[k] = ns;
+	if (r->got[k] == 0 || ns > r->last[k])
+		r->last[k] = ns;
+	r->got[k]++;
+}
+
+/* The reader: connect n sockets, then read lines until every socket is
+ * closed; prints its figures. */
+static void
+reader_run(const struct sockaddr_in *sa, struct reader *r, int ready_fd)
+{
+	int ep = epoll_create1(0), *fds = zalloc(r->n, sizeof(int));
+	uint32_t open_n = r->n;
+	uint64_t wakeups = 0, events = 0, m = 0;
+	long long cpu0 = 0;
+	char buf[16384];
+
+	if (ep < 0)
+		die("epoll_create1");
+	for (uint32_t i = 0; i < r->n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (const struct sockaddr *)sa,
+		                          sizeof(*sa)) != 0)
+			die("connect");
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) != 0)
+			die("epoll_ctl");
+	}
+	if (write(ready_fd, "r", 1) != 1)
+		die("ready");
+	close(ready_fd);
+	while (open_n > 0) {
+		struct epoll_event ev[MAX_EVENTS];
+		int k = epoll_wait(ep, ev, MAX_EVENTS, 10000);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			die("epoll_wait (the writer is gone?)");
+		if (cpu0 == 0)
+			cpu0 = cpu_ns();
+		wakeups++;
+		events += (uint64_t)k;
+		for (int e = 0; e < k; e++) {
+			int fd = fds[ev[e].data.u32];
+			ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			long long t = now_ns();
+			char *p = buf, *end = buf + (got > 0 ? got : 0), *nl;
+
+			if (got < 0 && errno == EAGAIN)
+				continue;
+			if (got <= 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+				open_n--;
+				continue;
+			}
+			/* lines are short and written whole: never split */
+			while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+				reader_line(r, p, t);
+				p = nl + 1;
+			}
+		}
+	}
+	for (uint64_t k = 0; k < r->lines; k++)
+		if (r->got[k] == r->n) {
+			r->first[m] = r->first[k];
+			r->last[m++] = r->last[k];
+		}
+	printf("read_cpu_ns_per_delivery %.0f\nread_events_per_wakeup %.1f\n"
+	       "latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\n"
+	       "latency_over_200ms %llu\n",
+	       (double)(cpu_ns() - cpu0) /
+	               (double)(r->delivered ? r->delivered : 1),
+	       (double)events / (double)(wakeups ? wakeups : 1),
+	       hist_pct(r->hist, r->delivered, 0.5),
+	       hist_pct(r->hist, r->delivered, 0.99),
+	       (unsigned long long)r->over);
+	printf("line_first_ms_p50 %.3f\n", pct_ms(r->first, m, 0.5));
+	printf("line_last_ms_p50 %.3f\n", pct_ms(r->last, m, 0.5));
+	printf("line_last_ms_p99 %.3f\n", pct_ms(r->last, m, 0.99));
+	fflush(stdout);
+}
+
+/* The writer: every step ns a line to every connection. */
+static void
+writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
+           long long step, bool use_send)
+{
+	long long *wall = zalloc(lines, sizeof(*wall)), t0, cpu0, cpu;
+	char *line = zalloc(bytes, 1);
+
+	memset(line, 'x', bytes);
+	line[bytes - 1] = '\n';
+	cpu0 = cpu_ns();
+	t0 = now_ns();
+	for (uint64_t k = 0; k < lines; k++) {
+		long long due = t0 + (long long)k * step, t;
+		struct timespec ts = { due / 1000000000LL, due % 1000000000LL };
+		int m;
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		                       NULL) == EINTR)
+			;
+		t = now_ns();
+		m = snprintf(line, bytes, "t%lld_%llu ", t,
+		             (unsigned long long)k);
+		line[m] = 'x';
+		for (uint32_t i = 0; i < n; i++) {
+			struct iovec iov = { line, bytes };
+			ssize_t w = use_send ? send(fds[i], line, bytes,
+			                            MSG_DONTWAIT | MSG_NOSIGNAL)
+			                     : writev(fds[i], &iov, 1);
+
+			if (w != (ssize_t)bytes)
+				die("write (a full socket buffer?)");
+		}
+		wall[k] = now_ns() - t;
+	}
+	cpu = cpu_ns() - cpu0;
+	printf("write_cpu_ns_per_write %.0f\nwrite_wall_ms_per_line_p50 %.3f\n"
+	       "write_wall_ms_per_line_p99 %.3f\n",
+	       (double)cpu / (double)(lines * n), pct_ms(wall, lines, 0.5),
+	       pct_ms(wall, lines, 0.99));
+	fflush(stdout);
+	free(wall);
+	free(line);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "conns", 1, 0, 'n' }, { "bytes", 1, 0, 'b' },
+		{ "rate", 1, 0, 'r' },  { "duration", 1, 0, 'd' },
+		{ "send", 0, 0, 's' },  { 0, 0, 0, 0 },
+	};
+	uint32_t n = 1000, bytes = 32;
+	double rate = 100, duration = 10;
+	bool use_send = false;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int lfd, pfd[2], o, one = 1, *fds, status;
+	struct reader r = { 0 };
+	struct rlimit rl;
+	char c;
+	pid_t pid;
+
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			n = (uint32_t)atoi(optarg);
+			break;
+		case 'b':
+			bytes = (uint32_t)atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 'd':
+			duration = atof(optarg);
+			break;
+		case 's':
+			use_send = true;
+			break;
+		default:
+			fprintf(stderr,
+			        "usage: see the comment atop fanout.c\n");
+			return 2;
+		}
+	}
+	if (n == 0 || bytes < 32 || bytes > 4096 || rate <= 0 || rate > 1e6 ||
+	    duration <= 0 || rate * duration < 1 || rate * duration > 1e7) {
+		fprintf(stderr, "fanout: bad arguments (bytes 32..4096)\n");
+		return 2;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0 ||
+	    listen(lfd, 4096) != 0 || pipe(pfd) != 0)
+		die("listen");
+	r.n = n;
+	r.lines = (uint64_t)(rate * duration);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(lfd);
+		close(pfd[0]);
+		r.hist = zalloc(HIST_US, sizeof(*r.hist));
+		r.first = zalloc(r.lines, sizeof(*r.first));
+		r.last = zalloc(r.lines, sizeof(*r.last));
+		r.got = zalloc(r.lines, sizeof(*r.got));
+		reader_run(&sa, &r, pfd[1]);
+		_exit(0);
+	}
+	close(pfd[1]);
+	fds = zalloc(n, sizeof(*fds));
+	for (uint32_t i = 0; i < n; i++) {
+		fds[i] = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+		if (fds[i] < 0)
+			die("accept");
+		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	close(lfd);
+	if (read(pfd[0], &c, 1) != 1)
+		die("the reader failed");
+	close(pfd[0]);
+	writer_run(fds, n, r.lines, bytes, (long long)(1e9 / rate), use_send);
+	for (uint32_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return 1;
+	return 0;
+}
