@@ -7,6 +7,14 @@
  * measures any ADC hub the same way (bench/hub/run.py runs ours and
  * uhub).  Output: "key value" lines.
  *
+ * It also measures itself, so a figure that is the generator's and not the
+ * hub's shows: its own CPU time per delivery, how many ready sockets each
+ * wake-up of its epoll brings, and for each line the latency of its first
+ * and of its last recipient (the hub's reaction, and the time its fan-out
+ * of one line to every user takes as seen from outside).  Waits end at the
+ * next send's due time to the nanosecond (epoll_pwait2), not by spinning
+ * through the last millisecond.
+ *
  *   hubload --addr 127.0.0.1:1511 --users 1000 --rate 0.1 --duration 10
  *           [--hub-pid PID] [--light-logins 50] [--concurrency 200]
  *           [--saturate 5 --senders 100 --window 8]
@@ -16,6 +24,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -50,7 +59,6 @@ struct client {
 	char *out; /* pending output when the socket was full */
 	size_t out_len;
 	uint32_t inflight;
-	uint64_t seq;
 };
 
 static struct {
@@ -62,6 +70,12 @@ static struct {
 	uint64_t delivered, sent, echoes;
 	uint32_t *hist; /* latency, 1 us buckets */
 	uint64_t hist_n, hist_over;
+	/* per line of the fixed-rate phase (numbered from 0): the first and
+	 * last recipient's latency in ns, and how many got it */
+	long long *first_ns, *last_ns;
+	uint32_t *got;
+	uint64_t n_lines;
+	uint64_t wakeups, events; /* epoll_pwait2 calls that returned events */
 	bool measure;
 	int hub_pid;
 	bool saturating;
@@ -73,6 +87,15 @@ now_ns(void)
 	struct timespec ts;
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static long long
+self_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
@@ -231,13 +254,23 @@ c_inf(struct client *c)
 	c_send(c, line, (size_t)n);
 }
 
+/* "t<send ns>_<line number>": one delivery of that line. */
 static void
-record_latency(long long ns)
+record_latency(const char *stamp)
 {
-	long long us = ns / 1000;
+	char *end;
+	long long ns = now_ns() - strtoll(stamp, &end, 10), us = ns / 1000;
+	unsigned long long k = *end == '_' ? strtoull(end + 1, NULL, 10) : 0;
 
 	if (!g.measure)
 		return;
+	if (k < g.n_lines) {
+		if (g.got[k] == 0 || ns < g.first_ns[k])
+			g.first_ns[k] = ns;
+		if (g.got[k] == 0 || ns > g.last_ns[k])
+			g.last_ns[k] = ns;
+		g.got[k]++;
+	}
 	if (us < 0)
 		us = 0;
 	if (us >= HIST_US)
@@ -251,7 +284,7 @@ static void
 c_line(struct client *c, char *l, size_t n)
 {
 	if (c->state == C_ON) {
-		/* "BMSG SSSS t<ns>_<seq>" */
+		/* "BMSG SSSS t<ns>_<line number>" */
 		if (n > 10 && memcmp(l, "BMSG ", 5) == 0) {
 			g.delivered++;
 			if (memcmp(l + 5, c->sid, 4) == 0) {
@@ -260,8 +293,7 @@ c_line(struct client *c, char *l, size_t n)
 					c->inflight--;
 			}
 			if (!g.saturating && l[10] == 't')
-				record_latency(now_ns() -
-				               strtoll(l + 11, NULL, 10));
+				record_latency(l + 11);
 		}
 		return;
 	}
@@ -327,15 +359,25 @@ c_read(struct client *c)
 	}
 }
 
-/* One round of the event loop, waiting at most timeout_ms. */
+/* One round of the event loop, waiting at most timeout_ns. */
 static void
-poll_once(int timeout_ms)
+poll_wait_ns(long long timeout_ns)
 {
 	struct epoll_event ev[MAX_EVENTS];
-	int n = epoll_wait(g.ep, ev, MAX_EVENTS, timeout_ms);
+	struct timespec ts = { 0, 0 };
+	int n;
 
+	if (timeout_ns > 0) {
+		ts.tv_sec = timeout_ns / 1000000000LL;
+		ts.tv_nsec = timeout_ns % 1000000000LL;
+	}
+	n = epoll_pwait2(g.ep, ev, MAX_EVENTS, &ts, NULL);
 	if (n < 0 && errno != EINTR)
-		die("epoll_wait");
+		die("epoll_pwait2");
+	if (n > 0) {
+		g.wakeups++;
+		g.events += (uint64_t)n;
+	}
 	for (int i = 0; i < n; i++) {
 		struct client *c = &g.c[ev[i].data.u32];
 
@@ -349,11 +391,18 @@ poll_once(int timeout_ms)
 }
 
 static void
-c_chat(struct client *c)
+poll_once(int timeout_ms)
+{
+	poll_wait_ns(timeout_ms * 1000000LL);
+}
+
+/* A chat line carrying its send time and its number k. */
+static void
+c_chat(struct client *c, uint64_t k)
 {
 	char line[96];
 	int n = snprintf(line, sizeof(line), "BMSG %s t%lld_%llu\n", c->sid,
-	                 now_ns(), (unsigned long long)c->seq++);
+	                 now_ns(), (unsigned long long)k);
 
 	c_send(c, line, (size_t)n);
 	c->inflight++;
@@ -366,6 +415,26 @@ cmp_ll(const void *a, const void *b)
 	long long x = *(const long long *)a, y = *(const long long *)b;
 
 	return x < y ? -1 : x > y;
+}
+
+/* The p quantile of the lines' first (or last) recipient's latency, ms,
+ * over the lines every user received. */
+static double
+line_pct(const long long *v, double p)
+{
+	long long *a = calloc(g.n_lines + 1, sizeof(*a));
+	uint64_t m = 0;
+	double r;
+
+	if (a == NULL)
+		die("calloc");
+	for (uint64_t k = 0; k < g.n_lines; k++)
+		if (g.got[k] == g.n)
+			a[m++] = v[k];
+	qsort(a, m, sizeof(*a), cmp_ll);
+	r = m ? a[(uint64_t)(p * (double)(m - 1))] / 1e6 : NAN;
+	free(a);
+	return r;
 }
 
 static double
@@ -451,23 +520,31 @@ fixed_rate(double rate, double duration)
 	double per_s = rate * g.n; /* lines per second from everyone */
 	long long t0 = now_ns(), step = (long long)(1e9 / per_s);
 	long long cpu0 = hub_cpu_ns(), end = t0 + (long long)(duration * 1e9);
-	uint64_t k = 0, d0 = g.delivered, want;
+	long long self0 = self_cpu_ns(), self;
+	uint64_t k = 0, d0 = g.delivered, want, w0 = g.wakeups, e0 = g.events;
 	double secs;
 
+	g.n_lines = (uint64_t)(per_s * duration) + 2;
+	g.first_ns = calloc(g.n_lines, sizeof(*g.first_ns));
+	g.last_ns = calloc(g.n_lines, sizeof(*g.last_ns));
+	g.got = calloc(g.n_lines, sizeof(*g.got));
+	if (!g.first_ns || !g.last_ns || !g.got)
+		die("calloc");
 	g.measure = true;
 	while (now_ns() < end) {
 		long long due = t0 + (long long)k * step, now = now_ns();
 
-		while (due <= now && due < end) {
-			c_chat(&g.c[k % g.n]);
+		while (due <= now && due < end && k < g.n_lines) {
+			c_chat(&g.c[k % g.n], k);
 			k++;
 			due = t0 + (long long)k * step;
 		}
-		poll_once((int)((due - now_ns()) / 1000000));
+		poll_wait_ns((due < end ? due : end) - now_ns());
 	}
 	want = d0 + k * g.n;
 	drain_deliveries(want, 3000);
 	secs = (now_ns() - t0) / 1e9;
+	self = self_cpu_ns() - self0;
 	g.measure = false;
 	printf("rate_lines_per_s %.0f\nrate_deliveries %llu\n"
 	       "rate_deliveries_per_s %.0f\nrate_lost %lld\n",
@@ -476,9 +553,23 @@ fixed_rate(double rate, double duration)
 	printf("latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\nlatency_over_200ms "
 	       "%llu\n",
 	       hist_pct(0.50), hist_pct(0.99), (unsigned long long)g.hist_over);
+	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
+	       "line_last_ms_p99 %.3f\n",
+	       line_pct(g.first_ns, 0.5), line_pct(g.last_ns, 0.5),
+	       line_pct(g.last_ns, 0.99));
+	printf("load_cpu_ns_per_delivery %.1f\nload_events_per_wakeup %.1f\n",
+	       self / (double)(g.delivered - d0),
+	       (double)(g.events - e0) /
+	               (double)(g.wakeups - w0 ? g.wakeups - w0 : 1));
 	if (cpu0 >= 0)
 		printf("hub_cpu_ns_per_delivery %.1f\n",
 		       (hub_cpu_ns() - cpu0) / (double)(g.delivered - d0));
+	free(g.first_ns);
+	free(g.last_ns);
+	free(g.got);
+	g.first_ns = g.last_ns = NULL;
+	g.got = NULL;
+	g.n_lines = 0;
 }
 
 static void
@@ -501,7 +592,7 @@ saturate(uint32_t senders, uint32_t window, double duration)
 			for (uint32_t i = 0; i < senders; i++)
 				while (g.c[i].state == C_ON &&
 				       g.c[i].inflight < window)
-					c_chat(&g.c[i]);
+					c_chat(&g.c[i], 0);
 			poll_once(5);
 		}
 	}
