@@ -153,7 +153,7 @@ def floor(fanout, users, rate, duration):
         last = cp.stderr.strip().splitlines()[-1:] or ["?"]
         print(f"fanout failed: {last[0]}", file=sys.stderr, flush=True)
         return {"failed": 1.0}
-    names = {"write_cpu_ns_per_write": "hub_cpu_ns_per_delivery",
+    names = {"write_cpu_ns_per_delivery": "hub_cpu_ns_per_delivery",
              "read_cpu_ns_per_delivery": "load_cpu_ns_per_delivery"}
     out = {}
     for line in cp.stdout.splitlines():
