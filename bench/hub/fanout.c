@@ -38,27 +38,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#define HIST_US      200000 /* 1 us buckets up to 200 ms */
-#define MAX_EVENTS   512    /* as bench/hub/hubload */
-#define FANOUT_BATCH 64     /* lines written together when behind */
+#include "latency.h"
 
-static long long
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long
-cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#define MAX_EVENTS   512 /* as bench/hub/hubload */
+#define FANOUT_BATCH 64  /* lines written together when behind */
 
 static void
 die(const char *what)
@@ -77,83 +60,22 @@ zalloc(size_t n, size_t size)
 	return p;
 }
 
-static int
-cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-hist_pct(const uint32_t *hist, uint64_t n, double p)
-{
-	uint64_t want = (uint64_t)(p * (double)n), seen = 0;
-
-	for (uint32_t i = 0; i < HIST_US; i++) {
-		seen += hist[i];
-		if (seen > want)
-			return i / 1000.0;
-	}
-	return HIST_US / 1000.0;
-}
-
-/* The p quantile of v[0..n) in ms (sorts v). */
-static double
-pct_ms(long long *v, uint64_t n, double p)
-{
-	if (n == 0)
-		return 0;
-	qsort(v, n, sizeof(*v), cmp_ll);
-	return v[(uint64_t)(p * (double)(n - 1))] / 1e6;
-}
-
-struct reader {
-	uint32_t n;       /* connections */
-	uint64_t lines;   /* lines the writer sends */
-	uint32_t *hist;   /* every delivery's latency, 1 us buckets */
-	long long *first; /* per line: first recipient's latency, ns */
-	long long *last;  /* per line: last recipient's latency, ns */
-	uint32_t *got;    /* per line: recipients so far */
-	uint64_t delivered, over;
-};
-
-/* One line "t<send ns>_<line> xxx...\n" arrived at time t. */
+/* The reader: connect n sockets, then read lines "t<due ns>_<line> xxx\n"
+ * until every socket is closed; prints its figures. */
 static void
-reader_line(struct reader *r, const char *p, long long t)
+reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
+           int ready_fd)
 {
-	char *end;
-	long long ns = t - strtoll(p + 1, &end, 10), us = ns / 1000;
-	unsigned long long k = strtoull(end + 1, NULL, 10);
-
-	if (us >= HIST_US)
-		r->over++;
-	else
-		r->hist[us < 0 ? 0 : us]++;
-	r->delivered++;
-	if (k >= r->lines)
-		return;
-	if (r->got[k] == 0 || ns < r->first[k])
-		r->first[k] = ns;
-	if (r->got[k] == 0 || ns > r->last[k])
-		r->last[k] = ns;
-	r->got[k]++;
-}
-
-/* The reader: connect n sockets, then read lines until every socket is
- * closed; prints its figures. */
-static void
-reader_run(const struct sockaddr_in *sa, struct reader *r, int ready_fd)
-{
-	int ep = epoll_create1(0), *fds = zalloc(r->n, sizeof(int));
-	uint32_t open_n = r->n;
-	uint64_t wakeups = 0, events = 0, m = 0;
+	int ep = epoll_create1(0), *fds = zalloc(n, sizeof(int));
+	uint32_t open_n = n;
+	uint64_t wakeups = 0, events = 0;
 	long long cpu0 = 0;
+	struct latency lat;
 	char buf[16384];
 
-	if (ep < 0)
-		die("epoll_create1");
-	for (uint32_t i = 0; i < r->n; i++) {
+	if (ep < 0 || latency_init(&lat, lines) != 0)
+		die("reader setup");
+	for (uint32_t i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
 		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
@@ -175,13 +97,13 @@ reader_run(const struct sockaddr_in *sa, struct reader *r, int ready_fd)
 		if (k <= 0)
 			die("epoll_wait (the writer is gone?)");
 		if (cpu0 == 0)
-			cpu0 = cpu_ns();
+			cpu0 = latency_cpu_ns();
 		wakeups++;
 		events += (uint64_t)k;
 		for (int e = 0; e < k; e++) {
 			int fd = fds[ev[e].data.u32];
 			ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-			long long t = now_ns();
+			long long t = latency_now_ns();
 			char *p = buf, *end = buf + (got > 0 ? got : 0), *nl;
 
 			if (got < 0 && errno == EAGAIN)
@@ -194,29 +116,30 @@ reader_run(const struct sockaddr_in *sa, struct reader *r, int ready_fd)
 			}
 			/* lines are short and written whole: never split */
 			while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-				reader_line(r, p, t);
+				char *num;
+				long long sent = strtoll(p + 1, &num, 10);
+
+				latency_add(&lat, strtoull(num + 1, NULL, 10),
+				            t - sent);
 				p = nl + 1;
 			}
 		}
 	}
-	for (uint64_t k = 0; k < r->lines; k++)
-		if (r->got[k] == r->n) {
-			r->first[m] = r->first[k];
-			r->last[m++] = r->last[k];
-		}
 	printf("read_cpu_ns_per_delivery %.0f\nread_events_per_wakeup %.1f\n"
 	       "latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\n"
 	       "latency_over_200ms %llu\n",
-	       (double)(cpu_ns() - cpu0) /
-	               (double)(r->delivered ? r->delivered : 1),
+	       (double)(latency_cpu_ns() - cpu0) / (double)(lat.n ? lat.n : 1),
 	       (double)events / (double)(wakeups ? wakeups : 1),
-	       hist_pct(r->hist, r->delivered, 0.5),
-	       hist_pct(r->hist, r->delivered, 0.99),
-	       (unsigned long long)r->over);
-	printf("line_first_ms_p50 %.3f\n", pct_ms(r->first, m, 0.5));
-	printf("line_last_ms_p50 %.3f\n", pct_ms(r->last, m, 0.5));
-	printf("line_last_ms_p99 %.3f\n", pct_ms(r->last, m, 0.99));
+	       latency_pct_ms(&lat, 0.5), latency_pct_ms(&lat, 0.99),
+	       (unsigned long long)lat.over);
+	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
+	       "line_last_ms_p99 %.3f\n",
+	       latency_line_pct_ms(&lat, n, false, 0.5),
+	       latency_line_pct_ms(&lat, n, true, 0.5),
+	       latency_line_pct_ms(&lat, n, true, 0.99));
 	fflush(stdout);
+	latency_fini(&lat);
+	free(fds);
 }
 
 /* The writer: every step ns a line to every connection.  When it falls
@@ -231,8 +154,8 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 	uint64_t turns = 0;
 
 	memset(buf, 'x', (size_t)FANOUT_BATCH * bytes);
-	cpu0 = cpu_ns();
-	t0 = now_ns();
+	cpu0 = latency_cpu_ns();
+	t0 = latency_now_ns();
 	for (uint64_t k = 0; k < lines;) {
 		long long due = t0 + (long long)k * step, t;
 		struct timespec ts = { due / 1000000000LL, due % 1000000000LL };
@@ -242,7 +165,7 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
 		                       NULL) == EINTR)
 			;
-		t = now_ns();
+		t = latency_now_ns();
 		/* Each line is stamped with the time it was due, not the time
 		 * the writer got to it: a line that waits for the one before
 		 * waits in a hub too (hubload stamps its send time, so a
@@ -268,15 +191,16 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 			if (w != (ssize_t)len)
 				die("write (a full socket buffer?)");
 		}
-		wall[turns++] = now_ns() - t;
+		wall[turns++] = latency_now_ns() - t;
 		k = j;
 	}
-	cpu = cpu_ns() - cpu0;
+	cpu = latency_cpu_ns() - cpu0;
 	printf("write_cpu_ns_per_delivery %.0f\nwrite_lines_per_turn %.2f\n"
 	       "write_wall_ms_per_turn_p50 %.3f\n"
 	       "write_wall_ms_per_turn_p99 %.3f\n",
 	       (double)cpu / (double)(lines * n), (double)lines / (double)turns,
-	       pct_ms(wall, turns, 0.5), pct_ms(wall, turns, 0.99));
+	       latency_sort_pct_ms(wall, turns, 0.5),
+	       latency_sort_pct_ms(wall, turns, 0.99));
 	fflush(stdout);
 	free(wall);
 	free(buf);
@@ -296,7 +220,7 @@ main(int argc, char **argv)
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int lfd, pfd[2], o, one = 1, *fds, status;
-	struct reader r = { 0 };
+	uint64_t lines;
 	struct rlimit rl;
 	char c;
 	pid_t pid;
@@ -340,19 +264,14 @@ main(int argc, char **argv)
 	    getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0 ||
 	    listen(lfd, 4096) != 0 || pipe(pfd) != 0)
 		die("listen");
-	r.n = n;
-	r.lines = (uint64_t)(rate * duration);
+	lines = (uint64_t)(rate * duration);
 	pid = fork();
 	if (pid < 0)
 		die("fork");
 	if (pid == 0) {
 		close(lfd);
 		close(pfd[0]);
-		r.hist = zalloc(HIST_US, sizeof(*r.hist));
-		r.first = zalloc(r.lines, sizeof(*r.first));
-		r.last = zalloc(r.lines, sizeof(*r.last));
-		r.got = zalloc(r.lines, sizeof(*r.got));
-		reader_run(&sa, &r, pfd[1]);
+		reader_run(&sa, n, lines, pfd[1]);
 		_exit(0);
 	}
 	close(pfd[1]);
@@ -367,7 +286,7 @@ main(int argc, char **argv)
 	if (read(pfd[0], &c, 1) != 1)
 		die("the reader failed");
 	close(pfd[0]);
-	writer_run(fds, n, r.lines, bytes, (long long)(1e9 / rate), use_send);
+	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), use_send);
 	for (uint32_t i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);

@@ -24,7 +24,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <math.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdbool.h>
@@ -40,10 +39,10 @@
 #include <unistd.h>
 
 #include "base32.h"
+#include "latency.h"
 #include "tiger.h"
 
 #define IN_CAP     (64 * 1024)
-#define HIST_US    200000 /* latency histogram: 1 us buckets up to 200 ms */
 #define MAX_EVENTS 512
 
 enum cstate { C_OFF, C_SID, C_LOGIN, C_ON };
@@ -68,36 +67,12 @@ static struct {
 	uint32_t n;
 	uint32_t online;
 	uint64_t delivered, sent, echoes;
-	uint32_t *hist; /* latency, 1 us buckets */
-	uint64_t hist_n, hist_over;
-	/* per line of the fixed-rate phase (numbered from 0): the first and
-	 * last recipient's latency in ns, and how many got it */
-	long long *first_ns, *last_ns;
-	uint32_t *got;
-	uint64_t n_lines;
+	struct latency lat;       /* the fixed-rate phase's lines */
 	uint64_t wakeups, events; /* epoll_pwait2 calls that returned events */
 	bool measure;
 	int hub_pid;
 	bool saturating;
 } g;
-
-static long long
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static long long
-self_cpu_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void
 die(const char *what)
@@ -205,7 +180,7 @@ c_connect(struct client *c)
 	if (c->fd < 0)
 		die("socket");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->t0_ns = now_ns();
+	c->t0_ns = latency_now_ns();
 	if (connect(c->fd, (struct sockaddr *)&g.addr, sizeof(g.addr)) != 0)
 		die("connect");
 	/* blocking connect on loopback, then non-blocking I/O */
@@ -259,25 +234,13 @@ static void
 record_latency(const char *stamp)
 {
 	char *end;
-	long long ns = now_ns() - strtoll(stamp, &end, 10), us = ns / 1000;
-	unsigned long long k = *end == '_' ? strtoull(end + 1, NULL, 10) : 0;
+	long long ns = latency_now_ns() - strtoll(stamp, &end, 10);
 
-	if (!g.measure)
-		return;
-	if (k < g.n_lines) {
-		if (g.got[k] == 0 || ns < g.first_ns[k])
-			g.first_ns[k] = ns;
-		if (g.got[k] == 0 || ns > g.last_ns[k])
-			g.last_ns[k] = ns;
-		g.got[k]++;
-	}
-	if (us < 0)
-		us = 0;
-	if (us >= HIST_US)
-		g.hist_over++;
-	else
-		g.hist[us]++;
-	g.hist_n++;
+	if (g.measure)
+		latency_add(&g.lat,
+		            *end == '_' ? strtoull(end + 1, NULL, 10)
+		                        : UINT64_MAX,
+		            ns);
 }
 
 static void
@@ -402,52 +365,11 @@ c_chat(struct client *c, uint64_t k)
 {
 	char line[96];
 	int n = snprintf(line, sizeof(line), "BMSG %s t%lld_%llu\n", c->sid,
-	                 now_ns(), (unsigned long long)k);
+	                 latency_now_ns(), (unsigned long long)k);
 
 	c_send(c, line, (size_t)n);
 	c->inflight++;
 	g.sent++;
-}
-
-static int
-cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-/* The p quantile of the lines' first (or last) recipient's latency, ms,
- * over the lines every user received. */
-static double
-line_pct(const long long *v, double p)
-{
-	long long *a = calloc(g.n_lines + 1, sizeof(*a));
-	uint64_t m = 0;
-	double r;
-
-	if (a == NULL)
-		die("calloc");
-	for (uint64_t k = 0; k < g.n_lines; k++)
-		if (g.got[k] == g.n)
-			a[m++] = v[k];
-	qsort(a, m, sizeof(*a), cmp_ll);
-	r = m ? a[(uint64_t)(p * (double)(m - 1))] / 1e6 : NAN;
-	free(a);
-	return r;
-}
-
-static double
-hist_pct(double p)
-{
-	uint64_t want = (uint64_t)(p * (double)g.hist_n), seen = 0;
-
-	for (uint32_t i = 0; i < HIST_US; i++) {
-		seen += g.hist[i];
-		if (seen > want)
-			return i / 1000.0;
-	}
-	return HIST_US / 1000.0;
 }
 
 /* Sequential logins of one extra client at light load. */
@@ -464,13 +386,11 @@ light_logins(uint32_t k)
 		t0 = c->t0_ns;
 		while (c->state != C_ON)
 			poll_once(1000);
-		lat[i] = now_ns() - t0;
+		lat[i] = latency_now_ns() - t0;
 		c_close(c);
 	}
-	qsort(lat, k, sizeof(*lat), cmp_ll);
-	printf("light_login_ms_p50 %.3f\nlight_login_ms_p99 %.3f\n",
-	       lat[k / 2] / 1e6,
-	       lat[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] / 1e6);
+	printf("light_login_ms_p50 %.3f\n", latency_sort_pct_ms(lat, k, 0.5));
+	printf("light_login_ms_p99 %.3f\n", latency_sort_pct_ms(lat, k, 0.99));
 	free(lat);
 }
 
@@ -478,23 +398,24 @@ static void
 storm(uint32_t concurrency)
 {
 	uint32_t next = 0;
-	long long t0 = now_ns(), t;
+	long long t0 = latency_now_ns(), t;
 	long rss0 = hub_rss_kb();
 
 	while (g.online < g.n) {
 		while (next < g.n && next - g.online < concurrency)
 			c_connect(&g.c[next++]);
 		poll_once(100);
-		if (now_ns() - t0 > 120LL * 1000000000) {
+		if (latency_now_ns() - t0 > 120LL * 1000000000) {
 			fprintf(stderr, "hubload: login storm timed out\n");
 			exit(1);
 		}
 	}
-	t = now_ns() - t0;
+	t = latency_now_ns() - t0;
 	printf("users %u\nlogins_per_s %.0f\n", g.n, g.n / (t / 1e9));
 	/* settle: let the last user lists drain and the hub notice it is
 	 * idle (it trims its heap on a quiet tick) */
-	for (long long end = now_ns() + 3000000000LL; now_ns() < end;)
+	for (long long end = latency_now_ns() + 3000000000LL;
+	     latency_now_ns() < end;)
 		poll_once(50);
 	if (rss0 > 0) {
 		long rss = hub_rss_kb();
@@ -508,9 +429,9 @@ storm(uint32_t concurrency)
 static void
 drain_deliveries(uint64_t want, int timeout_ms)
 {
-	long long end = now_ns() + timeout_ms * 1000000LL;
+	long long end = latency_now_ns() + timeout_ms * 1000000LL;
 
-	while (g.delivered < want && now_ns() < end)
+	while (g.delivered < want && latency_now_ns() < end)
 		poll_once(10);
 }
 
@@ -518,33 +439,30 @@ static void
 fixed_rate(double rate, double duration)
 {
 	double per_s = rate * g.n; /* lines per second from everyone */
-	long long t0 = now_ns(), step = (long long)(1e9 / per_s);
+	long long t0 = latency_now_ns(), step = (long long)(1e9 / per_s);
 	long long cpu0 = hub_cpu_ns(), end = t0 + (long long)(duration * 1e9);
-	long long self0 = self_cpu_ns(), self;
+	long long self0 = latency_cpu_ns(), self;
 	uint64_t k = 0, d0 = g.delivered, want, w0 = g.wakeups, e0 = g.events;
 	double secs;
 
-	g.n_lines = (uint64_t)(per_s * duration) + 2;
-	g.first_ns = calloc(g.n_lines, sizeof(*g.first_ns));
-	g.last_ns = calloc(g.n_lines, sizeof(*g.last_ns));
-	g.got = calloc(g.n_lines, sizeof(*g.got));
-	if (!g.first_ns || !g.last_ns || !g.got)
+	if (latency_init(&g.lat, (uint64_t)(per_s * duration) + 2) != 0)
 		die("calloc");
 	g.measure = true;
-	while (now_ns() < end) {
-		long long due = t0 + (long long)k * step, now = now_ns();
+	while (latency_now_ns() < end) {
+		long long due = t0 + (long long)k * step,
+		          now = latency_now_ns();
 
-		while (due <= now && due < end && k < g.n_lines) {
+		while (due <= now && due < end && k < g.lat.lines) {
 			c_chat(&g.c[k % g.n], k);
 			k++;
 			due = t0 + (long long)k * step;
 		}
-		poll_wait_ns((due < end ? due : end) - now_ns());
+		poll_wait_ns((due < end ? due : end) - latency_now_ns());
 	}
 	want = d0 + k * g.n;
 	drain_deliveries(want, 3000);
-	secs = (now_ns() - t0) / 1e9;
-	self = self_cpu_ns() - self0;
+	secs = (latency_now_ns() - t0) / 1e9;
+	self = latency_cpu_ns() - self0;
 	g.measure = false;
 	printf("rate_lines_per_s %.0f\nrate_deliveries %llu\n"
 	       "rate_deliveries_per_s %.0f\nrate_lost %lld\n",
@@ -552,11 +470,13 @@ fixed_rate(double rate, double duration)
 	       (g.delivered - d0) / secs, (long long)(want - g.delivered));
 	printf("latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\nlatency_over_200ms "
 	       "%llu\n",
-	       hist_pct(0.50), hist_pct(0.99), (unsigned long long)g.hist_over);
+	       latency_pct_ms(&g.lat, 0.50), latency_pct_ms(&g.lat, 0.99),
+	       (unsigned long long)g.lat.over);
 	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
 	       "line_last_ms_p99 %.3f\n",
-	       line_pct(g.first_ns, 0.5), line_pct(g.last_ns, 0.5),
-	       line_pct(g.last_ns, 0.99));
+	       latency_line_pct_ms(&g.lat, g.n, false, 0.5),
+	       latency_line_pct_ms(&g.lat, g.n, true, 0.5),
+	       latency_line_pct_ms(&g.lat, g.n, true, 0.99));
 	printf("load_cpu_ns_per_delivery %.1f\nload_events_per_wakeup %.1f\n",
 	       self / (double)(g.delivered - d0),
 	       (double)(g.events - e0) /
@@ -564,12 +484,7 @@ fixed_rate(double rate, double duration)
 	if (cpu0 >= 0)
 		printf("hub_cpu_ns_per_delivery %.1f\n",
 		       (hub_cpu_ns() - cpu0) / (double)(g.delivered - d0));
-	free(g.first_ns);
-	free(g.last_ns);
-	free(g.got);
-	g.first_ns = g.last_ns = NULL;
-	g.got = NULL;
-	g.n_lines = 0;
+	latency_fini(&g.lat);
 }
 
 static void
@@ -584,11 +499,11 @@ saturate(uint32_t senders, uint32_t window, double duration)
 		senders = g.n;
 	/* warm up for half a second, then measure */
 	for (int phase = 0; phase < 2; phase++) {
-		t0 = now_ns();
+		t0 = latency_now_ns();
 		end = t0 + (phase ? (long long)(duration * 1e9) : 500000000LL);
 		d0 = g.delivered;
 		cpu0 = hub_cpu_ns();
-		while (now_ns() < end) {
+		while (latency_now_ns() < end) {
 			for (uint32_t i = 0; i < senders; i++)
 				while (g.c[i].state == C_ON &&
 				       g.c[i].inflight < window)
@@ -596,13 +511,14 @@ saturate(uint32_t senders, uint32_t window, double duration)
 			poll_once(5);
 		}
 	}
-	secs = (now_ns() - t0) / 1e9;
+	secs = (latency_now_ns() - t0) / 1e9;
 	printf("sat_deliveries_per_s %.0f\n", (g.delivered - d0) / secs);
 	if (cpu0 >= 0)
 		printf("sat_hub_cpu_ns_per_delivery %.1f\n",
 		       (hub_cpu_ns() - cpu0) / (double)(g.delivered - d0));
 	/* let what is in flight arrive before we hang up */
-	for (long long e = now_ns() + 2000000000LL; now_ns() < e;) {
+	for (long long e = latency_now_ns() + 2000000000LL;
+	     latency_now_ns() < e;) {
 		bool busy = false;
 
 		for (uint32_t i = 0; i < senders; i++)
@@ -690,8 +606,7 @@ main(int argc, char **argv)
 	tiger_init_library();
 	g.ep = epoll_create1(0);
 	g.c = calloc(g.n + 1, sizeof(*g.c));
-	g.hist = calloc(HIST_US, sizeof(*g.hist));
-	if (g.ep < 0 || !g.c || !g.hist)
+	if (g.ep < 0 || !g.c)
 		die("setup");
 	for (uint32_t i = 0; i <= g.n; i++) {
 		g.c[i].fd = -1;
@@ -711,6 +626,5 @@ main(int argc, char **argv)
 		free(g.c[i].in);
 	}
 	free(g.c);
-	free(g.hist);
 	return 0;
 }
