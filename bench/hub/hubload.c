@@ -7,6 +7,14 @@
  * measures any ADC hub the same way (bench/hub/run.py runs ours and
  * uhub).  Output: "key value" lines.
  *
+ * It also measures itself, so a figure that is the generator's and not the
+ * hub's shows: its own CPU time per delivery, how many ready sockets each
+ * wake-up of its epoll brings, and for each line the latency of its first
+ * and of its last recipient (the hub's reaction, and the time its fan-out
+ * of one line to every user takes as seen from outside).  Waits end at the
+ * next send's due time to the nanosecond (epoll_pwait2), not by spinning
+ * through the last millisecond.
+ *
  *   hubload --addr 127.0.0.1:1511 --users 1000 --rate 0.1 --duration 10
  *           [--hub-pid PID] [--light-logins 50] [--concurrency 200]
  *           [--saturate 5 --senders 100 --window 8]
@@ -31,10 +39,10 @@
 #include <unistd.h>
 
 #include "base32.h"
+#include "latency.h"
 #include "tiger.h"
 
 #define IN_CAP     (64 * 1024)
-#define HIST_US    200000 /* latency histogram: 1 us buckets up to 200 ms */
 #define MAX_EVENTS 512
 
 enum cstate { C_OFF, C_SID, C_LOGIN, C_ON };
@@ -50,7 +58,6 @@ struct client {
 	char *out; /* pending output when the socket was full */
 	size_t out_len;
 	uint32_t inflight;
-	uint64_t seq;
 };
 
 static struct {
@@ -60,21 +67,12 @@ static struct {
 	uint32_t n;
 	uint32_t online;
 	uint64_t delivered, sent, echoes;
-	uint32_t *hist; /* latency, 1 us buckets */
-	uint64_t hist_n, hist_over;
+	struct latency lat;       /* the fixed-rate phase's lines */
+	uint64_t wakeups, events; /* epoll_pwait2 calls that returned events */
 	bool measure;
 	int hub_pid;
 	bool saturating;
 } g;
-
-static long long
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void
 die(const char *what)
@@ -182,7 +180,7 @@ c_connect(struct client *c)
 	if (c->fd < 0)
 		die("socket");
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	c->t0_ns = now_ns();
+	c->t0_ns = latency_now_ns();
 	if (connect(c->fd, (struct sockaddr *)&g.addr, sizeof(g.addr)) != 0)
 		die("connect");
 	/* blocking connect on loopback, then non-blocking I/O */
@@ -231,27 +229,25 @@ c_inf(struct client *c)
 	c_send(c, line, (size_t)n);
 }
 
+/* "t<send ns>_<line number>": one delivery of that line. */
 static void
-record_latency(long long ns)
+record_latency(const char *stamp)
 {
-	long long us = ns / 1000;
+	char *end;
+	long long ns = latency_now_ns() - strtoll(stamp, &end, 10);
 
-	if (!g.measure)
-		return;
-	if (us < 0)
-		us = 0;
-	if (us >= HIST_US)
-		g.hist_over++;
-	else
-		g.hist[us]++;
-	g.hist_n++;
+	if (g.measure)
+		latency_add(&g.lat,
+		            *end == '_' ? strtoull(end + 1, NULL, 10)
+		                        : UINT64_MAX,
+		            ns);
 }
 
 static void
 c_line(struct client *c, char *l, size_t n)
 {
 	if (c->state == C_ON) {
-		/* "BMSG SSSS t<ns>_<seq>" */
+		/* "BMSG SSSS t<ns>_<line number>" */
 		if (n > 10 && memcmp(l, "BMSG ", 5) == 0) {
 			g.delivered++;
 			if (memcmp(l + 5, c->sid, 4) == 0) {
@@ -260,8 +256,7 @@ c_line(struct client *c, char *l, size_t n)
 					c->inflight--;
 			}
 			if (!g.saturating && l[10] == 't')
-				record_latency(now_ns() -
-				               strtoll(l + 11, NULL, 10));
+				record_latency(l + 11);
 		}
 		return;
 	}
@@ -327,15 +322,25 @@ c_read(struct client *c)
 	}
 }
 
-/* One round of the event loop, waiting at most timeout_ms. */
+/* One round of the event loop, waiting at most timeout_ns. */
 static void
-poll_once(int timeout_ms)
+poll_wait_ns(long long timeout_ns)
 {
 	struct epoll_event ev[MAX_EVENTS];
-	int n = epoll_wait(g.ep, ev, MAX_EVENTS, timeout_ms);
+	struct timespec ts = { 0, 0 };
+	int n;
 
+	if (timeout_ns > 0) {
+		ts.tv_sec = timeout_ns / 1000000000LL;
+		ts.tv_nsec = timeout_ns % 1000000000LL;
+	}
+	n = epoll_pwait2(g.ep, ev, MAX_EVENTS, &ts, NULL);
 	if (n < 0 && errno != EINTR)
-		die("epoll_wait");
+		die("epoll_pwait2");
+	if (n > 0) {
+		g.wakeups++;
+		g.events += (uint64_t)n;
+	}
 	for (int i = 0; i < n; i++) {
 		struct client *c = &g.c[ev[i].data.u32];
 
@@ -349,36 +354,22 @@ poll_once(int timeout_ms)
 }
 
 static void
-c_chat(struct client *c)
+poll_once(int timeout_ms)
+{
+	poll_wait_ns(timeout_ms * 1000000LL);
+}
+
+/* A chat line carrying its send time and its number k. */
+static void
+c_chat(struct client *c, uint64_t k)
 {
 	char line[96];
 	int n = snprintf(line, sizeof(line), "BMSG %s t%lld_%llu\n", c->sid,
-	                 now_ns(), (unsigned long long)c->seq++);
+	                 latency_now_ns(), (unsigned long long)k);
 
 	c_send(c, line, (size_t)n);
 	c->inflight++;
 	g.sent++;
-}
-
-static int
-cmp_ll(const void *a, const void *b)
-{
-	long long x = *(const long long *)a, y = *(const long long *)b;
-
-	return x < y ? -1 : x > y;
-}
-
-static double
-hist_pct(double p)
-{
-	uint64_t want = (uint64_t)(p * (double)g.hist_n), seen = 0;
-
-	for (uint32_t i = 0; i < HIST_US; i++) {
-		seen += g.hist[i];
-		if (seen > want)
-			return i / 1000.0;
-	}
-	return HIST_US / 1000.0;
 }
 
 /* Sequential logins of one extra client at light load. */
@@ -395,13 +386,11 @@ light_logins(uint32_t k)
 		t0 = c->t0_ns;
 		while (c->state != C_ON)
 			poll_once(1000);
-		lat[i] = now_ns() - t0;
+		lat[i] = latency_now_ns() - t0;
 		c_close(c);
 	}
-	qsort(lat, k, sizeof(*lat), cmp_ll);
-	printf("light_login_ms_p50 %.3f\nlight_login_ms_p99 %.3f\n",
-	       lat[k / 2] / 1e6,
-	       lat[(k * 99) / 100 < k ? (k * 99) / 100 : k - 1] / 1e6);
+	printf("light_login_ms_p50 %.3f\n", latency_sort_pct_ms(lat, k, 0.5));
+	printf("light_login_ms_p99 %.3f\n", latency_sort_pct_ms(lat, k, 0.99));
 	free(lat);
 }
 
@@ -409,23 +398,24 @@ static void
 storm(uint32_t concurrency)
 {
 	uint32_t next = 0;
-	long long t0 = now_ns(), t;
+	long long t0 = latency_now_ns(), t;
 	long rss0 = hub_rss_kb();
 
 	while (g.online < g.n) {
 		while (next < g.n && next - g.online < concurrency)
 			c_connect(&g.c[next++]);
 		poll_once(100);
-		if (now_ns() - t0 > 120LL * 1000000000) {
+		if (latency_now_ns() - t0 > 120LL * 1000000000) {
 			fprintf(stderr, "hubload: login storm timed out\n");
 			exit(1);
 		}
 	}
-	t = now_ns() - t0;
+	t = latency_now_ns() - t0;
 	printf("users %u\nlogins_per_s %.0f\n", g.n, g.n / (t / 1e9));
 	/* settle: let the last user lists drain and the hub notice it is
 	 * idle (it trims its heap on a quiet tick) */
-	for (long long end = now_ns() + 3000000000LL; now_ns() < end;)
+	for (long long end = latency_now_ns() + 3000000000LL;
+	     latency_now_ns() < end;)
 		poll_once(50);
 	if (rss0 > 0) {
 		long rss = hub_rss_kb();
@@ -439,9 +429,9 @@ storm(uint32_t concurrency)
 static void
 drain_deliveries(uint64_t want, int timeout_ms)
 {
-	long long end = now_ns() + timeout_ms * 1000000LL;
+	long long end = latency_now_ns() + timeout_ms * 1000000LL;
 
-	while (g.delivered < want && now_ns() < end)
+	while (g.delivered < want && latency_now_ns() < end)
 		poll_once(10);
 }
 
@@ -449,25 +439,30 @@ static void
 fixed_rate(double rate, double duration)
 {
 	double per_s = rate * g.n; /* lines per second from everyone */
-	long long t0 = now_ns(), step = (long long)(1e9 / per_s);
+	long long t0 = latency_now_ns(), step = (long long)(1e9 / per_s);
 	long long cpu0 = hub_cpu_ns(), end = t0 + (long long)(duration * 1e9);
-	uint64_t k = 0, d0 = g.delivered, want;
+	long long self0 = latency_cpu_ns(), self;
+	uint64_t k = 0, d0 = g.delivered, want, w0 = g.wakeups, e0 = g.events;
 	double secs;
 
+	if (latency_init(&g.lat, (uint64_t)(per_s * duration) + 2) != 0)
+		die("calloc");
 	g.measure = true;
-	while (now_ns() < end) {
-		long long due = t0 + (long long)k * step, now = now_ns();
+	while (latency_now_ns() < end) {
+		long long due = t0 + (long long)k * step,
+		          now = latency_now_ns();
 
-		while (due <= now && due < end) {
-			c_chat(&g.c[k % g.n]);
+		while (due <= now && due < end && k < g.lat.lines) {
+			c_chat(&g.c[k % g.n], k);
 			k++;
 			due = t0 + (long long)k * step;
 		}
-		poll_once((int)((due - now_ns()) / 1000000));
+		poll_wait_ns((due < end ? due : end) - latency_now_ns());
 	}
 	want = d0 + k * g.n;
 	drain_deliveries(want, 3000);
-	secs = (now_ns() - t0) / 1e9;
+	secs = (latency_now_ns() - t0) / 1e9;
+	self = latency_cpu_ns() - self0;
 	g.measure = false;
 	printf("rate_lines_per_s %.0f\nrate_deliveries %llu\n"
 	       "rate_deliveries_per_s %.0f\nrate_lost %lld\n",
@@ -475,10 +470,21 @@ fixed_rate(double rate, double duration)
 	       (g.delivered - d0) / secs, (long long)(want - g.delivered));
 	printf("latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\nlatency_over_200ms "
 	       "%llu\n",
-	       hist_pct(0.50), hist_pct(0.99), (unsigned long long)g.hist_over);
+	       latency_pct_ms(&g.lat, 0.50), latency_pct_ms(&g.lat, 0.99),
+	       (unsigned long long)g.lat.over);
+	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
+	       "line_last_ms_p99 %.3f\n",
+	       latency_line_pct_ms(&g.lat, g.n, false, 0.5),
+	       latency_line_pct_ms(&g.lat, g.n, true, 0.5),
+	       latency_line_pct_ms(&g.lat, g.n, true, 0.99));
+	printf("load_cpu_ns_per_delivery %.1f\nload_events_per_wakeup %.1f\n",
+	       self / (double)(g.delivered - d0),
+	       (double)(g.events - e0) /
+	               (double)(g.wakeups - w0 ? g.wakeups - w0 : 1));
 	if (cpu0 >= 0)
 		printf("hub_cpu_ns_per_delivery %.1f\n",
 		       (hub_cpu_ns() - cpu0) / (double)(g.delivered - d0));
+	latency_fini(&g.lat);
 }
 
 static void
@@ -493,25 +499,26 @@ saturate(uint32_t senders, uint32_t window, double duration)
 		senders = g.n;
 	/* warm up for half a second, then measure */
 	for (int phase = 0; phase < 2; phase++) {
-		t0 = now_ns();
+		t0 = latency_now_ns();
 		end = t0 + (phase ? (long long)(duration * 1e9) : 500000000LL);
 		d0 = g.delivered;
 		cpu0 = hub_cpu_ns();
-		while (now_ns() < end) {
+		while (latency_now_ns() < end) {
 			for (uint32_t i = 0; i < senders; i++)
 				while (g.c[i].state == C_ON &&
 				       g.c[i].inflight < window)
-					c_chat(&g.c[i]);
+					c_chat(&g.c[i], 0);
 			poll_once(5);
 		}
 	}
-	secs = (now_ns() - t0) / 1e9;
+	secs = (latency_now_ns() - t0) / 1e9;
 	printf("sat_deliveries_per_s %.0f\n", (g.delivered - d0) / secs);
 	if (cpu0 >= 0)
 		printf("sat_hub_cpu_ns_per_delivery %.1f\n",
 		       (hub_cpu_ns() - cpu0) / (double)(g.delivered - d0));
 	/* let what is in flight arrive before we hang up */
-	for (long long e = now_ns() + 2000000000LL; now_ns() < e;) {
+	for (long long e = latency_now_ns() + 2000000000LL;
+	     latency_now_ns() < e;) {
 		bool busy = false;
 
 		for (uint32_t i = 0; i < senders; i++)
@@ -599,8 +606,7 @@ main(int argc, char **argv)
 	tiger_init_library();
 	g.ep = epoll_create1(0);
 	g.c = calloc(g.n + 1, sizeof(*g.c));
-	g.hist = calloc(HIST_US, sizeof(*g.hist));
-	if (g.ep < 0 || !g.c || !g.hist)
+	if (g.ep < 0 || !g.c)
 		die("setup");
 	for (uint32_t i = 0; i <= g.n; i++) {
 		g.c[i].fd = -1;
@@ -620,6 +626,5 @@ main(int argc, char **argv)
 		free(g.c[i].in);
 	}
 	free(g.c);
-	free(g.hist);
 	return 0;
 }

@@ -5,6 +5,12 @@ median of each figure side by side.  Not a test (docs/hub.md, "Benchmark").
 
     python3 bench/hub/run.py [--runs 3] [--users 1000] [--big 10000]
                              [--rate 0.1] [--duration 10] [--build build]
+                             [--skip-uhub] [--skip-floor]
+
+Each run also runs bench/hub/fanout with the same users, rate and duration:
+no hub, one process writing every line straight to every reader's loopback
+socket.  Its figures (the "floor" column) are what the kernel and the
+scheduler cost on this machine at that moment; a hub cannot deliver faster.
 
 Both hubs run with flood limits off, no chat history replayed on login, a
 1 MiB send queue per user, the same accounts (u<i> / pw-u<i>, passwords
@@ -135,6 +141,28 @@ def stop(hub):
         hub.proc.wait()
 
 
+def floor(fanout, users, rate, duration):
+    """bench/hub/fanout's figures, named as hubload's where they mean the
+    same (its writer stands for the hub, its reader for hubload)."""
+    cp = subprocess.run([fanout, "--conns", str(users),
+                         "--rate", str(users * rate),
+                         "--duration", str(duration)],
+                        capture_output=True, text=True, timeout=600,
+                        preexec_fn=raise_nofile)
+    if cp.returncode != 0:
+        last = cp.stderr.strip().splitlines()[-1:] or ["?"]
+        print(f"fanout failed: {last[0]}", file=sys.stderr, flush=True)
+        return {"failed": 1.0}
+    names = {"write_cpu_ns_per_delivery": "hub_cpu_ns_per_delivery",
+             "read_cpu_ns_per_delivery": "load_cpu_ns_per_delivery"}
+    out = {}
+    for line in cp.stdout.splitlines():
+        k, v = line.split()
+        out[names.get(k, k)] = float(v)
+    out["rate_lost"] = 0.0  # fanout dies if a write is short
+    return out
+
+
 def hubload(load, hub, *args):
     """hubload's figures; a run that fails (the hub dropped clients, a
     storm that did not end) is reported and counts as no figures."""
@@ -163,7 +191,10 @@ ROWS = [
     ("rate_lost", "  messages lost", "lower"),
     ("latency_ms_p50", "  delivery latency, ms (p50)", "lower"),
     ("latency_ms_p99", "  delivery latency, ms (p99)", "lower"),
+    ("line_first_ms_p50", "  a line's first recipient, ms (p50)", "lower"),
+    ("line_last_ms_p50", "  a line's last recipient, ms (p50)", "lower"),
     ("hub_cpu_ns_per_delivery", "  hub CPU per delivery, ns", "lower"),
+    ("load_cpu_ns_per_delivery", "  hubload CPU per delivery, ns", "lower"),
     ("sat_deliveries_per_s", "saturation deliveries/s ({users} users)",
      "higher"),
     ("sat_hub_cpu_ns_per_delivery", "  hub CPU per delivery, ns", "lower"),
@@ -187,16 +218,27 @@ def main():
     ap.add_argument("--sat-seconds", type=float, default=5)
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--skip-uhub", action="store_true")
+    ap.add_argument("--skip-floor", action="store_true")
     a = ap.parse_args()
     ipckit = os.path.join(a.build, "cli", "ipckit")
     load = os.path.join(a.build, "bench", "hub", "hubload")
+    fanout = os.path.join(a.build, "bench", "hub", "fanout")
     tmp = tempfile.mkdtemp(prefix="ipk-hubbench-")
     try:
         hubs = [Ours(ipckit, tmp, max(a.users, a.big))]
         if not a.skip_uhub and shutil.which("uhub"):
             hubs.append(Uhub(tmp, max(a.users, a.big)))
         res = {h.name: {} for h in hubs}
+        if not a.skip_floor:
+            res["floor"] = {}
         for run in range(a.runs):
+            if not a.skip_floor:
+                r = floor(fanout, a.users, a.rate, a.duration)
+                for k, v in r.items():
+                    res["floor"].setdefault(k, []).append(v)
+                print(f"run {run + 1}/{a.runs} floor: " +
+                      " ".join(f"{k}={v:g}" for k, v in sorted(r.items())),
+                      file=sys.stderr, flush=True)
             for h in hubs:  # interleaved, so both see the same noise
                 h.start()
                 try:
@@ -227,7 +269,8 @@ def main():
         print(f"hub benchmark: medians of {a.runs} runs "
               f"(2 shared cores; hubload and the hub on one machine)")
         print(f"{'':46}" + "".join(f"{n:>14}" for n in names) +
-              ("       ratio" if len(names) == 2 else ""))
+              ("       ratio" if len(names) == 2 else "") +
+              ("         floor" if "floor" in res else ""))
         for key, label, better in ROWS:
             vals = [statistics.median(res[n][key]) if key in res[n]
                     else float("nan") for n in names]
@@ -237,7 +280,17 @@ def main():
                 ratio = vals[0] / vals[1] if better == "higher" \
                     else vals[1] / vals[0]
                 line += f"   {ratio:8.2f}x"
+            elif "floor" in res and len(vals) == 2:
+                line += f"{'':12}"
+            if "floor" in res and key in res["floor"]:
+                line += f"{statistics.median(res['floor'][key]):14.4g}"
             print(line)
+        if "floor" in res:
+            print("floor: bench/hub/fanout, no hub: each line written "
+                  "straight to every reader's socket")
+            if res["floor"].get("failed"):
+                print(f"floor: {sum(res['floor']['failed']):g} run(s) "
+                      "failed")
         for n in names:
             fails = sum(res[n].get("failed", [])) + \
                 sum(res[n].get("big_failed", []))

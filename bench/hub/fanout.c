@@ -1,0 +1,297 @@
+// SPDX-License-Identifier: MIT
+/* fanout.c - the floor under a hub's delivery latency on this machine: one
+ * process writes each line once to every one of N loopback TCP sockets
+ * (non-blocking, TCP_NODELAY, one writev per socket per line, as a one-
+ * thread hub does at best), another reads them on epoll and measures, per
+ * delivery, the time since the line was due to be sent.  No protocol, no
+ * parsing beyond the send time, no queues: what is left is the kernel's
+ * cost per send and per receive and the scheduler's, which any one-thread
+ * hub pays too.  bench/hub/run.py runs it beside the hubs with the same
+ * users, rate and line length (docs/hub.md, "Benchmark").
+ *
+ *   fanout [--conns 1000] [--bytes 32] [--rate 100] [--duration 10]
+ *          [--send]
+ *
+ * --rate is lines per second in all (each to every connection), --bytes
+ * their length (hubload's chat lines are about 32); --send
+ * writes with send(MSG_DONTWAIT) instead of writev.  Output: "key value"
+ * lines: the writer's CPU time per delivery, lines per turn (more than one
+ * when it fell behind) and wall time per turn (all N writes), the reader's
+ * CPU time per delivery, and the latency of every delivery and of each
+ * line's first and last recipient. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "latency.h"
+
+#define MAX_EVENTS   512 /* as bench/hub/hubload */
+#define FANOUT_BATCH 64  /* lines written together when behind */
+
+static void
+die(const char *what)
+{
+	fprintf(stderr, "fanout: %s: %s\n", what, strerror(errno));
+	exit(1);
+}
+
+static void *
+zalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+
+	if (p == NULL)
+		die("calloc");
+	return p;
+}
+
+/* The reader: connect n sockets, then read lines "t<due ns>_<line> xxx\n"
+ * until every socket is closed; prints its figures. */
+static void
+reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
+           int ready_fd)
+{
+	int ep = epoll_create1(0), *fds = zalloc(n, sizeof(int));
+	uint32_t open_n = n;
+	uint64_t wakeups = 0, events = 0;
+	long long cpu0 = 0;
+	struct latency lat;
+	char buf[16384];
+
+	if (ep < 0 || latency_init(&lat, lines) != 0)
+		die("reader setup");
+	for (uint32_t i = 0; i < n; i++) {
+		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
+
+		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (fds[i] < 0 || connect(fds[i], (const struct sockaddr *)sa,
+		                          sizeof(*sa)) != 0)
+			die("connect");
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) != 0)
+			die("epoll_ctl");
+	}
+	if (write(ready_fd, "r", 1) != 1)
+		die("ready");
+	close(ready_fd);
+	while (open_n > 0) {
+		struct epoll_event ev[MAX_EVENTS];
+		int k = epoll_wait(ep, ev, MAX_EVENTS, 10000);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			die("epoll_wait (the writer is gone?)");
+		if (cpu0 == 0)
+			cpu0 = latency_cpu_ns();
+		wakeups++;
+		events += (uint64_t)k;
+		for (int e = 0; e < k; e++) {
+			int fd = fds[ev[e].data.u32];
+			ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			long long t = latency_now_ns();
+			char *p = buf, *end = buf + (got > 0 ? got : 0), *nl;
+
+			if (got < 0 && errno == EAGAIN)
+				continue;
+			if (got <= 0) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+				open_n--;
+				continue;
+			}
+			/* lines are short and written whole: never split */
+			while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+				char *num;
+				long long sent = strtoll(p + 1, &num, 10);
+
+				latency_add(&lat, strtoull(num + 1, NULL, 10),
+				            t - sent);
+				p = nl + 1;
+			}
+		}
+	}
+	printf("read_cpu_ns_per_delivery %.0f\nread_events_per_wakeup %.1f\n"
+	       "latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\n"
+	       "latency_over_200ms %llu\n",
+	       (double)(latency_cpu_ns() - cpu0) / (double)(lat.n ? lat.n : 1),
+	       (double)events / (double)(wakeups ? wakeups : 1),
+	       latency_pct_ms(&lat, 0.5), latency_pct_ms(&lat, 0.99),
+	       (unsigned long long)lat.over);
+	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
+	       "line_last_ms_p99 %.3f\n",
+	       latency_line_pct_ms(&lat, n, false, 0.5),
+	       latency_line_pct_ms(&lat, n, true, 0.5),
+	       latency_line_pct_ms(&lat, n, true, 0.99));
+	fflush(stdout);
+	latency_fini(&lat);
+	free(fds);
+}
+
+/* The writer: every step ns a line to every connection.  When it falls
+ * behind, the lines due by then go out together, one write per connection
+ * (at most FANOUT_BATCH lines), as a hub coalesces a loop turn's output. */
+static void
+writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
+           long long step, bool use_send)
+{
+	long long *wall = zalloc(lines, sizeof(*wall)), t0, cpu0, cpu;
+	char *buf = zalloc(FANOUT_BATCH, bytes);
+	uint64_t turns = 0;
+
+	memset(buf, 'x', (size_t)FANOUT_BATCH * bytes);
+	cpu0 = latency_cpu_ns();
+	t0 = latency_now_ns();
+	for (uint64_t k = 0; k < lines;) {
+		long long due = t0 + (long long)k * step, t;
+		struct timespec ts = { due / 1000000000LL, due % 1000000000LL };
+		uint64_t j = k;
+		size_t len;
+
+		while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts,
+		                       NULL) == EINTR)
+			;
+		t = latency_now_ns();
+		/* Each line is stamped with the time it was due, not the time
+		 * the writer got to it: a line that waits for the one before
+		 * waits in a hub too (hubload stamps its send time, so a
+		 * hub's backlog is in its figures). */
+		do {
+			char *line = buf + (j - k) * bytes;
+			int m = snprintf(line, bytes, "t%lld_%llu ",
+			                 t0 + (long long)j * step,
+			                 (unsigned long long)j);
+
+			line[m] = 'x';
+			line[bytes - 1] = '\n';
+			j++;
+		} while (j < lines && j - k < FANOUT_BATCH &&
+		         t0 + (long long)j * step <= t);
+		len = (size_t)(j - k) * bytes;
+		for (uint32_t i = 0; i < n; i++) {
+			struct iovec iov = { buf, len };
+			ssize_t w = use_send ? send(fds[i], buf, len,
+			                            MSG_DONTWAIT | MSG_NOSIGNAL)
+			                     : writev(fds[i], &iov, 1);
+
+			if (w != (ssize_t)len)
+				die("write (a full socket buffer?)");
+		}
+		wall[turns++] = latency_now_ns() - t;
+		k = j;
+	}
+	cpu = latency_cpu_ns() - cpu0;
+	printf("write_cpu_ns_per_delivery %.0f\nwrite_lines_per_turn %.2f\n"
+	       "write_wall_ms_per_turn_p50 %.3f\n"
+	       "write_wall_ms_per_turn_p99 %.3f\n",
+	       (double)cpu / (double)(lines * n), (double)lines / (double)turns,
+	       latency_sort_pct_ms(wall, turns, 0.5),
+	       latency_sort_pct_ms(wall, turns, 0.99));
+	fflush(stdout);
+	free(wall);
+	free(buf);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "conns", 1, 0, 'n' }, { "bytes", 1, 0, 'b' },
+		{ "rate", 1, 0, 'r' },  { "duration", 1, 0, 'd' },
+		{ "send", 0, 0, 's' },  { 0, 0, 0, 0 },
+	};
+	uint32_t n = 1000, bytes = 32;
+	double rate = 100, duration = 10;
+	bool use_send = false;
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int lfd, pfd[2], o, one = 1, *fds, status;
+	uint64_t lines;
+	struct rlimit rl;
+	char c;
+	pid_t pid;
+
+	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (o) {
+		case 'n':
+			n = (uint32_t)atoi(optarg);
+			break;
+		case 'b':
+			bytes = (uint32_t)atoi(optarg);
+			break;
+		case 'r':
+			rate = atof(optarg);
+			break;
+		case 'd':
+			duration = atof(optarg);
+			break;
+		case 's':
+			use_send = true;
+			break;
+		default:
+			fprintf(stderr,
+			        "usage: see the comment atop fanout.c\n");
+			return 2;
+		}
+	}
+	if (n == 0 || bytes < 32 || bytes > 4096 || rate <= 0 || rate > 1e6 ||
+	    duration <= 0 || rate * duration < 1 || rate * duration > 1e7) {
+		fprintf(stderr, "fanout: bad arguments (bytes 32..4096)\n");
+		return 2;
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (lfd < 0 || bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) != 0 ||
+	    getsockname(lfd, (struct sockaddr *)&sa, &sl) != 0 ||
+	    listen(lfd, 4096) != 0 || pipe(pfd) != 0)
+		die("listen");
+	lines = (uint64_t)(rate * duration);
+	pid = fork();
+	if (pid < 0)
+		die("fork");
+	if (pid == 0) {
+		close(lfd);
+		close(pfd[0]);
+		reader_run(&sa, n, lines, pfd[1]);
+		_exit(0);
+	}
+	close(pfd[1]);
+	fds = zalloc(n, sizeof(*fds));
+	for (uint32_t i = 0; i < n; i++) {
+		fds[i] = accept4(lfd, NULL, NULL, SOCK_NONBLOCK);
+		if (fds[i] < 0)
+			die("accept");
+		setsockopt(fds[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	}
+	close(lfd);
+	if (read(pfd[0], &c, 1) != 1)
+		die("the reader failed");
+	close(pfd[0]);
+	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), use_send);
+	for (uint32_t i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		return 1;
+	return 0;
+}
