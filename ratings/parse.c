@@ -1206,6 +1206,20 @@ parse_block_run(struct parse_ctx *c, const char *p, const char *end,
 	}
 }
 
+int
+parse_fast_path(void)
+{
+#if PARSE_AVX512
+	if (parse_isa512())
+		return 2;
+#endif
+#if PARSE_AVX2
+	return parse_isa();
+#else
+	return 0;
+#endif
+}
+
 const char *
 parse_block(struct parse_ctx *c, const char *p, const char *end)
 {

@@ -102,4 +102,10 @@ struct parse_ctx {
  */
 const char *parse_block(struct parse_ctx *c, const char *p, const char *end);
 
+/* parse_fast_path - the fast path parse_block() uses on this CPU: 2 for
+ * AVX-512 (lines 16 at a time, then 1 as well), 1 for AVX2, 0 for SSE2
+ * or portable code.  IPCKIT_RATINGS_NO_AVX512 and IPCKIT_RATINGS_NO_AVX2
+ * in the environment step it down (the tests run every path). */
+int parse_fast_path(void);
+
 #endif
