@@ -517,6 +517,7 @@ run_line(char *p, char sep, bool dot, unsigned max_item)
 /* Lines that break the AVX-512 path's usual shape, good or bad: it must
  * leave them (and the rest of their group of 16) to the other paths,
  * which agree with parse_line().  "S" is the separator. */
+/* clang-format off */
 static const char *const run_odd[] = {
 	"0S5S3.5S7",         /* user 0 */
 	"00000000S5S3.5S7",  /* user 0 in 8 digits */
@@ -553,10 +554,11 @@ static const char *const run_odd[] = {
 	"", /* empty */
 	"5S6S3.5S7x",
 	"5 S6S3.5S7",
-	"5S6S3.5S12345678901234567890123456789012345678901234567890123456789"
-	"0123456789", /* longer than a window: good */
+	"5S6S3.5S1234567890123456789012345678901234567890123456789012345678901",
+	/* longer than a window: good */
 	"5,6\t3.5S7", /* the other separator */
 };
+/* clang-format on */
 
 /* Append a run_odd[] line with sep for S. */
 static size_t
