@@ -687,21 +687,27 @@ struct parse_vio {
 	                     * other paths before trying again */
 };
 
+/* parse_v_index()'s constants, made once per call of parse_vec(). */
+struct parse_v_cst {
+	__m512i iota; /* 0, 1, ... 63 */
+	__m512i zero; /* '0' */
+	__m512i nine; /* 9 */
+	/* parse_vec()'s: multipliers of digit pairs, pairs of pairs and
+	 * halves; small numbers in 32- and 64-bit lanes. */
+	__m512i m10, m100, m10000;
+	__m512i eight, one32, seven32, tmin32, five64, ten64;
+};
+
 /* Index the non-digit bytes of the 64 bytes at p + i (those before
  * p + len): their offsets from p into pos, the bytes into chr.  Stores
  * 64 entries whatever the count; returns the count. */
 PARSE_V_TGT static inline unsigned
 parse_v_index(const char *p, uint64_t i, uint64_t len, uint32_t *pos,
-              uint8_t *chr)
+              uint8_t *chr, const struct parse_v_cst *c)
 {
-	const __m512i iota = _mm512_set_epi8(
-	        63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50, 49, 48,
-	        47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36, 35, 34, 33, 32,
-	        31, 30, 29, 28, 27, 26, 25, 24, 23, 22, 21, 20, 19, 18, 17, 16,
-	        15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
 	const __m512i v = _mm512_loadu_si512((const void *)(p + i));
-	__mmask64 k = _mm512_cmpgt_epu8_mask(
-	        _mm512_sub_epi8(v, _mm512_set1_epi8('0')), _mm512_set1_epi8(9));
+	__mmask64 k =
+	        _mm512_cmpgt_epu8_mask(_mm512_sub_epi8(v, c->zero), c->nine);
 	const __m512i base = _mm512_set1_epi32((int)i);
 	__m512i ix;
 	unsigned n;
@@ -710,7 +716,7 @@ parse_v_index(const char *p, uint64_t i, uint64_t len, uint32_t *pos,
 		k = _bzhi_u64(k, (unsigned)(len - i));
 	n = (unsigned)__builtin_popcountll(k);
 	_mm512_storeu_si512(chr, _mm512_maskz_compress_epi8(k, v));
-	ix = _mm512_maskz_compress_epi8(k, iota);
+	ix = _mm512_maskz_compress_epi8(k, c->iota);
 	_mm512_storeu_si512(
 	        pos, _mm512_add_epi32(
 	                     _mm512_cvtepu8_epi32(_mm512_castsi512_si128(ix)),
@@ -781,24 +787,24 @@ parse_v_field(const __m512i *r, const struct parse_v_perm *m, bool five)
 /* The value of up to 8 digits at the top of each 64-bit lane, after
  * the lane is ANDed with keep (zero bytes before the number). */
 PARSE_V_TGT static inline __m512i
-parse_v_value(__m512i w)
+parse_v_value(__m512i w, const struct parse_v_cst *c)
 {
-	w = _mm512_maddubs_epi16(w, _mm512_set1_epi16(0x010A));
-	w = _mm512_madd_epi16(w, _mm512_set1_epi32(0x00010064));
-	return _mm512_add_epi64(_mm512_mul_epu32(w, _mm512_set1_epi64(10000)),
+	w = _mm512_maddubs_epi16(w, c->m10);
+	w = _mm512_madd_epi16(w, c->m100);
+	return _mm512_add_epi64(_mm512_mul_epu32(w, c->m10000),
 	                        _mm512_srli_epi64(w, 32));
 }
 
 /* Shift counts that keep the last len (1..8) bytes of a 64-bit lane,
  * for lines 8h..8h+7 of a group from their lengths in 32-bit lanes. */
 PARSE_V_TGT static inline __m512i
-parse_v_shift(__m512i len, unsigned h)
+parse_v_shift(__m512i len, unsigned h, const struct parse_v_cst *c)
 {
 	__m256i l = h ? _mm512_extracti64x4_epi64(len, 1)
 	              : _mm512_castsi512_si256(len);
 
 	return _mm512_cvtepu32_epi64(_mm256_slli_epi32(
-	        _mm256_sub_epi32(_mm256_set1_epi32(8), l), 3));
+	        _mm256_sub_epi32(_mm512_castsi512_si256(c->eight), l), 3));
 }
 
 /* The 16 bytes from 8 before the offsets ix[0], ix[2 stride],
@@ -840,6 +846,34 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 	const char shape[5] = { sep, sep, dot ? '.' : sep, dot ? sep : '\n',
 		                '\n' };
 	uint8_t patb[80];
+	struct parse_v_cst cst_v = {
+		.iota = _mm512_set_epi8(
+		        63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50,
+		        49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36,
+		        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+		        21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
+		        6, 5, 4, 3, 2, 1, 0),
+		.zero = _mm512_set1_epi8('0'),
+		.nine = _mm512_set1_epi8(9),
+		.m10 = _mm512_set1_epi16(0x010A),
+		.m100 = _mm512_set1_epi32(0x00010064),
+		.m10000 = _mm512_set1_epi64(10000),
+		.eight = _mm512_set1_epi32(8),
+		.one32 = _mm512_set1_epi32(1),
+		.seven32 = _mm512_set1_epi32(7),
+		.tmin32 = _mm512_set1_epi32(dot ? 5 : 3),
+		.five64 = _mm512_set1_epi64(5),
+		.ten64 = _mm512_set1_epi64(10),
+	};
+	const struct parse_v_cst *const cst = &cst_v;
+
+	/* Opaque to the compiler, so that it keeps them in registers rather
+	 * than making them again for every block. */
+	__asm__("" : "+v"(cst_v.iota), "+v"(cst_v.zero), "+v"(cst_v.nine));
+	__asm__(""
+	        : "+v"(cst_v.m10), "+v"(cst_v.m100), "+v"(cst_v.m10000),
+	          "+v"(cst_v.eight), "+v"(cst_v.one32), "+v"(cst_v.seven32));
+	__asm__("" : "+v"(cst_v.tmin32), "+v"(cst_v.five64), "+v"(cst_v.ten64));
 	uint32_t pos[PARSE_V_CAP + 64];
 	uint8_t chr[PARSE_V_CAP + 64];
 	const struct parse_v_perm pa = parse_v_perm(stride, 0),
@@ -847,21 +881,24 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 	                          pe = parse_v_perm(stride, stride - 1);
 	__m512i pat0, eprev = _mm512_set1_epi32(-1);
 	__m128i pat1;
-	const __m512i flat_max = _mm512_set1_epi64((long long)io->flat_len - 1);
+	__m512i flat_max = _mm512_set1_epi64((long long)io->flat_len - 1);
 	/* The rating after the movie id, bytes 8.. of an X row. */
-	const __m512i r_want = _mm512_set1_epi64(
+	__m512i r_want = _mm512_set1_epi64(
 	        dot ? (long long)((uint64_t)(uint8_t)sep | (uint64_t)'.' << 16 |
 	                          (uint64_t)(uint8_t)sep << 32)
 	            : (long long)((uint64_t)(uint8_t)sep |
 	                          (uint64_t)(uint8_t)sep << 16));
-	const __m512i r_mask =
-	        _mm512_set1_epi64(dot ? 0xFF00FF00FFLL : 0xFF00FFLL);
-	const __m512i ones = _mm512_set1_epi64(-1),
-	              one64 = _mm512_set1_epi64(1), c64 = _mm512_set1_epi64(64),
-	              lownib = _mm512_set1_epi8(0x0F),
-	              lownib64 = _mm512_set1_epi64(0x0F);
+	__m512i r_mask = _mm512_set1_epi64(dot ? 0xFF00FF00FFLL : 0xFF00FFLL);
+	__m512i ones = _mm512_set1_epi64(-1), one64 = _mm512_set1_epi64(1),
+	        c64 = _mm512_set1_epi64(64), lownib = _mm512_set1_epi8(0x0F),
+	        lownib64 = _mm512_set1_epi64(0x0F);
 	uint64_t i = 0, lines = 0;
 	unsigned k = 0, n = 0;
+
+	__asm__(""
+	        : "+v"(flat_max), "+v"(r_want), "+v"(r_mask), "+v"(ones),
+	          "+v"(one64), "+v"(c64));
+	__asm__("" : "+v"(lownib), "+v"(lownib64));
 
 	for (unsigned j = 0; j < 80; j++)
 		patb[j] = (uint8_t)shape[j % stride];
@@ -874,14 +911,23 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 		__mmask16 ok;
 
 		while (n - k < group && i < len) {
-			if (n + 64 > PARSE_V_CAP) {
+			if (n + 4 * 64 > PARSE_V_CAP) {
 				memmove(pos, pos + k, (n - k) * sizeof(*pos));
 				memmove(chr, chr + k, n - k);
 				n -= k;
 				k = 0;
 			}
-			n += parse_v_index(p, i, len, pos + n, chr + n);
-			i += 64;
+			if (__builtin_expect(len - i >= 4 * 64, 1)) {
+				/* Four whole blocks, no checks between. */
+				for (unsigned b = 0; b < 4; b++, i += 64)
+					n += parse_v_index(p, i, i + 64,
+					                   pos + n, chr + n,
+					                   cst);
+			} else {
+				n += parse_v_index(p, i, len, pos + n, chr + n,
+				                   cst);
+				i += 64;
+			}
 		}
 		if (n - k < group)
 			break;
@@ -898,19 +944,15 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 		B = parse_v_field(r, &pb, dot);
 		E = parse_v_field(r, &pe, dot);
 		S = _mm512_add_epi32(_mm512_alignr_epi32(E, eprev, 15),
-		                     _mm512_set1_epi32(1));
+		                     cst->one32);
 		ulen = _mm512_sub_epi32(A, S);
-		mlen = _mm512_sub_epi32(_mm512_sub_epi32(B, A),
-		                        _mm512_set1_epi32(1));
-		ok = _mm512_cmple_epu32_mask(
-		        _mm512_sub_epi32(ulen, _mm512_set1_epi32(1)),
-		        _mm512_set1_epi32(7));
+		mlen = _mm512_sub_epi32(_mm512_sub_epi32(B, A), cst->one32);
+		ok = _mm512_cmple_epu32_mask(_mm512_sub_epi32(ulen, cst->one32),
+		                             cst->seven32);
 		ok = _mm512_mask_cmple_epu32_mask(
-		        ok, _mm512_sub_epi32(mlen, _mm512_set1_epi32(1)),
-		        _mm512_set1_epi32(7));
-		ok = _mm512_mask_cmpgt_epu32_mask(
-		        ok, _mm512_sub_epi32(E, B),
-		        _mm512_set1_epi32(dot ? 5 : 3));
+		        ok, _mm512_sub_epi32(mlen, cst->one32), cst->seven32);
+		ok = _mm512_mask_cmpgt_epu32_mask(ok, _mm512_sub_epi32(E, B),
+		                                  cst->tmin32);
 		if (ok != 0xFFFF)
 			goto fail;
 		{
@@ -923,10 +965,12 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 			uint64_t out[4][8];
 			__m512i o[4];
 
+#pragma GCC unroll 2
 			for (unsigned h = 0; h < 2; h++) {
-				const __m512i ksh = parse_v_shift(kl, h),
-				              osh = parse_v_shift(ol, h);
+				const __m512i ksh = parse_v_shift(kl, h, cst),
+				              osh = parse_v_shift(ol, h, cst);
 
+#pragma GCC unroll 2
 				for (unsigned q = 0; q < 2; q++) {
 					const uint32_t *ix =
 					        pos + k + stride * (8 * h + q);
@@ -950,11 +994,15 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 					__m512i v, D, r2;
 					__mmask8 okr, f5;
 
-					v = parse_v_value(_mm512_and_si512(
-					        K, _mm512_and_si512(
-					                   _mm512_sllv_epi64(
-					                           ones, ks),
-					                   lownib)));
+					v = parse_v_value(
+					        _mm512_and_si512(
+					                K,
+					                _mm512_and_si512(
+					                        _mm512_sllv_epi64(
+					                                ones,
+					                                ks),
+					                        lownib)),
+					        cst);
 					/* Even lanes: the key in 1..flat_len -
 					 * 1 and the other id not 0. */
 					okq &= (__mmask8)((_mm512_mask_cmplt_epu64_mask(
@@ -988,8 +1036,7 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 						        lownib64);
 
 						f5 = _mm512_cmpeq_epi64_mask(
-						        F,
-						        _mm512_set1_epi64(5));
+						        F, cst->five64);
 						okr &= (__mmask8)(f5 |
 						                  _mm512_cmpeq_epi64_mask(
 						                          F,
@@ -1000,7 +1047,7 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 					okr = _mm512_mask_cmplt_epu64_mask(
 					        okr,
 					        _mm512_sub_epi64(r2, one64),
-					        _mm512_set1_epi64(10));
+					        cst->ten64);
 					okq &= (__mmask8)(okr | 0x55);
 					o[2 * h + q] = _mm512_mask_blend_epi64(
 					        0xAA, v,
