@@ -894,6 +894,9 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 	        lownib64 = _mm512_set1_epi64(0x0F);
 	uint64_t i = 0, lines = 0;
 	unsigned k = 0, n = 0;
+	/* The last group's (key, increment) pairs, not yet added: adding
+	 * 0 to cell 0 is the empty case. */
+	uint64_t held[4][8] = { { 0 } };
 
 	__asm__(""
 	        : "+v"(flat_max), "+v"(r_want), "+v"(r_mask), "+v"(ones),
@@ -962,7 +965,6 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 			const __m512i kl = by_user ? ulen : mlen,
 			              ol = by_user ? mlen : ulen;
 			__mmask8 okq = 0xFF;
-			uint64_t out[4][8];
 			__m512i o[4];
 
 #pragma GCC unroll 2
@@ -1086,11 +1088,19 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 					goto next;
 				}
 			}
-			for (unsigned j = 0; j < 4; j++)
-				_mm512_storeu_si512(out[j], o[j]);
+			/* The adds wait a group: the cells are scattered over
+			 * an array larger than the L2 cache, so this group's
+			 * are fetched now and written after the next group's
+			 * work. */
 			for (unsigned j = 0; j < 4; j++)
 				for (unsigned l = 0; l < 8; l += 2)
-					io->flat[out[j][l]] += out[j][l + 1];
+					io->flat[held[j][l]] += held[j][l + 1];
+			for (unsigned j = 0; j < 4; j++)
+				_mm512_storeu_si512(held[j], o[j]);
+			for (unsigned j = 0; j < 4; j++)
+				for (unsigned l = 0; l < 8; l += 2)
+					__builtin_prefetch(
+					        io->flat + held[j][l], 1);
 		}
 	next:
 		eprev = E;
@@ -1119,6 +1129,10 @@ fail:
 		                             1;
 	}
 out:
+	if (lines)
+		for (unsigned j = 0; j < 4; j++)
+			for (unsigned l = 0; l < 8; l += 2)
+				io->flat[held[j][l]] += held[j][l + 1];
 	io->lines = lines;
 	io->p = p + parse_v_last(eprev);
 }

@@ -70,7 +70,8 @@ main(int argc, char **argv)
 	buf = mem + PARSE_PAD_BEFORE;
 	for (int rep = 0; rep < reps; rep++) {
 		struct table t;
-		struct parse_ctx c = { .sep = f.sep, .by_user = by_user,
+		struct parse_ctx c = { .sep = f.sep,
+			               .by_user = by_user,
 			               .table = &t };
 		struct table_rec rec;
 		uint64_t cur = 0;
