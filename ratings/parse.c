@@ -595,52 +595,6 @@ typedef enum parse_stop parse_run_fn(struct parse_run_io *io);
 
 PARSE_RUN_DEFS(sse2, , parse_masks, parse_swar_values)
 
-/*
- * The block loop around a compiled parse_run(): it keeps the packed cells
- * within their drain bound and takes the rows the run stops at.
- */
-static const char *
-parse_block_run(struct parse_ctx *c, const char *p, const char *end,
-                parse_run_fn *run)
-{
-	struct table *t = c->table;
-	struct parse_run_io io;
-
-	for (;;) {
-		/* A good line is at least 8 bytes, so [p, lim) adds at most
-		 * (lim - p) / 8 ratings to packed cells: the chunk keeps them
-		 * within the drain bound, with no count in the hot loop. */
-		if (t->pending >= t->drain_at)
-			table_drain(t);
-		io = (struct parse_run_io){
-			.p = p,
-			.end = parse_chunk_end(p, end,
-			                       t->drain_at - t->pending),
-			.flat = t->flat,
-			.flat_len = t->flat_len,
-		};
-		enum parse_stop stop = run(&io);
-
-		p = io.p;
-		c->lines += io.lines;
-		t->pending += io.lines;
-		switch (stop) {
-		case PARSE_STOP_END:
-			if (p == end)
-				return p;
-			break;
-		case PARSE_STOP_ADD:
-			table_add_slow(t, io.add_id, 1, (unsigned)io.add_r2);
-			break;
-		case PARSE_STOP_SLOW:
-			p = parse_slow(c, p, end);
-			if (c->stop_on_bad && c->bad)
-				return p;
-			break;
-		}
-	}
-}
-
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
 #define PARSE_AVX2 1
@@ -711,6 +665,622 @@ parse_isa(void)
 #define PARSE_AVX2 0
 #endif
 
+/* ---- The AVX-512 path ---- */
+#if PARSE_AVX2
+#define PARSE_AVX512 1
+#define PARSE_V_TGT                                                 \
+	__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq," \
+	                      "avx512vbmi,avx512vbmi2,bmi,bmi2,popcnt")))
+
+/* Index entries: the non-digit bytes of some 150 lines, plus a block's
+ * worth of slack for the stores. */
+#define PARSE_V_CAP 1024
+
+/* What parse_vec() works on. */
+struct parse_vio {
+	const char *p;      /* in: a line start; out: where it stopped */
+	const char *end;    /* in: the end of whole lines */
+	uint64_t *flat;     /* the table's flat array */
+	uint64_t flat_len;  /* its length */
+	uint64_t lines;     /* out: lines taken */
+	const char *resume; /* out: the end of the lines to leave to the
+	                     * other paths before trying again */
+};
+
+/* parse_v_index()'s constants, made once per call of parse_vec(). */
+struct parse_v_cst {
+	__m512i iota; /* 0, 1, ... 63 */
+	__m512i zero; /* '0' */
+	__m512i nine; /* 9 */
+	/* parse_vec()'s: multipliers of digit pairs, pairs of pairs and
+	 * halves; small numbers in 32- and 64-bit lanes. */
+	__m512i m10, m100, m10000;
+	__m512i eight, one32, seven32, tmin32, five64, ten64;
+};
+
+/* Index the non-digit bytes of the 64 bytes at p + i (those before
+ * p + len): their offsets from p into pos, the bytes into chr.  Stores
+ * 64 entries whatever the count; returns the count. */
+PARSE_V_TGT static inline unsigned
+parse_v_index(const char *p, uint64_t i, uint64_t len, uint32_t *pos,
+              uint8_t *chr, const struct parse_v_cst *c)
+{
+	const __m512i v = _mm512_loadu_si512((const void *)(p + i));
+	__mmask64 k =
+	        _mm512_cmpgt_epu8_mask(_mm512_sub_epi8(v, c->zero), c->nine);
+	const __m512i base = _mm512_set1_epi32((int)i);
+	__m512i ix;
+	unsigned n;
+
+	if (len - i < 64)
+		k = _bzhi_u64(k, (unsigned)(len - i));
+	n = (unsigned)__builtin_popcountll(k);
+	_mm512_storeu_si512(chr, _mm512_maskz_compress_epi8(k, v));
+	ix = _mm512_maskz_compress_epi8(k, c->iota);
+	_mm512_storeu_si512(
+	        pos, _mm512_add_epi32(
+	                     _mm512_cvtepu8_epi32(_mm512_castsi512_si128(ix)),
+	                     base));
+	if (__builtin_expect(n > 16, 0)) {
+		_mm512_storeu_si512(
+		        pos + 16,
+		        _mm512_add_epi32(
+		                _mm512_cvtepu8_epi32(
+		                        _mm512_extracti32x4_epi32(ix, 1)),
+		                base));
+		_mm512_storeu_si512(
+		        pos + 32,
+		        _mm512_add_epi32(
+		                _mm512_cvtepu8_epi32(
+		                        _mm512_extracti32x4_epi32(ix, 2)),
+		                base));
+		_mm512_storeu_si512(
+		        pos + 48,
+		        _mm512_add_epi32(
+		                _mm512_cvtepu8_epi32(
+		                        _mm512_extracti32x4_epi32(ix, 3)),
+		                base));
+	}
+	return n;
+}
+
+/* One field of 16 lines from the index: entry stride x j + f for line j,
+ * out of the stride x 16 entries in r[] (stride 4 or 5). */
+struct parse_v_perm {
+	__m512i i01, i23, i4;
+	__mmask16 k23, k4;
+};
+
+PARSE_V_TGT static inline struct parse_v_perm
+parse_v_perm(unsigned stride, unsigned f)
+{
+	uint32_t a[16];
+	struct parse_v_perm m = { .k23 = 0, .k4 = 0 };
+
+	for (unsigned j = 0; j < 16; j++) {
+		unsigned g = stride * j + f;
+
+		a[j] = g & 31;
+		if (g >= 32 && g < 64)
+			m.k23 |= (__mmask16)(1u << j);
+		if (g >= 64)
+			m.k4 |= (__mmask16)(1u << j);
+	}
+	m.i01 = m.i23 = _mm512_loadu_si512(a);
+	m.i4 = m.i01;
+	return m;
+}
+
+PARSE_V_TGT static inline __m512i
+parse_v_field(const __m512i *r, const struct parse_v_perm *m, bool five)
+{
+	__m512i x = _mm512_permutex2var_epi32(r[0], m->i01, r[1]);
+	__m512i y = _mm512_permutex2var_epi32(r[2], m->i23, r[3]);
+
+	x = _mm512_mask_blend_epi32(m->k23, x, y);
+	if (five)
+		x = _mm512_mask_blend_epi32(
+		        m->k4, x, _mm512_permutexvar_epi32(m->i4, r[4]));
+	return x;
+}
+
+/* The value of up to 8 digits at the top of each 64-bit lane, after
+ * the lane is ANDed with keep (zero bytes before the number). */
+PARSE_V_TGT static inline __m512i
+parse_v_value(__m512i w, const struct parse_v_cst *c)
+{
+	w = _mm512_maddubs_epi16(w, c->m10);
+	w = _mm512_madd_epi16(w, c->m100);
+	return _mm512_add_epi64(_mm512_mul_epu32(w, c->m10000),
+	                        _mm512_srli_epi64(w, 32));
+}
+
+/* Shift counts that keep the last len (1..8) bytes of a 64-bit lane,
+ * for lines 8h..8h+7 of a group from their lengths in 32-bit lanes. */
+PARSE_V_TGT static inline __m512i
+parse_v_shift(__m512i len, unsigned h, const struct parse_v_cst *c)
+{
+	__m256i l = h ? _mm512_extracti64x4_epi64(len, 1)
+	              : _mm512_castsi512_si256(len);
+
+	return _mm512_cvtepu32_epi64(_mm256_slli_epi32(
+	        _mm256_sub_epi32(_mm512_castsi512_si256(c->eight), l), 3));
+}
+
+/* The 16 bytes from 8 before the offsets ix[0], ix[2 stride],
+ * ix[4 stride] and ix[6 stride] of p, one row to a 128-bit lane. */
+PARSE_V_TGT static inline __m512i
+parse_v_rows(const char *p, const uint32_t *ix, unsigned stride)
+{
+	__m256i lo = _mm256_castsi128_si256(
+	        _mm_loadu_si128((const void *)(p + ix[0] - 8)));
+	__m256i hi = _mm256_castsi128_si256(
+	        _mm_loadu_si128((const void *)(p + ix[4 * stride] - 8)));
+
+	lo = _mm256_inserti128_si256(
+	        lo, _mm_loadu_si128((const void *)(p + ix[2 * stride] - 8)), 1);
+	hi = _mm256_inserti128_si256(
+	        hi, _mm_loadu_si128((const void *)(p + ix[6 * stride] - 8)), 1);
+	return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+}
+
+/* The offset after the last line's '\n': lane 15 of e, plus 1. */
+PARSE_V_TGT static inline uint32_t
+parse_v_last(__m512i e)
+{
+	return (uint32_t)_mm_extract_epi32(_mm512_extracti32x4_epi32(e, 3), 3) +
+	       1;
+}
+
+/*
+ * Lines 16 at a time while they have the file's usual shape ... (doc)
+ */
+PARSE_V_TGT static inline __attribute__((always_inline)) void
+parse_vec(struct parse_vio *io, const char sep, const bool dot,
+          const bool by_user)
+{
+	const unsigned stride = dot ? 5 : 4;
+	const unsigned group = 16 * stride;
+	const char *p = io->p;
+	const uint64_t len = (uint64_t)(io->end - p);
+	const char shape[5] = { sep, sep, dot ? '.' : sep, dot ? sep : '\n',
+		                '\n' };
+	uint8_t patb[80];
+	struct parse_v_cst cst_v = {
+		.iota = _mm512_set_epi8(
+		        63, 62, 61, 60, 59, 58, 57, 56, 55, 54, 53, 52, 51, 50,
+		        49, 48, 47, 46, 45, 44, 43, 42, 41, 40, 39, 38, 37, 36,
+		        35, 34, 33, 32, 31, 30, 29, 28, 27, 26, 25, 24, 23, 22,
+		        21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7,
+		        6, 5, 4, 3, 2, 1, 0),
+		.zero = _mm512_set1_epi8('0'),
+		.nine = _mm512_set1_epi8(9),
+		.m10 = _mm512_set1_epi16(0x010A),
+		.m100 = _mm512_set1_epi32(0x00010064),
+		.m10000 = _mm512_set1_epi64(10000),
+		.eight = _mm512_set1_epi32(8),
+		.one32 = _mm512_set1_epi32(1),
+		.seven32 = _mm512_set1_epi32(7),
+		.tmin32 = _mm512_set1_epi32(dot ? 5 : 3),
+		.five64 = _mm512_set1_epi64(5),
+		.ten64 = _mm512_set1_epi64(10),
+	};
+	const struct parse_v_cst *const cst = &cst_v;
+
+	/* Opaque to the compiler, so that it keeps them in registers rather
+	 * than making them again for every block. */
+	__asm__("" : "+v"(cst_v.iota), "+v"(cst_v.zero), "+v"(cst_v.nine));
+	__asm__(""
+	        : "+v"(cst_v.m10), "+v"(cst_v.m100), "+v"(cst_v.m10000),
+	          "+v"(cst_v.eight), "+v"(cst_v.one32), "+v"(cst_v.seven32));
+	__asm__("" : "+v"(cst_v.tmin32), "+v"(cst_v.five64), "+v"(cst_v.ten64));
+	uint32_t pos[PARSE_V_CAP + 64];
+	uint8_t chr[PARSE_V_CAP + 64];
+	const struct parse_v_perm pa = parse_v_perm(stride, 0),
+	                          pb = parse_v_perm(stride, 1),
+	                          pe = parse_v_perm(stride, stride - 1);
+	__m512i pat0, eprev = _mm512_set1_epi32(-1);
+	__m128i pat1;
+	__m512i flat_max = _mm512_set1_epi64((long long)io->flat_len - 1);
+	/* The rating after the movie id, bytes 8.. of an X row. */
+	__m512i r_want = _mm512_set1_epi64(
+	        dot ? (long long)((uint64_t)(uint8_t)sep | (uint64_t)'.' << 16 |
+	                          (uint64_t)(uint8_t)sep << 32)
+	            : (long long)((uint64_t)(uint8_t)sep |
+	                          (uint64_t)(uint8_t)sep << 16));
+	__m512i r_mask = _mm512_set1_epi64(dot ? 0xFF00FF00FFLL : 0xFF00FFLL);
+	__m512i ones = _mm512_set1_epi64(-1), one64 = _mm512_set1_epi64(1),
+	        c64 = _mm512_set1_epi64(64), lownib = _mm512_set1_epi8(0x0F),
+	        lownib64 = _mm512_set1_epi64(0x0F);
+	uint64_t i = 0, lines = 0;
+	unsigned k = 0, n = 0;
+	/* The last group's (key, increment) pairs, not yet added: adding
+	 * 0 to cell 0 is the empty case. */
+	uint64_t held[4][8] = { { 0 } };
+
+	__asm__(""
+	        : "+v"(flat_max), "+v"(r_want), "+v"(r_mask), "+v"(ones),
+	          "+v"(one64), "+v"(c64));
+	__asm__("" : "+v"(lownib), "+v"(lownib64));
+
+	for (unsigned j = 0; j < 80; j++)
+		patb[j] = (uint8_t)shape[j % stride];
+	pat0 = _mm512_loadu_si512(patb);
+	pat1 = _mm_loadu_si128((const void *)(patb + 64));
+	if (io->flat_len == 0 || len >= (UINT64_C(1) << 31))
+		goto stop;
+	for (;;) {
+		__m512i r[5], A, B, E, S, ulen, mlen;
+		__mmask16 ok;
+
+		while (n - k < group && i < len) {
+			if (n + 4 * 64 > PARSE_V_CAP) {
+				memmove(pos, pos + k, (n - k) * sizeof(*pos));
+				memmove(chr, chr + k, n - k);
+				n -= k;
+				k = 0;
+			}
+			if (__builtin_expect(len - i >= 4 * 64, 1)) {
+				/* Four whole blocks, no checks between. */
+				for (unsigned b = 0; b < 4; b++, i += 64)
+					n += parse_v_index(p, i, i + 64,
+					                   pos + n, chr + n,
+					                   cst);
+			} else {
+				n += parse_v_index(p, i, len, pos + n, chr + n,
+				                   cst);
+				i += 64;
+			}
+		}
+		if (n - k < group)
+			break;
+		if (_mm512_cmpneq_epi8_mask(_mm512_loadu_si512(chr + k),
+		                            pat0) != 0 ||
+		    (dot &&
+		     _mm_cmpneq_epi8_mask(
+		             _mm_loadu_si128((const void *)(chr + k + 64)),
+		             pat1) != 0))
+			goto fail;
+		for (unsigned j = 0; j < stride; j++)
+			r[j] = _mm512_loadu_si512(pos + k + 16 * j);
+		A = parse_v_field(r, &pa, dot);
+		B = parse_v_field(r, &pb, dot);
+		E = parse_v_field(r, &pe, dot);
+		S = _mm512_add_epi32(_mm512_alignr_epi32(E, eprev, 15),
+		                     cst->one32);
+		ulen = _mm512_sub_epi32(A, S);
+		mlen = _mm512_sub_epi32(_mm512_sub_epi32(B, A), cst->one32);
+		ok = _mm512_cmple_epu32_mask(_mm512_sub_epi32(ulen, cst->one32),
+		                             cst->seven32);
+		ok = _mm512_mask_cmple_epu32_mask(
+		        ok, _mm512_sub_epi32(mlen, cst->one32), cst->seven32);
+		ok = _mm512_mask_cmpgt_epu32_mask(ok, _mm512_sub_epi32(E, B),
+		                                  cst->tmin32);
+		if (ok != 0xFFFF)
+			goto fail;
+		{
+			/* Four rows of 16 bytes each around the movie id's end
+			 * (X: the id's last 8 bytes, then the rating) and the
+			 * user id's end (Y), per half h and parity q. */
+			const __m512i kl = by_user ? ulen : mlen,
+			              ol = by_user ? mlen : ulen;
+			__mmask8 okq = 0xFF;
+			__m512i o[4];
+
+#pragma GCC unroll 2
+			for (unsigned h = 0; h < 2; h++) {
+				const __m512i ksh = parse_v_shift(kl, h, cst),
+				              osh = parse_v_shift(ol, h, cst);
+
+#pragma GCC unroll 2
+				for (unsigned q = 0; q < 2; q++) {
+					const uint32_t *ix =
+					        pos + k + stride * (8 * h + q);
+					const __m512i X = parse_v_rows(p,
+					                               ix + 1,
+					                               stride),
+					              Y = parse_v_rows(p, ix,
+					                               stride);
+					const __m512i K = by_user ? Y : X,
+					              O = by_user ? X : Y;
+					const __m512i ks =
+					        q ? _mm512_unpackhi_epi64(ksh,
+					                                  c64)
+					          : _mm512_unpacklo_epi64(ksh,
+					                                  c64);
+					const __m512i os =
+					        q ? _mm512_unpackhi_epi64(osh,
+					                                  c64)
+					          : _mm512_unpacklo_epi64(osh,
+					                                  c64);
+					__m512i v, D, r2;
+					__mmask8 okr, f5;
+
+					v = parse_v_value(
+					        _mm512_and_si512(
+					                K,
+					                _mm512_and_si512(
+					                        _mm512_sllv_epi64(
+					                                ones,
+					                                ks),
+					                        lownib)),
+					        cst);
+					/* Even lanes: the key in 1..flat_len -
+					 * 1 and the other id not 0. */
+					okq &= (__mmask8)((_mm512_mask_cmplt_epu64_mask(
+					                           0x55,
+					                           _mm512_sub_epi64(
+					                                   v,
+					                                   one64),
+					                           flat_max) &
+					                   _mm512_mask_test_epi64_mask(
+					                           0x55, O,
+					                           _mm512_and_si512(
+					                                   _mm512_sllv_epi64(
+					                                           ones,
+					                                           os),
+					                                   lownib))) |
+					                  0xAA);
+					/* Odd lanes: sep D . F sep, or sep D
+					 * sep. */
+					okr = _mm512_mask_cmpeq_epi64_mask(
+					        0xAA,
+					        _mm512_and_si512(X, r_mask),
+					        r_want);
+					D = _mm512_and_si512(
+					        _mm512_srli_epi64(X, 8),
+					        lownib64);
+					r2 = _mm512_add_epi64(D, D);
+					if (dot) {
+						__m512i F = _mm512_and_si512(
+						        _mm512_srli_epi64(X,
+						                          24),
+						        lownib64);
+
+						f5 = _mm512_cmpeq_epi64_mask(
+						        F, cst->five64);
+						okr &= (__mmask8)(f5 |
+						                  _mm512_cmpeq_epi64_mask(
+						                          F,
+						                          _mm512_setzero_si512()));
+						r2 = _mm512_mask_add_epi64(
+						        r2, f5, r2, one64);
+					}
+					okr = _mm512_mask_cmplt_epu64_mask(
+					        okr,
+					        _mm512_sub_epi64(r2, one64),
+					        cst->ten64);
+					okq &= (__mmask8)(okr | 0x55);
+					o[2 * h + q] = _mm512_mask_blend_epi64(
+					        0xAA, v,
+					        _mm512_or_si512(
+					                _mm512_slli_epi64(r2,
+					                                  32),
+					                one64));
+				}
+			}
+			if (okq != 0xFF)
+				goto fail;
+			/* Keyed by user, in a file sorted by user: the 16 rows
+			 * usually share the key, and 16 adds to one cell would
+			 * wait on each other.  One add of their sum then. */
+			if (by_user) {
+				const __m512i k0 = _mm512_broadcastq_epi64(
+				        _mm512_castsi512_si128(o[0]));
+				__mmask8 same = 0x55;
+
+				for (unsigned j = 0; j < 4; j++)
+					same = _mm512_mask_cmpeq_epi64_mask(
+					        same, o[j], k0);
+				if (same == 0x55) {
+					io->flat[_mm_cvtsi128_si64(
+					        _mm512_castsi512_si128(
+					                o[0]))] += (uint64_t)
+					        _mm512_mask_reduce_add_epi64(
+					                0xAA,
+					                _mm512_add_epi64(
+					                        _mm512_add_epi64(
+					                                o[0],
+					                                o[1]),
+					                        _mm512_add_epi64(
+					                                o[2],
+					                                o[3])));
+					goto next;
+				}
+			}
+			/* The adds wait a group: the cells are scattered over
+			 * an array larger than the L2 cache, so this group's
+			 * are fetched now and written after the next group's
+			 * work. */
+			for (unsigned j = 0; j < 4; j++)
+				for (unsigned l = 0; l < 8; l += 2)
+					io->flat[held[j][l]] += held[j][l + 1];
+			for (unsigned j = 0; j < 4; j++)
+				_mm512_storeu_si512(held[j], o[j]);
+			for (unsigned j = 0; j < 4; j++)
+				for (unsigned l = 0; l < 8; l += 2)
+					__builtin_prefetch(
+					        io->flat + held[j][l], 1);
+		}
+	next:
+		eprev = E;
+		k += group;
+		lines += 16;
+	}
+	/* Fewer than 16 lines left: the other paths take them. */
+stop:
+	io->resume = io->end;
+	goto out;
+fail:
+	/* Leave the group's 16 lines to the other paths, or as many whole
+	 * lines as the index holds, or the one long line at the start. */
+	{
+		const char *s = p + parse_v_last(eprev);
+		unsigned nl = 0, last = 0;
+
+		for (unsigned j = k; j < n && nl < 16; j++)
+			if (chr[j] == '\n') {
+				nl++;
+				last = j;
+			}
+		io->resume = nl ? p + pos[last] + 1
+		                : (const char *)memchr(s, '\n',
+		                                       (size_t)(io->end - s)) +
+		                             1;
+	}
+out:
+	if (lines)
+		for (unsigned j = 0; j < 4; j++)
+			for (unsigned l = 0; l < 8; l += 2)
+				io->flat[held[j][l]] += held[j][l + 1];
+	io->lines = lines;
+	io->p = p + parse_v_last(eprev);
+}
+
+typedef void parse_vec_fn(struct parse_vio *io);
+
+#define PARSE_VEC_DEF(name, sep, dot, by_user)                  \
+	PARSE_V_TGT __attribute__((noinline)) static void name( \
+	        struct parse_vio *io)                           \
+	{                                                       \
+		parse_vec(io, sep, dot, by_user);               \
+	}
+PARSE_VEC_DEF(parse_vec_csv_item, ',', false, false)
+PARSE_VEC_DEF(parse_vec_csv_user, ',', false, true)
+PARSE_VEC_DEF(parse_vec_csv_dot_item, ',', true, false)
+PARSE_VEC_DEF(parse_vec_csv_dot_user, ',', true, true)
+PARSE_VEC_DEF(parse_vec_tab_item, '\t', false, false)
+PARSE_VEC_DEF(parse_vec_tab_user, '\t', false, true)
+PARSE_VEC_DEF(parse_vec_tab_dot_item, '\t', true, false)
+PARSE_VEC_DEF(parse_vec_tab_dot_user, '\t', true, true)
+
+/* [tab][dot][by_user] */
+static parse_vec_fn *const parse_vecs[2][2][2] = {
+	{ { parse_vec_csv_item, parse_vec_csv_user },
+	  { parse_vec_csv_dot_item, parse_vec_csv_dot_user } },
+	{ { parse_vec_tab_item, parse_vec_tab_user },
+	  { parse_vec_tab_dot_item, parse_vec_tab_dot_user } },
+};
+
+/* 1 to use the AVX-512 path: the CPU has AVX-512 F, BW, DQ, VL, VBMI and
+ * VBMI2 (byte compression), and IPCKIT_RATINGS_NO_AVX512 is not set. */
+static int
+parse_isa512(void)
+{
+	static int isa = -1;
+
+	if (isa < 0)
+		isa = parse_isa() && __builtin_cpu_supports("avx512f") &&
+		      __builtin_cpu_supports("avx512bw") &&
+		      __builtin_cpu_supports("avx512dq") &&
+		      __builtin_cpu_supports("avx512vl") &&
+		      __builtin_cpu_supports("avx512vbmi") &&
+		      __builtin_cpu_supports("avx512vbmi2") &&
+		      getenv("IPCKIT_RATINGS_NO_AVX512") == NULL;
+	return isa;
+}
+#endif
+#ifndef PARSE_AVX512
+#define PARSE_AVX512 0
+#endif
+
+/*
+ * The block loop around a compiled parse_run(): it keeps the packed cells
+ * within their drain bound and takes the rows the run stops at.
+ */
+static const char *
+parse_block_run(struct parse_ctx *c, const char *p, const char *end,
+                parse_run_fn *run, int vec)
+{
+	struct table *t = c->table;
+	struct parse_run_io io;
+	unsigned misses = 0;
+
+	for (;;) {
+		/* A good line is at least 8 bytes, so [p, lim) adds at most
+		 * (lim - p) / 8 ratings to packed cells: the chunk keeps them
+		 * within the drain bound, with no count in the hot loop. */
+		const char *chunk, *lim;
+
+		if (p == end)
+			return p;
+		if (t->pending >= t->drain_at)
+			table_drain(t);
+		chunk = parse_chunk_end(p, end, t->drain_at - t->pending);
+		lim = chunk;
+#if PARSE_AVX512
+		if (vec && t->flat_len) {
+			/* The first line says which shape to try. */
+			const char *nl = memchr(p, '\n', (size_t)(chunk - p));
+			struct parse_vio v = {
+				.p = p,
+				.end = chunk,
+				.flat = t->flat,
+				.flat_len = t->flat_len,
+			};
+
+			parse_vecs[c->sep == '\t']
+			          [memchr(p, '.', (size_t)(nl - p)) != NULL]
+			          [c->by_user](&v);
+			p = v.p;
+			c->lines += v.lines;
+			c->vec_lines += v.lines;
+			t->pending += v.lines;
+			lim = v.resume;
+			/* Lines of another shape, again and again: leave the
+			 * next 64 KiB to the other paths. */
+			misses = v.lines ? 0 : misses + 1;
+			if (misses >= 4 && p < lim)
+				lim = parse_chunk_end(p, chunk, 8192);
+			if (p == end)
+				return p;
+		}
+#else
+		(void)vec;
+		(void)misses;
+#endif
+		io = (struct parse_run_io){
+			.p = p,
+			.end = lim,
+			.flat = t->flat,
+			.flat_len = t->flat_len,
+		};
+		enum parse_stop stop = run(&io);
+
+		p = io.p;
+		c->lines += io.lines;
+		t->pending += io.lines;
+		switch (stop) {
+		case PARSE_STOP_END:
+			if (p == end)
+				return p;
+			break;
+		case PARSE_STOP_ADD:
+			table_add_slow(t, io.add_id, 1, (unsigned)io.add_r2);
+			break;
+		case PARSE_STOP_SLOW:
+			p = parse_slow(c, p, end);
+			if (c->stop_on_bad && c->bad)
+				return p;
+			break;
+		}
+	}
+}
+
+int
+parse_fast_path(void)
+{
+#if PARSE_AVX512
+	if (parse_isa512())
+		return 2;
+#endif
+#if PARSE_AVX2
+	return parse_isa();
+#else
+	return 0;
+#endif
+}
+
 const char *
 parse_block(struct parse_ctx *c, const char *p, const char *end)
 {
@@ -728,7 +1298,13 @@ parse_block(struct parse_ctx *c, const char *p, const char *end)
 		int isa = 0;
 #endif
 		return parse_block_run(c, p, end,
-		                       runs[isa][c->sep == '\t'][c->by_user]);
+		                       runs[isa][c->sep == '\t'][c->by_user],
+#if PARSE_AVX512
+		                       parse_isa512()
+#else
+		                       0
+#endif
+		);
 	}
 	/* Any other separator: every line by the exact parser. */
 	while (p < end) {

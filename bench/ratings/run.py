@@ -150,11 +150,28 @@ def tools(ipckit, ceiling, path, csv, skip, tmp):
     ).returncode == 0:
         t.append(("pandas", [SYS_PYTHON, "-c", PANDAS_PY, path,
                              "csv" if csv else "tsv"]))
-    return [x if len(x) == 3 else x + (None,) for x in t
+    if has_avx512():
+        # The parser this one replaced where it can, in the same run.
+        t.insert(2, ("ipckit, AVX2 path", [ipckit, "ratings", path], None,
+                     dict(os.environ, IPCKIT_RATINGS_NO_AVX512="1")))
+    return [x + (None,) * (4 - len(x)) for x in t
             if x[0].split()[0] not in skip]
 
 
-def timed(argv, stdin, out_path, err_path):
+def has_avx512():
+    """The CPU has what the AVX-512 parser needs (ratings/parse.c)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split() for line in f
+                          if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return all(x in flags for x in ("avx512f", "avx512bw", "avx512dq",
+                                     "avx512vl", "avx512vbmi",
+                                     "avx512_vbmi2"))
+
+
+def timed(argv, stdin, out_path, err_path, env=None):
     """(wall seconds, cpu seconds, stderr) of one run; stdout to out_path.
     posix_spawn, not subprocess: a fork of this Python costs milliseconds,
     which would swamp the 100K figures."""
@@ -165,7 +182,8 @@ def timed(argv, stdin, out_path, err_path):
         acts = [(os.POSIX_SPAWN_DUP2, fd, i) for i, fd in enumerate(fds)]
         exe = shutil.which(argv[0]) or argv[0]
         t0 = time.perf_counter()
-        pid = os.posix_spawn(exe, argv, os.environ, file_actions=acts)
+        pid = os.posix_spawn(exe, argv, env or os.environ,
+                             file_actions=acts)
         _, status, ru = os.wait4(pid, 0)
         wall = time.perf_counter() - t0
     finally:
@@ -214,18 +232,19 @@ def bench(size, args, ipckit, gen, ceiling):
     sh(["cat", path], stdout=subprocess.DEVNULL)  # into the page cache
     tmp = tempfile.mkdtemp(prefix="ratings-bench-")
     ts = tools(ipckit, ceiling, path, csv, set(args.skip.split(",")), tmp)
-    wall = {n: [] for n, _, _ in ts}
-    cpu = {n: [] for n, _, _ in ts}
+    wall = {n: [] for n, _, _, _ in ts}
+    cpu = {n: [] for n, _, _, _ in ts}
     query = []
-    fast = {"ipckit --via mmap", "ipckit --via shm", "page-cache ceiling",
-            "spawn floor (true)"}
+    fast = {"ipckit --via mmap", "ipckit --via shm", "ipckit, AVX2 path",
+            "page-cache ceiling", "spawn floor (true)"}
+    same_as_ours = {"ipckit --via shm", "ipckit, AVX2 path"}
     try:
         for r in range(args.rounds):
-            for name, argv, stdin in ts:
+            for name, argv, stdin, env in ts:
                 reps = args.fast_reps if name in fast else 1
                 for _ in range(reps):
                     w, c, err = timed(argv, stdin, os.path.join(tmp, name),
-                                      os.path.join(tmp, "stderr"))
+                                      os.path.join(tmp, "stderr"), env)
                     wall[name].append(w)
                     cpu[name].append(c)
                     if name == "duckdb":
@@ -233,11 +252,14 @@ def bench(size, args, ipckit, gen, ceiling):
                                   if x.startswith("query_s")]
             print(f"  round {r + 1}/{args.rounds} done", file=sys.stderr)
         ours = load(os.path.join(tmp, "ipckit --via mmap"))
-        with open(os.path.join(tmp, "ipckit --via mmap"), "rb") as a, \
-                open(os.path.join(tmp, "ipckit --via shm"), "rb") as b:
-            same = a.read() == b.read()
+        same = {}
+        for name in same_as_ours:
+            if name in wall:
+                with open(os.path.join(tmp, "ipckit --via mmap"), "rb") as a, \
+                        open(os.path.join(tmp, name), "rb") as b:
+                    same[name] = a.read() == b.read()
         checks = {}
-        for name, _, _ in ts:
+        for name, _, _, _ in ts:
             if name in fast:
                 continue
             checks[name] = check(ours, os.path.join(tmp, name))
@@ -250,10 +272,10 @@ def bench(size, args, ipckit, gen, ceiling):
           f"cores; wall seconds, median of n runs; x = tool / ipckit mmap")
     print(f"  {'tool':<22} {'median':>8} {'min':>8} {'cpu':>7} {'n':>3} "
           f"{'x':>8}  agrees")
-    for name, _, _ in ts:
+    for name, _, _, _ in ts:
         med = statistics.median(wall[name])
-        ok = ("byte-identical" if name == "ipckit --via shm" and same
-              else "DIFFERS" if name == "ipckit --via shm"
+        ok = ("byte-identical" if same.get(name)
+              else "DIFFERS" if name in same
               else "yes" if checks.get(name, None) is None
               and name in checks else "-" if name not in checks
               else f"NO: {checks[name]}")
@@ -270,6 +292,8 @@ def bench(size, args, ipckit, gen, ceiling):
 
     res = {"base": fig("ipckit --via mmap"), "shm": fig("ipckit --via shm"),
            "ceiling": fig("page-cache ceiling")}
+    if "ipckit, AVX2 path" in wall:
+        res["avx2"] = fig("ipckit, AVX2 path")
     if "duckdb" in wall:
         res["duckdb"] = fig("duckdb")
     return res
@@ -286,9 +310,12 @@ def instructions(ipckit, gen):
                 if i > 1_000_000:
                     break
                 o.write(line)
+        # valgrind has no AVX-512 (it hides it from CPUID), so this
+        # counts the AVX2 path; the variable says so explicitly.
         sh(["valgrind", "--tool=callgrind", "--callgrind-out-file=" +
             os.path.join(tmp, "cg.%p"), ipckit, "ratings", "-j", "1", small],
-           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+           env=dict(os.environ, IPCKIT_RATINGS_NO_AVX512="1"))
         counts = []
         for n in os.listdir(tmp):
             if n.startswith("cg."):
@@ -299,9 +326,10 @@ def instructions(ipckit, gen):
                             counts.append(int(line.split()[1]))
                             break
         worker, coord = max(counts), min(counts)
-        print(f"\ncallgrind, 1,000,000 rows, -j 1: worker {worker / 1e6:.1f} "
-              f"instructions per row (all of it: read, parse, tables, "
-              f"send); coordinator {coord / 1e6:.1f} M in all")
+        print(f"\ncallgrind, 1,000,000 rows, -j 1, AVX2 path: worker "
+              f"{worker / 1e6:.1f} instructions per row (all of it: read, "
+              f"parse, tables, send); coordinator {coord / 1e6:.1f} M in "
+              f"all")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -350,6 +378,10 @@ def main():
               f"{r['ceiling'][0]:.3f} s) -> {'met' if x[0] <= 2 else 'NOT met'}")
         x = ratios(r["shm"], r["base"])
         print(f"  shm / mmap (25M): {x[0]:.3f} [{x[1]:.3f}, {x[2]:.3f}]")
+        if "avx2" in r:
+            x = ratios(r["avx2"], r["base"])
+            print(f"  AVX2 path / AVX-512 path (25M): {x[0]:.2f}x "
+                  f"[{x[1]:.2f}x, {x[2]:.2f}x]")
     if "100k" in res:
         r = res["100k"]
         print(f"  100K file under 10 ms with start-up: "

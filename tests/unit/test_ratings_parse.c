@@ -303,8 +303,20 @@ test_block_matches_line_parser(void **state)
  * line: the same lines counted, the same malformed ones with the same
  * codes, the same totals.  The bytes after text look like good lines, so
  * a fast path that read a line past the end would be caught. */
+static uint64_t check_text_drain(const char *text, size_t len, char sep,
+                                 bool by_user, uint64_t drain_at);
+
 static void
 check_text(const char *text, size_t len, char sep, bool by_user)
+{
+	(void)check_text_drain(text, len, sep, by_user, 0);
+}
+
+/* check_text() with the packed cells drained every drain_at ratings (0:
+ * the default); returns the lines the AVX-512 path took. */
+static uint64_t
+check_text_drain(const char *text, size_t len, char sep, bool by_user,
+                 uint64_t drain_at)
 {
 	static const char pad[] = "1,2,3.5,4\n7\t8\t4\t9\n";
 	char *mem = malloc(PARSE_PAD_BEFORE + len + PARSE_PAD_AFTER);
@@ -323,6 +335,8 @@ check_text(const char *text, size_t len, char sep, bool by_user)
 		buf[len + i] = pad[i % (sizeof(pad) - 1)];
 	table_init(&fast);
 	table_init(&ref);
+	if (drain_at)
+		fast.drain_at = drain_at;
 	c.bad_cb = bad_cb;
 	c.bad_arg = log;
 	assert_ptr_equal(parse_block(&c, buf, buf + len), buf + len);
@@ -357,6 +371,7 @@ check_text(const char *text, size_t len, char sep, bool by_user)
 	assert_tables_equal(&fast, &ref);
 	free(log);
 	free(mem);
+	return c.vec_lines;
 }
 
 /* n digits of an id: up to 8 they are leading zeros and a value below
@@ -477,6 +492,196 @@ test_block_window_edges(void **state)
 	free(text);
 }
 
+/* A good line in a file's usual shape: "U,M,D.F,T" (dot) or "U,M,D,T",
+ * ids of 1..6 digits (movie ids up to max_item), a timestamp of 1..10
+ * digits. */
+static size_t
+run_line(char *p, char sep, bool dot, unsigned max_item)
+{
+	size_t n =
+	        (size_t)sprintf(p, "%u%c%u%c", 1 + (unsigned)(rnd() % 200000),
+	                        sep, 1 + (unsigned)(rnd() % max_item), sep);
+	unsigned r2 = (unsigned)(dot ? 1 + rnd() % 10 : 2 + 2 * (rnd() % 5));
+
+	if (dot)
+		n += (size_t)sprintf(p + n, "%u.%c", r2 / 2,
+		                     r2 % 2 ? '5' : '0');
+	else
+		n += (size_t)sprintf(p + n, "%u", r2 / 2);
+	p[n++] = sep;
+	n += gen_digits(p + n, 1 + (unsigned)(rnd() % 10));
+	p[n++] = '\n';
+	return n;
+}
+
+/* Lines that break the AVX-512 path's usual shape, good or bad: it must
+ * leave them (and the rest of their group of 16) to the other paths,
+ * which agree with parse_line().  "S" is the separator. */
+/* clang-format off */
+static const char *const run_odd[] = {
+	"0S5S3.5S7",         /* user 0 */
+	"00000000S5S3.5S7",  /* user 0 in 8 digits */
+	"00000001S5S3.5S7",  /* user 1 in 8 digits: good */
+	"123456789S5S3.5S7", /* 9 digits: good, past the vector path */
+	"18446744073709551615S5S3.5S7",
+	"18446744073709551616S5S3.5S7",
+	"5S0S3.5S7", /* movie 0 */
+	"5S00000000S3.5S7",
+	"5S00000009S3.5S7",  /* good */
+	"5S99999999S3.5S7",  /* good, past the flat array */
+	"5S123456789S3.5S7", /* good, 9 digits */
+	"5S6S5.5S7",         /* out of range */
+	"5S6S0.0S7",
+	"5S6S0.5S7", /* good */
+	"5S6S3.25S7",
+	"5S6S3.2S7", /* not a half */
+	"5S6S0.7S7",
+	"5S6S5.9S7",
+	"5S6S4.50S7", /* good */
+	"5S6S0S7",
+	"5S6S6S7",
+	"5S6S5S7", /* good (integer rating in either file) */
+	"5S6S3.S7",
+	"5S6S.5S7",
+	"1.5S6S3.5S7", /* a dot in an id */
+	"5S6.5S3.5S7",
+	"5S6S3.5S7.5", /* a dot in the timestamp */
+	"5S6S3.5S",    /* no timestamp */
+	"5S6S3.5",     /* 3 fields */
+	"5S6S3.5S7S8", /* 5 fields */
+	"5S6S3.5S7\r", /* CRLF: good */
+	"5S6S3.5S7\r8",
+	"", /* empty */
+	"5S6S3.5S7x",
+	"5 S6S3.5S7",
+	"5S6S3.5S1234567890123456789012345678901234567890123456789012345678901",
+	/* longer than a window: good */
+	"5,6\t3.5S7", /* the other separator */
+};
+/* clang-format on */
+
+/* Append a run_odd[] line with sep for S. */
+static size_t
+odd_line(char *p, unsigned which, char sep)
+{
+	size_t n = 0;
+
+	for (const char *q = run_odd[which]; *q; q++)
+		p[n++] = *q == 'S' ? sep : *q;
+	p[n++] = '\n';
+	return n;
+}
+
+/* How many lines of a run the AVX-512 path took: most of them where the
+ * CPU has it (or the test proves nothing), none elsewhere. */
+static void
+assert_vec_share(uint64_t vec, uint64_t lines, uint64_t want_min)
+{
+	if (parse_fast_path() == 2) {
+		if (vec < want_min)
+			fail_msg("AVX-512 path took %llu of %llu lines, want "
+			         ">= %llu",
+			         (unsigned long long)vec,
+			         (unsigned long long)lines,
+			         (unsigned long long)want_min);
+	} else {
+		assert_int_equal(vec, 0);
+	}
+}
+
+/*
+ * Runs of lines in the usual shapes, which the AVX-512 path takes 16 at a
+ * time, with one odd line at every position of a group of 16 (each odd
+ * line after a different number of good ones), runs of every length
+ * around a group's (the tail of fewer than 16 goes to the other paths),
+ * and small drain bounds that cut runs short.
+ */
+static void
+test_block_vector_runs(void **state)
+{
+	enum { ODD = sizeof(run_odd) / sizeof(*run_odd) };
+	char *text = malloc(2 * 1024 * 1024);
+	static const char seps[] = { ',', '\t' };
+
+	(void)state;
+	assert_non_null(text);
+	for (unsigned si = 0; si < 2; si++)
+		for (unsigned dot = 0; dot < 2; dot++) {
+			char sep = seps[si];
+			size_t len = 0;
+			uint64_t lines = 0, vec;
+
+			/* Each odd line at 4 offsets in a group, every
+			 * offset for some of each kind. */
+			for (unsigned i = 0; i < ODD; i++)
+				for (unsigned o = 0; o < 4; o++) {
+					unsigned off = (i * 5 + o * 4) % 16;
+
+					for (unsigned j = 0; j < 48 + off; j++)
+						len += run_line(text + len, sep,
+						                dot, 100000);
+					len += odd_line(text + len, i, sep);
+					lines += 49 + off;
+				}
+			for (unsigned by_user = 0; by_user < 2; by_user++) {
+				vec = check_text_drain(text, len, sep, by_user,
+				                       0);
+				assert_vec_share(vec, lines, lines / 2);
+				vec = check_text_drain(text, len, sep, by_user,
+				                       100 + rnd() % 300);
+				assert_vec_share(vec, lines, lines / 4);
+				/* Chunks too short for a group of 16. */
+				(void)check_text_drain(text, len, sep, by_user,
+				                       1 + rnd() % 20);
+			}
+			/* Runs of 0..40 good lines: groups, a tail, or
+			 * both. */
+			for (unsigned n = 0; n <= 40; n++) {
+				len = 0;
+				for (unsigned j = 0; j < n; j++)
+					len += run_line(text + len, sep, dot,
+					                1000);
+				/* The first line makes the flat array (the
+				 * AVX-512 path needs one, here one that holds
+				 * every movie id): then groups. */
+				vec = check_text_drain(text, len, sep, false,
+				                       0);
+				assert_vec_share(vec, n,
+				                 n > 16 ? (n - 1) - (n - 1) % 16
+				                        : 0);
+			}
+		}
+	free(text);
+}
+
+/* Sorted by user, keyed by user: groups of 16 lines of one user are
+ * added as one sum; groups whose user changes inside are not. */
+static void
+test_block_vector_same_key(void **state)
+{
+	char *text = malloc(256 * 1024);
+	size_t len = 0;
+	uint64_t lines = 0, vec;
+
+	(void)state;
+	assert_non_null(text);
+	for (unsigned user = 1; user <= 300; user++) {
+		unsigned n = 1 + (unsigned)(rnd() % 60);
+
+		for (unsigned j = 0; j < n; j++)
+			len += (size_t)sprintf(text + len, "%u,%u,%u.%c,%u\n",
+			                       user, 1 + j * 7,
+			                       (1 + j % 10) / 2,
+			                       (1 + j % 10) % 2 ? '5' : '0', j);
+		lines += n;
+	}
+	vec = check_text_drain(text, len, ',', true, 0);
+	assert_vec_share(vec, lines, lines / 2);
+	vec = check_text_drain(text, len, ',', false, 0);
+	assert_vec_share(vec, lines, lines / 2);
+	free(text);
+}
+
 static void
 test_block_strict_stops(void **state)
 {
@@ -525,6 +730,8 @@ main(void)
 		cmocka_unit_test(test_detect),
 		cmocka_unit_test(test_block_matches_line_parser),
 		cmocka_unit_test(test_block_window_edges),
+		cmocka_unit_test(test_block_vector_runs),
+		cmocka_unit_test(test_block_vector_same_key),
 		cmocka_unit_test(test_block_strict_stops),
 		cmocka_unit_test(test_block_other_separator),
 	};
