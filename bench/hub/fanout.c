@@ -10,13 +10,14 @@
  * users, rate and line length (docs/hub.md, "Benchmark").
  *
  *   fanout [--conns 1000] [--bytes 32] [--rate 100] [--duration 10]
- *          [--send | --uring]
+ *          [--send | --uring [--batch 1024]]
  *
  * --rate is lines per second in all (each to every connection), --bytes
  * their length (hubload's chat lines are about 32); --send
  * writes with send(MSG_DONTWAIT) instead of writev; --uring queues each
 turn's N sends (IORING_OP_SEND, MSG_DONTWAIT) on an io_uring and submits
-them with one io_uring_enter, then reaps the completions (short or
+them with one io_uring_enter (or one per --batch sends), then reaps the
+completions (short or
 refused sends are counted, as a hub would keep their rest).  Output: "key value"
  * lines: the writer's CPU time per delivery, lines per turn (more than one
  * when it fell behind) and wall time per turn (all N writes), the reader's
@@ -195,7 +196,7 @@ uring_flush(struct io_uring *ring, unsigned queued, size_t len,
 
 static void
 writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
-           long long step, enum fanout_mode mode)
+           long long step, enum fanout_mode mode, unsigned batch)
 {
 	long long *wall = zalloc(lines, sizeof(*wall)), t0, cpu0, cpu;
 	char *buf = zalloc(FANOUT_BATCH, bytes);
@@ -249,7 +250,8 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 
 			for (uint32_t i = 0; i < n; i++) {
 				struct io_uring_sqe *sqe =
-				        io_uring_get_sqe(&ring);
+				        queued < batch ? io_uring_get_sqe(&ring)
+				                       : NULL;
 
 				if (sqe == NULL) {
 					uring_flush(&ring, queued, len, &enters,
@@ -305,11 +307,12 @@ main(int argc, char **argv)
 		{ "conns", 1, 0, 'n' }, { "bytes", 1, 0, 'b' },
 		{ "rate", 1, 0, 'r' },  { "duration", 1, 0, 'd' },
 		{ "send", 0, 0, 's' },  { "uring", 0, 0, 'u' },
-		{ 0, 0, 0, 0 },
+		{ "batch", 1, 0, 'B' }, { 0, 0, 0, 0 },
 	};
 	uint32_t n = 1000, bytes = 32;
 	double rate = 100, duration = 10;
 	enum fanout_mode mode = FANOUT_WRITEV;
+	unsigned batch = FANOUT_RING;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int lfd, pfd[2], o, one = 1, *fds, status;
@@ -338,14 +341,18 @@ main(int argc, char **argv)
 		case 'u':
 			mode = FANOUT_URING;
 			break;
+		case 'B':
+			batch = (unsigned)atoi(optarg);
+			break;
 		default:
 			fprintf(stderr,
 			        "usage: see the comment atop fanout.c\n");
 			return 2;
 		}
 	}
-	if (n == 0 || bytes < 32 || bytes > 4096 || rate <= 0 || rate > 1e6 ||
-	    duration <= 0 || rate * duration < 1 || rate * duration > 1e7) {
+	if (batch == 0 || batch > FANOUT_RING || n == 0 || bytes < 32 ||
+	    bytes > 4096 || rate <= 0 || rate > 1e6 || duration <= 0 ||
+	    rate * duration < 1 || rate * duration > 1e7) {
 		fprintf(stderr, "fanout: bad arguments (bytes 32..4096)\n");
 		return 2;
 	}
@@ -382,7 +389,7 @@ main(int argc, char **argv)
 	if (read(pfd[0], &c, 1) != 1)
 		die("the reader failed");
 	close(pfd[0]);
-	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), mode);
+	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), mode, batch);
 	for (uint32_t i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);
