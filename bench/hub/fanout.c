@@ -13,12 +13,12 @@
  *          [--send | --uring [--batch 1024]]
  *
  * --rate is lines per second in all (each to every connection), --bytes
- * their length (hubload's chat lines are about 32); --send
- * writes with send(MSG_DONTWAIT) instead of writev; --uring queues each
-turn's N sends (IORING_OP_SEND, MSG_DONTWAIT) on an io_uring and submits
-them with one io_uring_enter (or one per --batch sends), then reaps the
-completions (short or
-refused sends are counted, as a hub would keep their rest).  Output: "key value"
+ * their length (hubload's chat lines are about 32); --send writes with
+ * send(MSG_DONTWAIT) instead of writev; --uring queues each turn's N sends
+ * (IORING_OP_SEND, MSG_DONTWAIT) on an io_uring and submits them with one
+ * io_uring_enter (or one per --batch sends), then reaps the completions
+ * (short or refused sends are counted; a hub would keep their rest), as
+ * ipckit hub does.  Output: "key value"
  * lines: the writer's CPU time per delivery, lines per turn (more than one
  * when it fell behind) and wall time per turn (all N writes), the reader's
  * CPU time per delivery, and the latency of every delivery and of each
