@@ -2,8 +2,9 @@
 /* outq.h - a connection's pending output: a queue of slices of
  * reference-counted chunks.  A broadcast is encoded once into one chunk and
  * every recipient queues a 16-byte slice of it, so sending a line to N users
- * costs N slices, not N copies; the server hands the slices to one writev()
- * per connection per loop turn. */
+ * costs N slices, not N copies; the server hands the slices to one write
+ * (send, writev or sendmsg; in an io_uring batch where it can) per
+ * connection per loop turn. */
 #ifndef HUB_OUTQ_H
 #define HUB_OUTQ_H
 

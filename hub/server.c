@@ -1,9 +1,14 @@
 // SPDX-License-Identifier: MIT
 /* server.c - moves bytes between sockets and the protocol core (hub.h).
  * One thread on ipk_loop; reads go to hub_input(); output queued by the
- * core during a round is written after it, one writev() per connection
- * (send() when the queue is one slice), and EPOLLOUT is armed only while
- * a queue stays non-empty. */
+ * core during a round is written after it, one write per connection (a
+ * send when the queue is one slice, else a writev or sendmsg), and EPOLLOUT
+ * is armed only while a queue stays non-empty.  Where the kernel offers
+ * io_uring, a round's writes to plain sockets go to it as one batch: one
+ * io_uring_enter instead of one system call per connection (system calls
+ * are the better part of a loopback send's cost in a VM; docs/hub.md,
+ * "How it is built").  Where it does not, or IPCKIT_HUB_NO_URING is set,
+ * each is written with its own call; the choice is made once at start. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +26,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <liburing.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
@@ -36,6 +42,8 @@
 #define SERVER_ACCEPTS    128  /* accepted per readiness event */
 #define SERVER_LINGER     256  /* closing sockets drained at once */
 #define SERVER_LINGER_MS  2000
+#define SERVER_RING       1024 /* writes in one io_uring batch */
+#define SERVER_RING_IOV   8192 /* iovecs the batch's sendmsgs share */
 
 /* A socket closed with a reason: its write side is shut and what the
  * client still sends is read and dropped until it hangs up (or the time
@@ -48,6 +56,21 @@ enum server_tls { TLS_UNKNOWN, TLS_PLAIN, TLS_HANDSHAKE, TLS_READY };
 struct lingering {
 	int fd;
 	long long until_ms;
+};
+
+/* The io_uring batch: slot i writes msg[i] (want[i] bytes of the head of
+ * conn[i]'s queue).  Every write of a batch has completed before any of
+ * its results is applied, so the queues' chunks and the connections stay
+ * as they were while the kernel reads them. */
+struct server_ring {
+	struct io_uring ring;
+	struct conn *conn[SERVER_RING]; /* borrowed */
+	struct msghdr msg[SERVER_RING];
+	size_t want[SERVER_RING];
+	int32_t res[SERVER_RING]; /* the completions' results */
+	bool done[SERVER_RING];   /* res[i] is in */
+	struct iovec iov[SERVER_RING_IOV];
+	int n, n_iov; /* slots and iovecs in use */
 };
 
 struct server {
@@ -63,8 +86,9 @@ struct server {
 	char *rbuf; /* owned: SERVER_READ_BYTES, shared by every read */
 	struct lingering linger[SERVER_LINGER];
 	int n_linger;
-	SSL_CTX *tls_ctx;   /* owned; NULL when TLS is off */
-	char keyprint[128]; /* "SHA256/<base32>" */
+	SSL_CTX *tls_ctx;         /* owned; NULL when TLS is off */
+	char keyprint[128];       /* "SHA256/<base32>" */
+	struct server_ring *ring; /* owned; NULL: one system call a write */
 };
 
 int
@@ -207,6 +231,28 @@ server_flush_tls(struct server *s, struct conn *c)
 	return false;
 }
 
+/* The outcome of one write of want bytes from the head of c's queue (w
+ * bytes, or -1 and err): the written bytes leave the queue, an error closes
+ * the connection.  True if the socket took everything and more may go. */
+static bool
+server_wrote(struct server *s, struct conn *c, ssize_t w, int err, size_t want)
+{
+	if (w < 0 && (err == EAGAIN || err == EWOULDBLOCK))
+		return false;
+	if (w < 0) {
+		char why[96];
+
+		snprintf(why, sizeof(why), "write: %s", strerror(err));
+		if (!c->closing)
+			hub_conn_gone(s->hub, c, why);
+		outq_clear(&c->out);
+		return false;
+	}
+	s->hub->stats.bytes_out += (size_t)w;
+	outq_consume(&c->out, (size_t)w);
+	return (size_t)w == want;
+}
+
 /* One writev() per call when the socket takes everything (the normal
  * case); more only while IOV_MAX cuts a long queue short. */
 static void
@@ -245,25 +291,187 @@ server_flush(struct server *s, struct conn *c)
 		           : writev(c->fd, iov, k);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (w < 0) {
-			char why[96];
-
-			snprintf(why, sizeof(why), "write: %s",
-			         strerror(errno));
-			if (!c->closing)
-				hub_conn_gone(s->hub, c, why);
-			outq_clear(&c->out);
-			return;
-		}
-		s->hub->stats.bytes_out += (size_t)w;
-		outq_consume(&c->out, (size_t)w);
-		if ((size_t)w < want)
+		if (!server_wrote(s, c, w, w < 0 ? errno : 0, want))
 			break;
 	}
 	if (!c->closing)
 		server_watch(s, c, c->out.n > 0);
+}
+
+/* server_ring_open - an io_uring for the flush path, or NULL (logged) when
+ * the kernel has none, refuses it (sysctl kernel.io_uring_disabled, a
+ * seccomp filter) or lacks the operations, or IPCKIT_HUB_NO_URING is set
+ * to anything but "" or "0". */
+static struct server_ring *
+server_ring_open(void)
+{
+	const char *no = getenv("IPCKIT_HUB_NO_URING");
+	struct server_ring *r;
+	struct io_uring_probe *probe;
+	int e;
+
+	if (no && no[0] && strcmp(no, "0") != 0) {
+		log_info("output: one system call a write "
+		         "(IPCKIT_HUB_NO_URING is set)");
+		return NULL;
+	}
+	r = xmalloc(sizeof(*r));
+	/* One thread submits; completions need no interrupt (Linux 6.0+). */
+	e = io_uring_queue_init(SERVER_RING, &r->ring,
+	                        IORING_SETUP_SINGLE_ISSUER |
+	                                IORING_SETUP_COOP_TASKRUN);
+	if (e == -EINVAL)
+		e = io_uring_queue_init(SERVER_RING, &r->ring, 0);
+	if (e < 0) {
+		log_info("output: one system call a write (io_uring: %s)",
+		         strerror(-e));
+		free(r);
+		return NULL;
+	}
+	probe = io_uring_get_probe_ring(&r->ring);
+	if (probe == NULL ||
+	    !io_uring_opcode_supported(probe, IORING_OP_SEND) ||
+	    !io_uring_opcode_supported(probe, IORING_OP_SENDMSG)) {
+		log_info("output: one system call a write (io_uring has no "
+		         "send)");
+		io_uring_free_probe(probe);
+		io_uring_queue_exit(&r->ring);
+		free(r);
+		return NULL;
+	}
+	io_uring_free_probe(probe);
+	r->n = r->n_iov = 0;
+	log_info("output: io_uring, up to %d writes a system call",
+	         SERVER_RING);
+	return r;
+}
+
+static void
+server_ring_close(struct server_ring *r)
+{
+	if (r == NULL)
+		return;
+	io_uring_queue_exit(&r->ring);
+	free(r);
+}
+
+/* Queue one write of the head of c's queue in the batch; false (nothing
+ * queued) if the batch is full or c is not a plain socket with output. */
+static bool
+server_ring_queue(struct server_ring *r, struct conn *c)
+{
+	struct io_uring_sqe *sqe;
+	struct msghdr *m;
+	int room = SERVER_RING_IOV - r->n_iov, k;
+
+	if (r->n == SERVER_RING || room == 0 || c->out.n == 0 || c->tls ||
+	    c->tls_mode != TLS_PLAIN)
+		return false;
+	sqe = io_uring_get_sqe(&r->ring);
+	if (sqe == NULL)
+		return false;
+	m = &r->msg[r->n];
+	*m = (struct msghdr){ .msg_iov = r->iov + r->n_iov };
+	k = outq_iov(&c->out, m->msg_iov,
+	             room < SERVER_IOV ? room : SERVER_IOV);
+	m->msg_iovlen = (size_t)k;
+	r->want[r->n] = 0;
+	for (int i = 0; i < k; i++)
+		r->want[r->n] += m->msg_iov[i].iov_len;
+	/* MSG_DONTWAIT: a full socket completes with -EAGAIN at once, as a
+	 * send() would, instead of waiting in the kernel for room. */
+	if (k == 1)
+		io_uring_prep_send(sqe, c->fd, m->msg_iov[0].iov_base,
+		                   m->msg_iov[0].iov_len,
+		                   MSG_DONTWAIT | MSG_NOSIGNAL);
+	else
+		io_uring_prep_sendmsg(sqe, c->fd, m,
+		                      MSG_DONTWAIT | MSG_NOSIGNAL);
+	io_uring_sqe_set_data64(sqe, (uint64_t)r->n);
+	r->conn[r->n++] = c;
+	r->n_iov += k;
+	return true;
+}
+
+/* Submit the batch and wait until every write in it has completed;
+ * false if io_uring itself failed (logged). */
+static bool
+server_ring_wait(struct server_ring *r)
+{
+	struct io_uring_cqe *cqe;
+	unsigned head, seen;
+	int got = 0, e;
+
+	memset(r->done, 0, sizeof(r->done));
+	do
+		e = io_uring_submit_and_wait(&r->ring, (unsigned)r->n);
+	while (e == -EINTR);
+	if (e < 0) {
+		log_error("io_uring_enter: %s", strerror(-e));
+		return false;
+	}
+	for (;;) {
+		seen = 0;
+		io_uring_for_each_cqe(&r->ring, head, cqe)
+		{
+			uint64_t i = io_uring_cqe_get_data64(cqe);
+
+			if (i < (uint64_t)r->n && !r->done[i]) {
+				r->res[i] = cqe->res;
+				r->done[i] = true;
+				got++;
+			}
+			seen++;
+		}
+		io_uring_cq_advance(&r->ring, seen);
+		if (got == r->n)
+			return true;
+		e = io_uring_wait_cqe(&r->ring, &cqe);
+		if (e < 0 && e != -EINTR) {
+			log_error("io_uring_enter: %s", strerror(-e));
+			return false;
+		}
+	}
+}
+
+/* Write the batch and apply each result as server_flush() would.  Should
+ * io_uring itself fail, the connections it did not answer for keep their
+ * output and wait for EPOLLOUT, and the hub goes on without it. */
+static void
+server_ring_run(struct server *s)
+{
+	struct server_ring *r = s->ring;
+	bool ok;
+
+	if (r->n == 0)
+		return;
+	ok = server_ring_wait(r);
+	for (int i = 0; i < r->n; i++) {
+		struct conn *c = r->conn[i];
+		int32_t res = r->res[i];
+		bool more = false;
+
+		if (c->closing)
+			continue; /* by an earlier result: its queue is gone */
+		if (r->done[i] && res == -EINTR)
+			more = true;
+		else if (r->done[i])
+			more = server_wrote(s, c, res < 0 ? -1 : res,
+			                    res < 0 ? -res : 0, r->want[i]);
+		if (c->in_dirty || c->closing)
+			continue; /* more came meanwhile: it comes round again
+			           */
+		if (more && c->out.n > 0)
+			server_flush(s, c); /* the rest of a long queue */
+		else
+			server_watch(s, c, c->out.n > 0);
+	}
+	r->n = r->n_iov = 0;
+	if (!ok) {
+		log_error("output: one system call a write from now on");
+		server_ring_close(r);
+		s->ring = NULL;
+	}
 }
 
 static void
@@ -347,9 +555,28 @@ server_flush_all(struct ipk_loop *loop, void *arg)
 
 	(void)loop;
 	s->flush_pending = false;
-	while ((c = hub_take_dirty(s->hub)) != NULL)
-		if (!c->closing)
-			server_flush(s, c);
+	/* Plain sockets' writes gather in the io_uring batch.  Any other
+	 * write waits until the batch has gone and its results are in: a
+	 * failed write closes connections (and users_drop_slow() more), which
+	 * must not happen to those whose write is in flight.  So while the
+	 * batch is being filled nothing calls into the hub, and no connection
+	 * comes off the dirty list twice. */
+	while ((c = hub_take_dirty(s->hub)) != NULL) {
+		if (c->closing)
+			continue;
+		if (s->ring && c->out.n > 0) {
+			if (server_ring_queue(s->ring, c))
+				continue;
+			server_ring_run(s); /* full, or c is TLS */
+			if (c->closing || c->in_dirty)
+				continue; /* or it comes round again */
+			if (s->ring && server_ring_queue(s->ring, c))
+				continue;
+		}
+		server_flush(s, c);
+	}
+	if (s->ring)
+		server_ring_run(s);
 	while ((c = hub_take_dead(s->hub)) != NULL)
 		server_close_conn(s, c);
 }
@@ -723,6 +950,7 @@ server_run(const struct server_opts *o)
 		goto out;
 	}
 	s.rbuf = xmalloc(SERVER_READ_BYTES);
+	s.ring = server_ring_open();
 	s.spare_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	s.hub = hub_new(&s.cfg, s.store, &server_ops, &s);
 	hub_set_now(s.hub, ipk_loop_now_ms(s.loop));
@@ -785,6 +1013,7 @@ out:
 	if (s.spare_fd >= 0)
 		close(s.spare_fd);
 	ipk_loop_free(s.loop);
+	server_ring_close(s.ring);
 	tls_ctx_free(s.tls_ctx);
 	store_close(s.store);
 	config_fini(&s.cfg);

@@ -12,7 +12,7 @@ packages="
   libcmocka-dev
   libsqlite3-dev sqlite3 librhash-dev rhash libssl-dev openssl
   libbz2-dev bzip2 zlib1g-dev libexpat1-dev libreadline-dev libncurses-dev
-  libnng-dev libzmq3-dev
+  libnng-dev libzmq3-dev liburing-dev
   uhub ncdc eiskaltdcpp-daemon tmux curl
   mawk datamash python3 python3-pandas
   netcat-openbsd iproute2 procps psmisc util-linux libxml2-utils

@@ -10,11 +10,15 @@
  * users, rate and line length (docs/hub.md, "Benchmark").
  *
  *   fanout [--conns 1000] [--bytes 32] [--rate 100] [--duration 10]
- *          [--send]
+ *          [--send | --uring [--batch 1024]]
  *
  * --rate is lines per second in all (each to every connection), --bytes
- * their length (hubload's chat lines are about 32); --send
- * writes with send(MSG_DONTWAIT) instead of writev.  Output: "key value"
+ * their length (hubload's chat lines are about 32); --send writes with
+ * send(MSG_DONTWAIT) instead of writev; --uring queues each turn's N sends
+ * (IORING_OP_SEND, MSG_DONTWAIT) on an io_uring and submits them with one
+ * io_uring_enter (or one per --batch sends), then reaps the completions
+ * (short or refused sends are counted; a hub would keep their rest), as
+ * ipckit hub does.  Output: "key value"
  * lines: the writer's CPU time per delivery, lines per turn (more than one
  * when it fell behind) and wall time per turn (all N writes), the reader's
  * CPU time per delivery, and the latency of every delivery and of each
@@ -38,10 +42,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <liburing.h>
+
 #include "latency.h"
 
-#define MAX_EVENTS   512 /* as bench/hub/hubload */
-#define FANOUT_BATCH 64  /* lines written together when behind */
+#define MAX_EVENTS   512  /* as bench/hub/hubload */
+#define FANOUT_BATCH 64   /* lines written together when behind */
+#define FANOUT_RING  1024 /* submission queue entries (--uring) */
+
+enum fanout_mode { FANOUT_WRITEV, FANOUT_SEND, FANOUT_URING };
 
 static void
 die(const char *what)
@@ -145,13 +154,67 @@ reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
 /* The writer: every step ns a line to every connection.  When it falls
  * behind, the lines due by then go out together, one write per connection
  * (at most FANOUT_BATCH lines), as a hub coalesces a loop turn's output. */
+/* Submit what is queued on ring, wait for all of its completions and
+ * count those that wrote less than len (short) or failed (refused). */
+static void
+uring_flush(struct io_uring *ring, unsigned queued, size_t len,
+            uint64_t *enters, uint64_t *short_n, uint64_t *refused)
+{
+	int r;
+
+	while ((r = io_uring_submit_and_wait(ring, queued)) < 0 && r == -EINTR)
+		;
+	if (r < 0) {
+		errno = -r;
+		die("io_uring_submit_and_wait");
+	}
+	(*enters)++;
+	while (queued > 0) {
+		struct io_uring_cqe *cqe;
+		unsigned head, seen = 0;
+
+		io_uring_for_each_cqe(ring, head, cqe)
+		{
+			if (cqe->res < 0)
+				(*refused)++;
+			else if ((size_t)cqe->res != len)
+				(*short_n)++;
+			seen++;
+		}
+		io_uring_cq_advance(ring, seen);
+		queued -= seen;
+		if (queued > 0) {
+			r = io_uring_wait_cqe_nr(ring, &cqe, queued);
+			if (r < 0 && r != -EINTR) {
+				errno = -r;
+				die("io_uring_wait_cqe_nr");
+			}
+			(*enters)++;
+		}
+	}
+}
+
 static void
 writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
-           long long step, bool use_send)
+           long long step, enum fanout_mode mode, unsigned batch)
 {
 	long long *wall = zalloc(lines, sizeof(*wall)), t0, cpu0, cpu;
 	char *buf = zalloc(FANOUT_BATCH, bytes);
-	uint64_t turns = 0;
+	uint64_t turns = 0, enters = 0, short_n = 0, refused = 0;
+	struct io_uring ring;
+	int r;
+
+	if (mode == FANOUT_URING) {
+		r = io_uring_queue_init(FANOUT_RING, &ring,
+		                        IORING_SETUP_SINGLE_ISSUER |
+		                                IORING_SETUP_COOP_TASKRUN);
+		if (r == -EINVAL) /* before Linux 6.0 */
+			r = io_uring_queue_init(FANOUT_RING, &ring, 0);
+		if (r < 0) {
+			errno = -r;
+			die("io_uring_queue_init");
+		}
+	}
 
 	memset(buf, 'x', (size_t)FANOUT_BATCH * bytes);
 	cpu0 = latency_cpu_ns();
@@ -182,11 +245,34 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 		} while (j < lines && j - k < FANOUT_BATCH &&
 		         t0 + (long long)j * step <= t);
 		len = (size_t)(j - k) * bytes;
-		for (uint32_t i = 0; i < n; i++) {
+		if (mode == FANOUT_URING) {
+			unsigned queued = 0;
+
+			for (uint32_t i = 0; i < n; i++) {
+				struct io_uring_sqe *sqe =
+				        queued < batch ? io_uring_get_sqe(&ring)
+				                       : NULL;
+
+				if (sqe == NULL) {
+					uring_flush(&ring, queued, len, &enters,
+					            &short_n, &refused);
+					queued = 0;
+					sqe = io_uring_get_sqe(&ring);
+				}
+				io_uring_prep_send(sqe, fds[i], buf, len,
+				                   MSG_DONTWAIT | MSG_NOSIGNAL);
+				sqe->user_data = i;
+				queued++;
+			}
+			uring_flush(&ring, queued, len, &enters, &short_n,
+			            &refused);
+		}
+		for (uint32_t i = 0; mode != FANOUT_URING && i < n; i++) {
 			struct iovec iov = { buf, len };
-			ssize_t w = use_send ? send(fds[i], buf, len,
-			                            MSG_DONTWAIT | MSG_NOSIGNAL)
-			                     : writev(fds[i], &iov, 1);
+			ssize_t w = mode == FANOUT_SEND
+			                    ? send(fds[i], buf, len,
+			                           MSG_DONTWAIT | MSG_NOSIGNAL)
+			                    : writev(fds[i], &iov, 1);
 
 			if (w != (ssize_t)len)
 				die("write (a full socket buffer?)");
@@ -201,6 +287,14 @@ writer_run(const int *fds, uint32_t n, uint64_t lines, uint32_t bytes,
 	       (double)cpu / (double)(lines * n), (double)lines / (double)turns,
 	       latency_sort_pct_ms(wall, turns, 0.5),
 	       latency_sort_pct_ms(wall, turns, 0.99));
+	if (mode == FANOUT_URING) {
+		printf("uring_enters_per_turn %.2f\nuring_short %llu\n"
+		       "uring_refused %llu\n",
+		       (double)enters / (double)turns,
+		       (unsigned long long)short_n,
+		       (unsigned long long)refused);
+		io_uring_queue_exit(&ring);
+	}
 	fflush(stdout);
 	free(wall);
 	free(buf);
@@ -212,11 +306,13 @@ main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "conns", 1, 0, 'n' }, { "bytes", 1, 0, 'b' },
 		{ "rate", 1, 0, 'r' },  { "duration", 1, 0, 'd' },
-		{ "send", 0, 0, 's' },  { 0, 0, 0, 0 },
+		{ "send", 0, 0, 's' },  { "uring", 0, 0, 'u' },
+		{ "batch", 1, 0, 'B' }, { 0, 0, 0, 0 },
 	};
 	uint32_t n = 1000, bytes = 32;
 	double rate = 100, duration = 10;
-	bool use_send = false;
+	enum fanout_mode mode = FANOUT_WRITEV;
+	unsigned batch = FANOUT_RING;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
 	int lfd, pfd[2], o, one = 1, *fds, status;
@@ -240,7 +336,13 @@ main(int argc, char **argv)
 			duration = atof(optarg);
 			break;
 		case 's':
-			use_send = true;
+			mode = FANOUT_SEND;
+			break;
+		case 'u':
+			mode = FANOUT_URING;
+			break;
+		case 'B':
+			batch = (unsigned)atoi(optarg);
 			break;
 		default:
 			fprintf(stderr,
@@ -248,8 +350,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (n == 0 || bytes < 32 || bytes > 4096 || rate <= 0 || rate > 1e6 ||
-	    duration <= 0 || rate * duration < 1 || rate * duration > 1e7) {
+	if (batch == 0 || batch > FANOUT_RING || n == 0 || bytes < 32 ||
+	    bytes > 4096 || rate <= 0 || rate > 1e6 || duration <= 0 ||
+	    rate * duration < 1 || rate * duration > 1e7) {
 		fprintf(stderr, "fanout: bad arguments (bytes 32..4096)\n");
 		return 2;
 	}
@@ -286,7 +389,7 @@ main(int argc, char **argv)
 	if (read(pfd[0], &c, 1) != 1)
 		die("the reader failed");
 	close(pfd[0]);
-	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), use_send);
+	writer_run(fds, n, lines, bytes, (long long)(1e9 / rate), mode, batch);
 	for (uint32_t i = 0; i < n; i++)
 		close(fds[i]);
 	free(fds);

@@ -5,12 +5,16 @@ median of each figure side by side.  Not a test (docs/hub.md, "Benchmark").
 
     python3 bench/hub/run.py [--runs 3] [--users 1000] [--big 10000]
                              [--rate 0.1] [--duration 10] [--build build]
-                             [--skip-uhub] [--skip-floor]
+                             [--skip-uhub] [--skip-floor] [--no-uring-too]
 
 Each run also runs bench/hub/fanout with the same users, rate and duration:
 no hub, one process writing every line straight to every reader's loopback
 socket.  Its figures (the "floor" column) are what the kernel and the
 scheduler cost on this machine at that moment; a hub cannot deliver faster.
+fanout writes as the hub does: each turn's writes as one io_uring batch
+(--uring), or one send() each where the kernel refuses io_uring.
+--no-uring-too adds a column: ipckit hub with IPCKIT_HUB_NO_URING set (one
+system call a write), run interleaved with the others.
 
 Both hubs run with flood limits off, no chat history replayed on login, a
 1 MiB send queue per user, the same accounts (u<i> / pw-u<i>, passwords
@@ -60,10 +64,15 @@ def wait_port(port, proc, timeout=10):
 
 
 class Ours:
-    name = "ipckit hub"
-
-    def __init__(self, ipckit, tmp, users):
-        self.ipckit, self.dir = ipckit, os.path.join(tmp, "ours")
+    def __init__(self, ipckit, tmp, users, no_uring=False):
+        self.name = "hub no uring" if no_uring else "ipckit hub"
+        self.env = dict(os.environ)
+        if no_uring:
+            self.env["IPCKIT_HUB_NO_URING"] = "1"
+        else:
+            self.env.pop("IPCKIT_HUB_NO_URING", None)
+        self.ipckit = ipckit
+        self.dir = os.path.join(tmp, "ours-no-uring" if no_uring else "ours")
         os.mkdir(self.dir)
         self.db = os.path.join(self.dir, "hub.db")
         lines = "".join(f"u{i} pw-u{i}\n" for i in range(users + 1))
@@ -79,7 +88,7 @@ class Ours:
              "--set", "chat_flood=0/1", "--set", "search_flood=0/1",
              "--set", "max_users=20000", "--set", "history_on_login=0",
              "--set", "max_send_queue=1048576"],
-            stderr=subprocess.DEVNULL, preexec_fn=raise_nofile)
+            stderr=subprocess.DEVNULL, preexec_fn=raise_nofile, env=self.env)
         wait_port(self.port, self.proc)
 
 
@@ -144,11 +153,14 @@ def stop(hub):
 def floor(fanout, users, rate, duration):
     """bench/hub/fanout's figures, named as hubload's where they mean the
     same (its writer stands for the hub, its reader for hubload)."""
-    cp = subprocess.run([fanout, "--conns", str(users),
-                         "--rate", str(users * rate),
-                         "--duration", str(duration)],
-                        capture_output=True, text=True, timeout=600,
-                        preexec_fn=raise_nofile)
+    for mode in ("--uring", "--send"):  # --send: the kernel refused
+        cp = subprocess.run([fanout, "--conns", str(users),
+                             "--rate", str(users * rate),
+                             "--duration", str(duration), mode],
+                            capture_output=True, text=True, timeout=600,
+                            preexec_fn=raise_nofile)
+        if "io_uring_queue_init" not in cp.stderr:
+            break
     if cp.returncode != 0:
         last = cp.stderr.strip().splitlines()[-1:] or ["?"]
         print(f"fanout failed: {last[0]}", file=sys.stderr, flush=True)
@@ -219,6 +231,7 @@ def main():
     ap.add_argument("--build", default=os.path.join(ROOT, "build"))
     ap.add_argument("--skip-uhub", action="store_true")
     ap.add_argument("--skip-floor", action="store_true")
+    ap.add_argument("--no-uring-too", action="store_true")
     a = ap.parse_args()
     ipckit = os.path.join(a.build, "cli", "ipckit")
     load = os.path.join(a.build, "bench", "hub", "hubload")
@@ -226,6 +239,8 @@ def main():
     tmp = tempfile.mkdtemp(prefix="ipk-hubbench-")
     try:
         hubs = [Ours(ipckit, tmp, max(a.users, a.big))]
+        if a.no_uring_too:
+            hubs.append(Ours(ipckit, tmp, max(a.users, a.big), True))
         if not a.skip_uhub and shutil.which("uhub"):
             hubs.append(Uhub(tmp, max(a.users, a.big)))
         res = {h.name: {} for h in hubs}

@@ -2,7 +2,11 @@
 every error path (bad password, duplicate nick, spoofed SID, PD/ID
 mismatch, overlong line, bad escape, invalid UTF-8, flood, slow reader,
 login timeout, kick/ban, registered-only) and chat, PM, search routing,
-CTM/RCM, history replay, SIGHUP reload and graceful shutdown."""
+CTM/RCM, history replay, SIGHUP reload and graceful shutdown.
+
+Run as "test_hub.py no-uring" it sets IPCKIT_HUB_NO_URING, so the hub
+writes with one system call a write instead of io_uring batches: meson runs
+it both ways (tests/e2e/meson.build)."""
 import os
 import signal
 import socket
@@ -13,6 +17,10 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from harness import IPCKIT, Deadline, Proc, TempDir, ipckit, run  # noqa: E402
 from adcclient import AdcClient, esc, unesc  # noqa: E402
+
+NO_URING = sys.argv[1:] == ["no-uring"]
+if NO_URING:
+    os.environ["IPCKIT_HUB_NO_URING"] = "1"  # the hubs started inherit it
 
 ACCOUNTS = "alice alicepw admin\nOscar oscarpw op\nbob bobpw user\n" \
            "carol carolpw user\n"
@@ -293,6 +301,41 @@ def test_slow_reader(hub):
     a.expect(r"after$")
 
 
+@with_hub()
+def test_output_path(hub):
+    a = hub.login("alice", "alicepw")
+    a.msg("hi")
+    a.expect(r"hi$")
+    log = hub.log_text()
+    if NO_URING:
+        assert "output: one system call a write (IPCKIT_HUB_NO_URING is " \
+            "set)" in log, log
+    else:  # io_uring, or the fallback with the kernel's reason
+        assert "output: io_uring, up to 1024 writes" in log or \
+            "output: one system call a write (io_uring: " in log, log
+
+
+@with_hub({"max_send_queue": str(64 << 20)})
+def test_backlog_drains_whole_and_in_order(hub):
+    """A reader that stops reading gets a queue of many slices beyond what
+    the kernel buffers (tcp_wmem's 4 MiB here): writes refused (EAGAIN) and
+    short, several slices a write, EPOLLOUT.  When it reads again every
+    line arrives once, whole and in order."""
+    a = hub.login("alice", "alicepw")
+    b = hub.login("bob", "bobpw")
+    n, pad = 3000, "z" * 4000  # 12 MB
+    for i in range(n):
+        a.msg(f"line{i:05d}{pad}")
+        if i % 100 == 99:  # alice reads her echoes: she is no slow reader
+            a.expect(rf"line{i:05d}")
+    for i in range(n):
+        line = b.expect(r"^BMSG ", timeout=20)
+        assert line == f"BMSG {a.sid} line{i:05d}{pad}", (i, line[:80])
+    b.msg("done")
+    a.expect(r"done$")
+    assert "reading too slowly" not in hub.log_text()
+
+
 @with_hub({"login_timeout": "1"})
 def test_login_timeout(hub):
     c = hub.client()
@@ -514,7 +557,8 @@ if __name__ == "__main__":
          test_fresh_challenges, test_duplicate_nick_and_cid,
          test_spoofed_sid, test_pd_id_mismatch_and_address,
          test_overlong_line, test_bad_escape_and_utf8, test_flood,
-         test_slow_reader, test_login_timeout, test_kick_and_ban,
+         test_slow_reader, test_output_path,
+         test_backlog_drains_whole_and_in_order, test_login_timeout, test_kick_and_ban,
          test_registered_only, test_ops_see_users_with_address,
          test_history_replay_after_restart, test_sighup_reload,
          test_sighup_rereads_roles, test_tls_and_plain_on_one_port,
