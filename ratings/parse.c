@@ -913,7 +913,12 @@ parse_vec(struct parse_vio *io, const char sep, const bool dot,
 		__m512i r[5], A, B, E, S, ulen, mlen;
 		__mmask16 ok;
 
-		while (n - k < group && i < len) {
+		/* The index stays a group ahead: a group's 64-byte loads
+		 * of chr and pos must not overlap stores still in flight
+		 * (a load that spans two stores cannot take its bytes from
+		 * them and waits until they are written: 3.45 -> 2.9 ns per
+		 * row when the index was filled just in time). */
+		while (n - k < 2 * group && i < len) {
 			if (n + 4 * 64 > PARSE_V_CAP) {
 				memmove(pos, pos + k, (n - k) * sizeof(*pos));
 				memmove(chr, chr + k, n - k);
