@@ -634,6 +634,27 @@ test_block_vector_runs(void **state)
 				(void)check_text_drain(text, len, sep, by_user,
 				                       1 + rnd() % 20);
 			}
+			/* Long runs (the index is compacted many times and
+			 * runs a group ahead of the checks) that end in an
+			 * odd line, a few lines before the end, or none. */
+			for (unsigned i = 0; i < 4; i++) {
+				unsigned n = 3000 + 7 * i;
+
+				len = 0;
+				for (unsigned j = 0; j < n; j++)
+					len += run_line(text + len, sep, dot,
+					                100000);
+				if (i < 3)
+					len += odd_line(text + len,
+					                (unsigned)(rnd() % ODD),
+					                sep);
+				for (unsigned j = 0; j < i * 9; j++)
+					len += run_line(text + len, sep, dot,
+					                100000);
+				vec = check_text_drain(text, len, sep, i & 1,
+				                       0);
+				assert_vec_share(vec, n, n - 2 * 16);
+			}
 			/* Runs of 0..40 good lines: groups, a tail, or
 			 * both. */
 			for (unsigned n = 0; n <= 40; n++) {
