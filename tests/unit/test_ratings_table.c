@@ -13,6 +13,7 @@
 
 #include "ratings_rng.h"
 #include "table.h"
+#include "xalloc.h"
 
 static int
 rec_cmp(const void *a, const void *b)
@@ -123,6 +124,38 @@ test_sparse(void **state)
 	check_against_reference(pick_sparse, 50000, 13);
 }
 
+/* The flat array's own mappings: zero, writable to the last byte, and
+ * aligned for a huge page from XMAP_HUGE up. */
+static void
+test_map_zeroed(void **state)
+{
+	(void)state;
+	static const size_t sizes[] = { 1,
+		                        4095,
+		                        4096,
+		                        4097,
+		                        XMAP_HUGE - 8,
+		                        XMAP_HUGE,
+		                        XMAP_HUGE + 8,
+		                        3 * XMAP_HUGE + 5 };
+
+	for (size_t i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		size_t n = sizes[i];
+		unsigned char *p = xmap_zeroed(n);
+
+		assert_non_null(p);
+		for (size_t j = 0; j < n; j += 4096)
+			assert_int_equal(p[j], 0);
+		assert_int_equal(p[n - 1], 0);
+		memset(p, 0xa5, n);
+		assert_int_equal(p[n - 1], 0xa5);
+		if (n >= XMAP_HUGE)
+			assert_int_equal((uintptr_t)p % XMAP_HUGE, 0);
+		xmap_free(p, n);
+	}
+	xmap_free(NULL, 0);
+}
+
 static void
 test_growing(void **state)
 {
@@ -219,6 +252,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_dense),
 		cmocka_unit_test(test_sparse),
+		cmocka_unit_test(test_map_zeroed),
 		cmocka_unit_test(test_growing),
 		cmocka_unit_test(test_memory_bounded_by_ids),
 		cmocka_unit_test(test_drain_keeps_exact_totals),
