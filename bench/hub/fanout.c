@@ -44,6 +44,7 @@
 
 #include <liburing.h>
 
+#include "args.h"
 #include "latency.h"
 
 #define MAX_EVENTS   512  /* as bench/hub/hubload */
@@ -324,16 +325,17 @@ main(int argc, char **argv)
 	while ((o = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (o) {
 		case 'n':
-			n = (uint32_t)atoi(optarg);
+			n = args_u32("fanout", "conns", optarg, 1, 1000000);
 			break;
 		case 'b':
-			bytes = (uint32_t)atoi(optarg);
+			bytes = args_u32("fanout", "bytes", optarg, 32, 4096);
 			break;
 		case 'r':
-			rate = atof(optarg);
+			rate = args_num("fanout", "rate", optarg, 1e-3, 1e6);
 			break;
 		case 'd':
-			duration = atof(optarg);
+			duration = args_num("fanout", "duration", optarg, 1e-3,
+			                    1e6);
 			break;
 		case 's':
 			mode = FANOUT_SEND;
@@ -342,7 +344,8 @@ main(int argc, char **argv)
 			mode = FANOUT_URING;
 			break;
 		case 'B':
-			batch = (unsigned)atoi(optarg);
+			batch = args_u32("fanout", "batch", optarg, 1,
+			                 FANOUT_RING);
 			break;
 		default:
 			fprintf(stderr,
@@ -350,10 +353,9 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (batch == 0 || batch > FANOUT_RING || n == 0 || bytes < 32 ||
-	    bytes > 4096 || rate <= 0 || rate > 1e6 || duration <= 0 ||
-	    rate * duration < 1 || rate * duration > 1e7) {
-		fprintf(stderr, "fanout: bad arguments (bytes 32..4096)\n");
+	if (rate * duration < 1 || rate * duration > 1e7) {
+		fprintf(stderr, "fanout: --rate x --duration must make 1 to "
+		                "10^7 lines\n");
 		return 2;
 	}
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {

@@ -38,6 +38,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "base32.h"
 #include "latency.h"
 #include "tiger.h"
@@ -560,31 +561,37 @@ main(int argc, char **argv)
 			addr = optarg;
 			break;
 		case 'n':
-			g.n = (uint32_t)atoi(optarg);
+			g.n = args_u32("hubload", "users", optarg, 1, 1000000);
 			break;
 		case 'r':
-			rate = atof(optarg);
+			rate = args_num("hubload", "rate", optarg, 0, 1e6);
 			break;
 		case 'd':
-			duration = atof(optarg);
+			duration =
+			        args_num("hubload", "duration", optarg, 0, 1e6);
 			break;
 		case 'p':
-			g.hub_pid = atoi(optarg);
+			g.hub_pid = (int)args_u32("hubload", "hub-pid", optarg,
+			                          1, INT32_MAX);
 			break;
 		case 'l':
-			light = (uint32_t)atoi(optarg);
+			light = args_u32("hubload", "light-logins", optarg, 0,
+			                 1000000);
 			break;
 		case 'c':
-			conc = (uint32_t)atoi(optarg);
+			conc = args_u32("hubload", "concurrency", optarg, 1,
+			                1000000);
 			break;
 		case 's':
-			sat = atof(optarg);
+			sat = args_num("hubload", "saturate", optarg, 0, 1e6);
 			break;
 		case 'S':
-			senders = (uint32_t)atoi(optarg);
+			senders = args_u32("hubload", "senders", optarg, 1,
+			                   1000000);
 			break;
 		case 'w':
-			window = (uint32_t)atoi(optarg);
+			window = args_u32("hubload", "window", optarg, 1,
+			                  1000000);
 			break;
 		default:
 			fprintf(stderr,
@@ -592,13 +599,13 @@ main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (sscanf(addr, "%63[^:]:%d", host, &port) != 2 || g.n == 0) {
-		fprintf(stderr, "hubload: bad --addr or --users\n");
+	g.addr.sin_family = AF_INET;
+	if (sscanf(addr, "%63[^:]:%d", host, &port) != 2 || port < 1 ||
+	    port > 65535 || inet_pton(AF_INET, host, &g.addr.sin_addr) != 1) {
+		fprintf(stderr, "hubload: --addr '%s': want IPV4:PORT\n", addr);
 		return 2;
 	}
-	g.addr.sin_family = AF_INET;
 	g.addr.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, host, &g.addr.sin_addr);
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
 		rl.rlim_cur = rl.rlim_max;
 		setrlimit(RLIMIT_NOFILE, &rl);
