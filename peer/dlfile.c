@@ -12,8 +12,6 @@
 #include "dlfile.h"
 #include "xalloc.h"
 
-#define DLFILE_VERIFY_BUF (1024 * 1024)
-
 int
 dlfile_open(struct dlfile *d, const char *dir, const uint8_t root[TIGER_BYTES],
             uint64_t size)
@@ -102,8 +100,8 @@ dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
 	int err = 0;
 
 	if (buf == NULL || buf_size == 0) {
-		buf = own = xmalloc(DLFILE_VERIFY_BUF);
-		buf_size = DLFILE_VERIFY_BUF;
+		buf = own = xmalloc(DLFILE_HASH_BUF);
+		buf_size = DLFILE_HASH_BUF;
 	}
 	if (tth_hasher_init(&h, block_size) != 0) {
 		free(own);

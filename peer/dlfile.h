@@ -105,11 +105,15 @@ void dlfile_block_result(struct dlfile *d, size_t block, bool ok);
 void dlfile_block_range(const struct dlfile *d, size_t i, uint64_t *off,
                         uint64_t *len);
 
+/* The read buffer dlfile_hash_block() wants: 64 KiB to 1 MiB hashed a
+ * 256 MiB download alike. */
+#define DLFILE_HASH_BUF (128 * 1024)
+
 /*
  * dlfile_hash_block - the TTH of len bytes at off in fd (a block of
  * block_size), read with pread through buf (buf_size bytes, the caller's,
- * reused from block to block; NULL: one is allocated for the call): safe
- * on any thread.  0 or -errno.
+ * reused from block to block; NULL: one of DLFILE_HASH_BUF is allocated
+ * for the call): safe on any thread.  0 or -errno.
  */
 int dlfile_hash_block(int fd, uint64_t off, uint64_t len, uint64_t block_size,
                       uint8_t *buf, size_t buf_size, uint8_t out[TIGER_BYTES]);

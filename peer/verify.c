@@ -15,9 +15,6 @@
 #include "xalloc.h"
 
 #define VERIFY_MAX_THREADS 4
-/* Each thread's read buffer, reused for every block (64 KiB to 1 MiB
- * measured alike). */
-#define VERIFY_BUF         (128 * 1024)
 
 struct verifier {
 	pthread_t threads[VERIFY_MAX_THREADS];
@@ -38,7 +35,7 @@ verifier_main(void *arg)
 {
 	struct verifier *v = arg;
 	uint64_t one = 1;
-	uint8_t *buf = xmalloc(VERIFY_BUF);
+	uint8_t *buf = xmalloc(DLFILE_HASH_BUF);
 
 	for (;;) {
 		struct verify_job *j;
@@ -60,7 +57,7 @@ verifier_main(void *arg)
 		pthread_mutex_unlock(&v->mu);
 
 		j->ok = dlfile_hash_block(j->fd, j->off, j->len, j->block_size,
-		                          buf, VERIFY_BUF, got) == 0 &&
+		                          buf, DLFILE_HASH_BUF, got) == 0 &&
 		        memcmp(got, j->leaf, TIGER_BYTES) == 0;
 
 		/* The loop is woken when the done list stops being empty: it

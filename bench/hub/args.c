@@ -11,8 +11,8 @@ static void __attribute__((noreturn))
 args_bad(const char *prog, const char *opt, const char *s, double min,
          double max)
 {
-	fprintf(stderr, "%s: --%s '%s': want a number in %.15g..%.15g\n", prog, opt,
-	        s, min, max);
+	fprintf(stderr, "%s: --%s '%s': want a number in %.15g..%.15g\n", prog,
+	        opt, s, min, max);
 	exit(2);
 }
 
