@@ -47,11 +47,32 @@ def end_process(proc):
             proc.wait(timeout=10)
 
 
+def _ephemeral_low():
+    """The lowest port the kernel hands out to connect() and bind(0)."""
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    """A TCP port free on 127.0.0.1 now (the kernel picks it)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port free on 127.0.0.1 now for both TCP and UDP, for a real
+    client to listen on later.  It is picked below the kernel's ephemeral
+    range: a port the kernel chose for bind(0) may be handed to some
+    connect() as its source port before the client binds it, and the
+    client's listen then fails (EADDRINUSE)."""
+    low = max(_ephemeral_low(), 10001)
+    for _ in range(200):
+        port = secrets.randbelow(low - 10000) + 10000
+        try:
+            for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+                with socket.socket(socket.AF_INET, kind) as s:
+                    s.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        return port
+    raise AssertionError("no free port below the ephemeral range")
 
 
 def wait_port(port, timeout=10.0, host="127.0.0.1"):

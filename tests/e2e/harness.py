@@ -197,6 +197,7 @@ def run(tests, time_limit=120):
     for i, t in enumerate(tests, 1):
         name = t.__name__
         signal.alarm(time_limit)
+        t0 = time.monotonic()
         try:
             t()
             print(f"ok {i} - {name}", flush=True)
@@ -209,4 +210,6 @@ def run(tests, time_limit=120):
                 print(f"# {line}", flush=True)
         finally:
             signal.alarm(0)
+            # how long each took, so a slow step shows before it fails
+            print(f"# {name}: {time.monotonic() - t0:.1f} s", flush=True)
     sys.exit(1 if failures else 0)
