@@ -46,6 +46,7 @@
 
 #include "args.h"
 #include "latency.h"
+#include "uring_rx.h"
 
 #define MAX_EVENTS   512  /* as bench/hub/hubload */
 #define FANOUT_BATCH 64   /* lines written together when behind */
@@ -70,35 +71,94 @@ zalloc(size_t n, size_t size)
 	return p;
 }
 
-/* The reader: connect n sockets, then read lines "t<due ns>_<line> xxx\n"
- * until every socket is closed; prints its figures. */
-static void
-reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
-           int ready_fd)
-{
-	int ep = epoll_create1(0), *fds = zalloc(n, sizeof(int));
-	uint32_t open_n = n;
-	uint64_t wakeups = 0, events = 0;
-	long long cpu0 = 0;
+/* The reader's state, shared by its epoll and io_uring ways. */
+struct reader {
+	int *fds;
+	uint32_t open_n;
 	struct latency lat;
+};
+
+/* Bytes from connection i: lines are short and written whole, so a read
+ * never splits one. */
+static void
+reader_bytes(struct reader *rd, const char *buf, size_t got)
+{
+	long long t = latency_now_ns();
+	const char *p = buf, *end = buf + got, *nl;
+
+	while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
+		char *num;
+		long long sent = strtoll(p + 1, &num, 10);
+
+		latency_add(&rd->lat, strtoull(num + 1, NULL, 10), t - sent);
+		p = nl + 1;
+	}
+}
+
+static void
+reader_uring_data(void *arg, uint32_t i, const char *data, ssize_t n,
+                  int writable)
+{
+	struct reader *rd = arg;
+
+	(void)writable;
+	if (n > 0) {
+		reader_bytes(rd, data, (size_t)n);
+		return;
+	}
+	close(rd->fds[i]); /* the end, or an error: done with it */
+	rd->open_n--;
+}
+
+/* The reader's loop on io_uring (uring_rx.h); false if this kernel
+ * cannot, before anything was read. */
+static bool
+reader_uring(struct reader *rd, uint32_t n, uint64_t *wakeups, uint64_t *events,
+             long long *cpu0)
+{
+	struct uring_rx u;
+
+	if (uring_rx_init(&u, n) != 0)
+		return false;
+	for (uint32_t i = 0; i < n; i++)
+		if (uring_rx_arm(&u, i, rd->fds[i]) != 0)
+			die("uring_rx_arm");
+	while (rd->open_n > 0) {
+		int k = uring_rx_wait(&u, 10000000000LL, reader_uring_data, rd);
+
+		if (k < 0) {
+			errno = -k;
+			die("uring_rx_wait");
+		}
+		if (k == 0)
+			die("uring_rx_wait: nothing for 10 s (the writer is "
+			    "gone?)");
+		if (*cpu0 == 0)
+			*cpu0 = latency_cpu_ns();
+		(*wakeups)++;
+		*events += (uint64_t)k;
+	}
+	uring_rx_fini(&u);
+	return true;
+}
+
+/* The reader's loop on epoll and recv. */
+static void
+reader_epoll(struct reader *rd, uint32_t n, uint64_t *wakeups, uint64_t *events,
+             long long *cpu0)
+{
+	int ep = epoll_create1(0);
 	char buf[16384];
 
-	if (ep < 0 || latency_init(&lat, lines) != 0)
-		die("reader setup");
+	if (ep < 0)
+		die("epoll_create1");
 	for (uint32_t i = 0; i < n; i++) {
 		struct epoll_event ev = { .events = EPOLLIN, .data.u32 = i };
 
-		fds[i] = socket(AF_INET, SOCK_STREAM, 0);
-		if (fds[i] < 0 || connect(fds[i], (const struct sockaddr *)sa,
-		                          sizeof(*sa)) != 0)
-			die("connect");
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fds[i], &ev) != 0)
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, rd->fds[i], &ev) != 0)
 			die("epoll_ctl");
 	}
-	if (write(ready_fd, "r", 1) != 1)
-		die("ready");
-	close(ready_fd);
-	while (open_n > 0) {
+	while (rd->open_n > 0) {
 		struct epoll_event ev[MAX_EVENTS];
 		int k = epoll_wait(ep, ev, MAX_EVENTS, 10000);
 
@@ -106,50 +166,73 @@ reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
 			continue;
 		if (k <= 0)
 			die("epoll_wait (the writer is gone?)");
-		if (cpu0 == 0)
-			cpu0 = latency_cpu_ns();
-		wakeups++;
-		events += (uint64_t)k;
+		if (*cpu0 == 0)
+			*cpu0 = latency_cpu_ns();
+		(*wakeups)++;
+		*events += (uint64_t)k;
 		for (int e = 0; e < k; e++) {
-			int fd = fds[ev[e].data.u32];
+			int fd = rd->fds[ev[e].data.u32];
 			ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-			long long t = latency_now_ns();
-			char *p = buf, *end = buf + (got > 0 ? got : 0), *nl;
 
 			if (got < 0 && errno == EAGAIN)
 				continue;
 			if (got <= 0) {
 				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
 				close(fd);
-				open_n--;
+				rd->open_n--;
 				continue;
 			}
-			/* lines are short and written whole: never split */
-			while ((nl = memchr(p, '\n', (size_t)(end - p)))) {
-				char *num;
-				long long sent = strtoll(p + 1, &num, 10);
-
-				latency_add(&lat, strtoull(num + 1, NULL, 10),
-				            t - sent);
-				p = nl + 1;
-			}
+			reader_bytes(rd, buf, (size_t)got);
 		}
 	}
-	printf("read_cpu_ns_per_delivery %.0f\nread_events_per_wakeup %.1f\n"
+	close(ep);
+}
+
+/* The reader: connect n sockets, then read lines "t<due ns>_<line> xxx\n"
+ * until every socket is closed, on io_uring unless epoll is asked for or
+ * the kernel cannot; prints its figures. */
+static void
+reader_run(const struct sockaddr_in *sa, uint32_t n, uint64_t lines,
+           int ready_fd, bool use_epoll)
+{
+	struct reader rd = { .fds = zalloc(n, sizeof(int)), .open_n = n };
+	uint64_t wakeups = 0, events = 0;
+	long long cpu0 = 0;
+	bool uring;
+
+	if (latency_init(&rd.lat, lines) != 0)
+		die("reader setup");
+	for (uint32_t i = 0; i < n; i++) {
+		rd.fds[i] = socket(AF_INET, SOCK_STREAM, 0);
+		if (rd.fds[i] < 0 ||
+		    connect(rd.fds[i], (const struct sockaddr *)sa,
+		            sizeof(*sa)) != 0)
+			die("connect");
+	}
+	if (write(ready_fd, "r", 1) != 1)
+		die("ready");
+	close(ready_fd);
+	uring = !use_epoll && reader_uring(&rd, n, &wakeups, &events, &cpu0);
+	if (!uring)
+		reader_epoll(&rd, n, &wakeups, &events, &cpu0);
+	printf("read_uring %d\n"
+	       "read_cpu_ns_per_delivery %.0f\nread_events_per_wakeup %.1f\n"
 	       "latency_ms_p50 %.3f\nlatency_ms_p99 %.3f\n"
 	       "latency_over_200ms %llu\n",
-	       (double)(latency_cpu_ns() - cpu0) / (double)(lat.n ? lat.n : 1),
+	       uring,
+	       (double)(latency_cpu_ns() - cpu0) /
+	               (double)(rd.lat.n ? rd.lat.n : 1),
 	       (double)events / (double)(wakeups ? wakeups : 1),
-	       latency_pct_ms(&lat, 0.5), latency_pct_ms(&lat, 0.99),
-	       (unsigned long long)lat.over);
+	       latency_pct_ms(&rd.lat, 0.5), latency_pct_ms(&rd.lat, 0.99),
+	       (unsigned long long)rd.lat.over);
 	printf("line_first_ms_p50 %.3f\nline_last_ms_p50 %.3f\n"
 	       "line_last_ms_p99 %.3f\n",
-	       latency_line_pct_ms(&lat, n, false, 0.5),
-	       latency_line_pct_ms(&lat, n, true, 0.5),
-	       latency_line_pct_ms(&lat, n, true, 0.99));
+	       latency_line_pct_ms(&rd.lat, n, false, 0.5),
+	       latency_line_pct_ms(&rd.lat, n, true, 0.5),
+	       latency_line_pct_ms(&rd.lat, n, true, 0.99));
 	fflush(stdout);
-	latency_fini(&lat);
-	free(fds);
+	latency_fini(&rd.lat);
+	free(rd.fds);
 }
 
 /* The writer: every step ns a line to every connection.  When it falls
@@ -308,11 +391,13 @@ main(int argc, char **argv)
 		{ "conns", 1, 0, 'n' }, { "bytes", 1, 0, 'b' },
 		{ "rate", 1, 0, 'r' },  { "duration", 1, 0, 'd' },
 		{ "send", 0, 0, 's' },  { "uring", 0, 0, 'u' },
-		{ "batch", 1, 0, 'B' }, { 0, 0, 0, 0 },
+		{ "batch", 1, 0, 'B' }, { "read-epoll", 0, 0, 'e' },
+		{ 0, 0, 0, 0 },
 	};
 	uint32_t n = 1000, bytes = 32;
 	double rate = 100, duration = 10;
 	enum fanout_mode mode = FANOUT_WRITEV;
+	bool read_epoll = false;
 	unsigned batch = FANOUT_RING;
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t sl = sizeof(sa);
@@ -342,6 +427,9 @@ main(int argc, char **argv)
 			break;
 		case 'u':
 			mode = FANOUT_URING;
+			break;
+		case 'e':
+			read_epoll = true;
 			break;
 		case 'B':
 			batch = args_u32("fanout", "batch", optarg, 1,
@@ -376,7 +464,7 @@ main(int argc, char **argv)
 	if (pid == 0) {
 		close(lfd);
 		close(pfd[0]);
-		reader_run(&sa, n, lines, pfd[1]);
+		reader_run(&sa, n, lines, pfd[1], read_epoll);
 		_exit(0);
 	}
 	close(pfd[1]);

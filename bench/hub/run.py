@@ -6,6 +6,7 @@ median of each figure side by side.  Not a test (docs/hub.md, "Benchmark").
     python3 bench/hub/run.py [--runs 3] [--users 1000] [--big 10000]
                              [--rate 0.1] [--duration 10] [--build build]
                              [--skip-uhub] [--skip-floor] [--no-uring-too]
+                             [--read-epoll]
 
 Each run also runs bench/hub/fanout with the same users, rate and duration:
 no hub, one process writing every line straight to every reader's loopback
@@ -15,6 +16,12 @@ fanout writes as the hub does: each turn's writes as one io_uring batch
 (--uring), or one send() each where the kernel refuses io_uring.
 --no-uring-too adds a column: ipckit hub with IPCKIT_HUB_NO_URING set (one
 system call a write), run interleaved with the others.
+
+hubload and fanout's reader receive on io_uring (a multishot receive per
+socket, bench/hub/uring_rx.c) where the kernel can, so the generator takes
+less CPU per delivery from the machine it shares with the hub; the
+"load receives on io_uring" row says whether it did.  --read-epoll makes
+them read with epoll and recv as before, to compare.
 
 Both hubs run with flood limits off, no chat history replayed on login, a
 1 MiB send queue per user, the same accounts (u<i> / pw-u<i>, passwords
@@ -150,13 +157,14 @@ def stop(hub):
         hub.proc.wait()
 
 
-def floor(fanout, users, rate, duration):
+def floor(fanout, users, rate, duration, extra=()):
     """bench/hub/fanout's figures, named as hubload's where they mean the
     same (its writer stands for the hub, its reader for hubload)."""
     for mode in ("--uring", "--send"):  # --send: the kernel refused
         cp = subprocess.run([fanout, "--conns", str(users),
                              "--rate", str(users * rate),
-                             "--duration", str(duration), mode],
+                             "--duration", str(duration), mode] +
+                            list(extra),
                             capture_output=True, text=True, timeout=600,
                             preexec_fn=raise_nofile)
         if "io_uring_queue_init" not in cp.stderr:
@@ -166,7 +174,8 @@ def floor(fanout, users, rate, duration):
         print(f"fanout failed: {last[0]}", file=sys.stderr, flush=True)
         return {"failed": 1.0}
     names = {"write_cpu_ns_per_delivery": "hub_cpu_ns_per_delivery",
-             "read_cpu_ns_per_delivery": "load_cpu_ns_per_delivery"}
+             "read_cpu_ns_per_delivery": "load_cpu_ns_per_delivery",
+             "read_uring": "load_uring"}
     out = {}
     for line in cp.stdout.splitlines():
         k, v = line.split()
@@ -207,6 +216,7 @@ ROWS = [
     ("line_last_ms_p50", "  a line's last recipient, ms (p50)", "lower"),
     ("hub_cpu_ns_per_delivery", "  hub CPU per delivery, ns", "lower"),
     ("load_cpu_ns_per_delivery", "  hubload CPU per delivery, ns", "lower"),
+    ("load_uring", "  load receives on io_uring (1 yes, 0 no)", "same"),
     ("sat_deliveries_per_s", "saturation deliveries/s ({users} users)",
      "higher"),
     ("sat_hub_cpu_ns_per_delivery", "  hub CPU per delivery, ns", "lower"),
@@ -232,10 +242,13 @@ def main():
     ap.add_argument("--skip-uhub", action="store_true")
     ap.add_argument("--skip-floor", action="store_true")
     ap.add_argument("--no-uring-too", action="store_true")
+    ap.add_argument("--read-epoll", action="store_true",
+                    help="hubload and fanout read with epoll and recv")
     a = ap.parse_args()
     ipckit = os.path.join(a.build, "cli", "ipckit")
     load = os.path.join(a.build, "bench", "hub", "hubload")
     fanout = os.path.join(a.build, "bench", "hub", "fanout")
+    rd = ["--read-epoll"] if a.read_epoll else []
     tmp = tempfile.mkdtemp(prefix="ipk-hubbench-")
     try:
         hubs = [Ours(ipckit, tmp, max(a.users, a.big))]
@@ -248,7 +261,7 @@ def main():
             res["floor"] = {}
         for run in range(a.runs):
             if not a.skip_floor:
-                r = floor(fanout, a.users, a.rate, a.duration)
+                r = floor(fanout, a.users, a.rate, a.duration, rd)
                 for k, v in r.items():
                     res["floor"].setdefault(k, []).append(v)
                 print(f"run {run + 1}/{a.runs} floor: " +
@@ -257,7 +270,7 @@ def main():
             for h in hubs:  # interleaved, so both see the same noise
                 h.start()
                 try:
-                    r = hubload(load, h, "--users", str(a.users),
+                    r = hubload(load, h, *rd, "--users", str(a.users),
                                 "--light-logins", "50",
                                 "--rate", str(a.rate),
                                 "--duration", str(a.duration),
@@ -268,7 +281,7 @@ def main():
                 h.start()
                 try:
                     n_big = a.big if isinstance(h, Ours) else a.big_uhub
-                    big = hubload(load, h, "--users", str(n_big),
+                    big = hubload(load, h, *rd, "--users", str(n_big),
                                   "--light-logins", "20",
                                   "--concurrency", "500")
                 finally:
@@ -291,7 +304,7 @@ def main():
                     else float("nan") for n in names]
             line = f"{label.format(**vars(a)):46}" + \
                 "".join(f"{v:14.4g}" for v in vals)
-            if len(vals) == 2 and vals[1] and vals[0]:
+            if len(vals) == 2 and vals[1] and vals[0] and better != "same":
                 ratio = vals[0] / vals[1] if better == "higher" \
                     else vals[1] / vals[0]
                 line += f"   {ratio:8.2f}x"
