@@ -11,9 +11,11 @@
 #include <stdatomic.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "fdio.h"
+#include "forkgen.h"
 #include "wait.h"
 
 #ifndef RWF_NOWAIT
@@ -247,6 +249,62 @@ fdio_writev(const struct fdio *f, const struct iovec *iov, int n, bool block)
 		if (rc >= 0 || errno != EINTR)
 			return fdio_result(rc);
 	}
+}
+
+bool
+fdio_timed(const struct fdio *f)
+{
+	return f->kind == FDIO_SOCK && !f->nonblock;
+}
+
+/* Make SO_RCVTIMEO at most left ns (and not far below it): 0 or -errno. */
+static int
+fdio_rcvtimeo(struct fdio *f, int64_t left)
+{
+	unsigned gen = forkgen_current();
+	struct timeval tv;
+	int64_t want;
+
+	if (f->rcvtimeo_gen == gen && f->rcvtimeo_ns > 0 &&
+	    f->rcvtimeo_ns <= left && f->rcvtimeo_ns * 2 >= left)
+		return 0;
+	/* 7/8: the next receive with the same timeout finds a little less
+	 * time left, and must not have to set it again. */
+	want = left / 8 * 7;
+	tv.tv_sec = (time_t)(want / 1000000000);
+	tv.tv_usec = (suseconds_t)(want % 1000000000 / 1000);
+	if (tv.tv_sec == 0 && tv.tv_usec == 0)
+		tv.tv_usec = 1; /* zero would mean for ever */
+	if (setsockopt(f->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		return -errno;
+	f->rcvtimeo_ns = (int64_t)tv.tv_sec * 1000000000 + tv.tv_usec * 1000;
+	f->rcvtimeo_gen = gen;
+	return 0;
+}
+
+ssize_t
+fdio_readv_until(struct fdio *f, const struct iovec *iov, int n,
+                 int64_t deadline)
+{
+	struct msghdr m = { .msg_iov = (struct iovec *)(uintptr_t)iov,
+		            .msg_iovlen = (size_t)n };
+	int64_t left = deadline - wait_now_ns();
+	ssize_t rc;
+
+	if (left <= 0)
+		return fdio_readv(f, iov, n, false);
+	if (!fdio_timed(f) || left < FDIO_TIMED_MIN_NS ||
+	    fdio_rcvtimeo(f, left) != 0) {
+		int w = fdio_wait(f, POLLIN, deadline);
+
+		if (w == -ETIMEDOUT)
+			return -EAGAIN;
+		return w < 0 ? w : fdio_readv(f, iov, n, false);
+	}
+	rc = recvmsg(f->fd, &m, 0);
+	if (rc < 0 && errno == EINTR)
+		return -EAGAIN; /* the caller looks at its deadline again */
+	return fdio_result(rc);
 }
 
 int

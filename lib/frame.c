@@ -84,6 +84,30 @@ frame_shrink(struct frame_reader *r)
 	}
 }
 
+/* frame_fill with a read that waits by itself (io->readv_until). */
+static ssize_t
+frame_fill_until(struct frame_reader *r, const struct frame_io *io,
+                 int64_t deadline)
+{
+	for (;;) {
+		struct iovec v = { r->buf + r->tail, r->cap - r->tail };
+		ssize_t n = io->readv_until(io->ctx, &v, 1, deadline);
+
+		if (n > 0) {
+			r->tail += (size_t)n;
+			return n;
+		}
+		if (n == 0) {
+			r->eof = true;
+			return 0;
+		}
+		if (n != -EAGAIN)
+			return n;
+		if (frame_expired(deadline))
+			return -ETIMEDOUT;
+	}
+}
+
 /*
  * Read once into the free space: bytes (> 0), 0 at end of stream, or an
  * error (-ETIMEDOUT when the deadline passes).  A read that comes back
@@ -96,6 +120,8 @@ frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
 	bool block = deadline == WAIT_FOREVER;
 	int w;
 
+	if (!block && io->readv_until != NULL)
+		return frame_fill_until(r, io, deadline);
 	if (r->starved && !block) {
 		w = io->wait(io->ctx, POLLIN, deadline);
 		if (w < 0)
@@ -186,9 +212,17 @@ frame_recv_direct(struct frame_reader *r, const struct frame_io *io,
 		ssize_t n;
 		int w = 0;
 
-		if (r->starved && !block)
-			w = io->wait(io->ctx, POLLIN, deadline);
-		n = w < 0 ? w : io->readv(io->ctx, v, 2, block);
+		if (!block && io->readv_until != NULL) {
+			n = io->readv_until(io->ctx, v, 2, deadline);
+			if (n == -EAGAIN && frame_expired(deadline))
+				n = -ETIMEDOUT;
+			else if (n == -EAGAIN)
+				continue;
+		} else {
+			if (r->starved && !block)
+				w = io->wait(io->ctx, POLLIN, deadline);
+			n = w < 0 ? w : io->readv(io->ctx, v, 2, block);
+		}
 		if (n == -EAGAIN) {
 			r->starved = true;
 			n = frame_expired(deadline)

@@ -32,6 +32,11 @@ struct frame_io {
 	/* Wait for events (POLLIN or POLLOUT) until deadline (wait.h): revents
 	 * (> 0), -ETIMEDOUT, or -errno. */
 	int (*wait)(void *ctx, short events, int64_t deadline);
+	/* Optional (NULL: wait, then readv): a read that may itself wait
+	 * until deadline (never WAIT_FOREVER), as fdio_readv_until: bytes,
+	 * 0 at end of stream, -EAGAIN when nothing came yet, or -errno. */
+	ssize_t (*readv_until)(void *ctx, const struct iovec *iov, int n,
+	                       int64_t deadline);
 };
 
 struct frame_reader {

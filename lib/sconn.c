@@ -36,10 +36,22 @@ sconn_wait(void *ctx, short events, int64_t deadline)
 	return fdio_wait(events & POLLIN ? &c->in : &c->out, events, deadline);
 }
 
+static ssize_t
+sconn_readv_until(void *ctx, const struct iovec *iov, int n, int64_t deadline)
+{
+	struct sconn *c = ctx;
+
+	return fdio_readv_until(&c->in, iov, n, deadline);
+}
+
+/* Sockets wait in the read itself (SO_RCVTIMEO, fdio_readv_until); pipes
+ * poll, then read. */
 static struct frame_io
 sconn_io(struct sconn *c)
 {
-	return (struct frame_io){ c, sconn_readv, sconn_writev, sconn_wait };
+	return (struct frame_io){ c, sconn_readv, sconn_writev, sconn_wait,
+		                  fdio_timed(&c->in) ? sconn_readv_until
+		                                     : NULL };
 }
 
 int

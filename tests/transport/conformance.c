@@ -509,6 +509,62 @@ test_timeouts(void **state)
 	pair_close(&p);
 }
 
+/* Sends one byte on a channel after a delay. */
+struct late {
+	struct ipk_chan *ch;
+	unsigned delay_ms;
+	int err;
+};
+
+static void *
+late_main(void *arg)
+{
+	struct late *l = arg;
+	struct timespec ts = { l->delay_ms / 1000,
+		               (long)(l->delay_ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+	l->err = (int)ipk_send(l->ch, "L", 1, 5000);
+	return NULL;
+}
+
+/* A receive's wait follows its own timeout whatever the last one was
+ * (sockets keep a receive timeout between calls, fdio_readv_until): a
+ * short one after a long one ends on time, and a long one after short
+ * ones waits the whole time for a late message. */
+static void
+test_timeouts_vary(void **state)
+{
+	struct pair p;
+	struct late l;
+	pthread_t t;
+	unsigned char buf[64];
+	int64_t t0, el;
+
+	(void)state;
+	pair_open(&p);
+	assert_int_equal(ipk_send(p.b, "x", 1, 1000), 1);
+	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 5000), 1);
+	t0 = now_ms();
+	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 120), -ETIMEDOUT);
+	el = now_ms() - t0;
+	assert_true(el >= 119);
+	assert_true(el < 3000);
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 10),
+		                 -ETIMEDOUT);
+	l = (struct late){ p.b, 400, 0 };
+	assert_int_equal(pthread_create(&t, NULL, late_main, &l), 0);
+	t0 = now_ms();
+	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 8000), 1);
+	el = now_ms() - t0;
+	pthread_join(t, NULL);
+	assert_int_equal(l.err, 1);
+	assert_int_equal(buf[0], 'L');
+	assert_true(el >= 350);
+	pair_close(&p);
+}
+
 static void
 on_alarm(int sig)
 {
@@ -917,6 +973,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_small_buffer_keeps_message),
 		cmocka_unit_test(test_order_and_sizes),
 		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_timeouts_vary),
 		cmocka_unit_test(test_eintr_keeps_deadline),
 		cmocka_unit_test(test_pollfd),
 		cmocka_unit_test(test_nonblocking_full),

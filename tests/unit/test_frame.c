@@ -34,6 +34,8 @@ struct fake {
 	int werr;        /* returned by writes when set */
 	unsigned writes; /* calls that moved bytes */
 	unsigned waits;
+	bool until;           /* offer readv_until (a read that waits) */
+	unsigned until_calls; /* readv_until calls */
 };
 
 static ssize_t
@@ -100,10 +102,30 @@ fake_wait(void *ctx, short events, int64_t deadline)
 	return events;
 }
 
+/* As a socket under SO_RCVTIMEO: a stall is a read that waited and got
+ * nothing; with `timeouts` left it waits out the deadline first. */
+static ssize_t
+fake_readv_until(void *ctx, const struct iovec *iov, int n, int64_t deadline)
+{
+	struct fake *f = ctx;
+	ssize_t got;
+
+	assert_true(deadline != WAIT_FOREVER);
+	f->until_calls++;
+	got = fake_readv(ctx, iov, n, false);
+	if (got == -EAGAIN && f->timeouts > 0) {
+		f->timeouts--;
+		while (wait_now_ns() < deadline)
+			;
+	}
+	return got;
+}
+
 static struct frame_io
 fake_io(struct fake *f)
 {
-	return (struct frame_io){ f, fake_readv, fake_writev, fake_wait };
+	return (struct frame_io){ f, fake_readv, fake_writev, fake_wait,
+		                  f->until ? fake_readv_until : NULL };
 }
 
 /* Append one frame of len bytes of pattern seed to buf at *off. */
@@ -155,22 +177,35 @@ test_partial_reads(void **state)
 	total = 0;
 	for (size_t i = 0; i < n; i++)
 		put_frame(stream, &total, sizes[i], (unsigned)i);
-	for (size_t chunk = 1; chunk <= 9000; chunk = chunk * 3 + 1) {
+	/* Both ways of waiting: poll then read (for ever), and a read that
+	 * waits by itself (a bounded deadline, readv_until). */
+	for (size_t k = 0; k < 18; k++) {
+		size_t chunk = 1;
 		struct fake f = { .in = stream,
 			          .in_len = total,
-			          .chunk = chunk,
 			          .stall = 3,
-			          .eof = true };
-		struct frame_io io = fake_io(&f);
+			          .eof = true,
+			          .until = k >= 9 };
+		struct frame_io io;
 		struct frame_reader r;
 
+		for (size_t j = 0; j < k % 9; j++)
+			chunk = chunk * 3 + 1; /* 1, 4, 13 ... 9841 */
+		f.chunk = chunk;
+		io = fake_io(&f);
 		frame_reader_init(&r, FRAME_MAX_MSG);
 		for (size_t i = 0; i < n; i++) {
 			ssize_t got = frame_recv(&r, &io, buf, 70000, false,
-			                         WAIT_FOREVER);
+			                         f.until ? wait_deadline(5000)
+			                                 : WAIT_FOREVER);
 
 			assert_int_equal(got, (ssize_t)sizes[i]);
 			assert_true(is_pattern(buf, sizes[i], (unsigned)i));
+		}
+		/* a bounded receive never polls when it can wait reading */
+		if (f.until) {
+			assert_true(f.until_calls > 0);
+			assert_int_equal(f.waits, 0);
 		}
 		assert_int_equal(
 		        frame_recv(&r, &io, buf, 70000, false, WAIT_FOREVER),
@@ -346,6 +381,47 @@ test_timeout_inside_large_message(void **state)
 	assert_true(is_pattern(buf, big, 9));
 	assert_int_equal(frame_recv(&r, &io, buf, big, false, WAIT_FOREVER), 5);
 	assert_true(is_pattern(buf, 5, 10));
+	frame_reader_fini(&r);
+	free(stream);
+	free(buf);
+}
+
+/* The same with a read that waits by itself: the deadline passes inside
+ * the message, which is kept whole for the next receive. */
+static void
+test_timeout_inside_large_message_until(void **state)
+{
+	size_t big = 300000, off = 0;
+	unsigned char *stream = malloc(big + 64), *buf = malloc(big);
+	struct fake f = {
+		.in = stream, .chunk = 50000, .eof = true, .until = true
+	};
+	struct frame_io io = fake_io(&f);
+	struct frame_reader r;
+	int64_t t0;
+	ssize_t n;
+
+	(void)state;
+	assert_non_null(stream);
+	assert_non_null(buf);
+	put_frame(stream, &off, big, 9);
+	put_frame(stream, &off, 5, 10);
+	f.in_len = off;
+	frame_reader_init(&r, FRAME_MAX_MSG);
+	f.stall = 4;
+	f.timeouts = 1;
+	t0 = wait_now_ns();
+	n = frame_recv(&r, &io, buf, big, false, wait_deadline(20));
+	assert_int_equal(n, -ETIMEDOUT);
+	assert_true(wait_now_ns() - t0 >= 20000000);
+	assert_false(frame_ready(&r));
+	n = frame_recv(&r, &io, buf, big, false, wait_deadline(1000));
+	assert_int_equal(n, (ssize_t)big);
+	assert_true(is_pattern(buf, big, 9));
+	assert_int_equal(
+	        frame_recv(&r, &io, buf, big, false, wait_deadline(1000)), 5);
+	assert_true(is_pattern(buf, 5, 10));
+	assert_int_equal(f.waits, 0);
 	frame_reader_fini(&r);
 	free(stream);
 	free(buf);
@@ -594,6 +670,7 @@ main(void)
 		cmocka_unit_test(test_eof_inside_frame),
 		cmocka_unit_test(test_small_buffer_keeps_message),
 		cmocka_unit_test(test_timeout_inside_large_message),
+		cmocka_unit_test(test_timeout_inside_large_message_until),
 		cmocka_unit_test(test_coalescing),
 		cmocka_unit_test(test_coalescing_flushes_by_itself),
 		cmocka_unit_test(test_send_timeouts),
