@@ -609,6 +609,17 @@ long_sender(void *arg)
 	return 11;
 }
 
+/* Until child pid has stopped (SIGSTOP): 0, or -1. */
+static int
+wait_stopped(pid_t pid)
+{
+	int status;
+
+	if (waitpid(pid, &status, WUNTRACED) != pid)
+		return -1;
+	return WIFSTOPPED(status) ? 0 : -1;
+}
+
 /* Until the FIFO has `bytes` queued (another descriptor looks). */
 static void
 wait_queued(const char *path, int bytes)
@@ -652,10 +663,17 @@ test_fifo_killed_mid_message(void **state)
 	assert_int_equal(wait_child(pid, 5000), 128 + SIGKILL);
 	assert_int_equal(ipk_recv(rx, buf, 4u << 20, 500), -ETIMEDOUT);
 
-	/* 2: killed while this receiver holds the first part. */
+	/* 2: killed while this receiver holds the first part.  The sender
+	 * is stopped while we take that part: a receive that does not wait
+	 * still reads for as long as bytes keep coming, and a sender that
+	 * refills the FIFO faster than a slow receiver (a sanitizer build)
+	 * empties it would hand over the whole message. */
 	pid = fork_child(long_sender, NULL);
 	wait_queued(path, 16 * 4096);
+	assert_int_equal(kill(pid, SIGSTOP), 0);
+	assert_int_equal(wait_stopped(pid), 0);
 	assert_int_equal(ipk_recv(rx, buf, 4u << 20, 0), -EAGAIN);
+	assert_int_equal(kill(pid, SIGCONT), 0);
 	wait_queued(path, 8 * 4096);
 	kill(pid, SIGKILL);
 	assert_int_equal(wait_child(pid, 5000), 128 + SIGKILL);
