@@ -282,6 +282,17 @@ fdio_rcvtimeo(struct fdio *f, int64_t left)
 	return 0;
 }
 
+/* poll() until deadline, then a read that does not wait. */
+static ssize_t
+fdio_poll_read(struct fdio *f, const struct iovec *iov, int n, int64_t deadline)
+{
+	int w = fdio_wait(f, POLLIN, deadline);
+
+	if (w == -ETIMEDOUT)
+		return -EAGAIN;
+	return w < 0 ? w : fdio_readv(f, iov, n, false);
+}
+
 ssize_t
 fdio_readv_until(struct fdio *f, const struct iovec *iov, int n,
                  int64_t deadline)
@@ -294,17 +305,19 @@ fdio_readv_until(struct fdio *f, const struct iovec *iov, int n,
 	if (left <= 0)
 		return fdio_readv(f, iov, n, false);
 	if (!fdio_timed(f) || left < FDIO_TIMED_MIN_NS ||
-	    fdio_rcvtimeo(f, left) != 0) {
-		int w = fdio_wait(f, POLLIN, deadline);
-
-		if (w == -ETIMEDOUT)
-			return -EAGAIN;
-		return w < 0 ? w : fdio_readv(f, iov, n, false);
-	}
+	    fdio_rcvtimeo(f, left) != 0)
+		return fdio_poll_read(f, iov, n, deadline);
 	rc = recvmsg(f->fd, &m, 0);
-	if (rc < 0 && errno == EINTR)
+	if (rc >= 0)
+		return rc;
+	if (errno == EINTR)
 		return -EAGAIN; /* the caller looks at its deadline again */
-	return fdio_result(rc);
+	if (errno != EAGAIN && errno != EWOULDBLOCK)
+		return fdio_result(rc);
+	/* The receive timeout (7/8 of the time left) ran out, or someone
+	 * made the description O_NONBLOCK since fdio_init: the rest of the
+	 * wait is a poll(), never a loop of reads that say EAGAIN. */
+	return fdio_poll_read(f, iov, n, deadline);
 }
 
 int

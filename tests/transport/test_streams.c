@@ -33,6 +33,7 @@
 #include "fdio.h"
 #include "harness.h"
 #include "ipckit.h"
+#include "wait.h"
 
 static const char *peer_program;
 
@@ -698,6 +699,57 @@ test_fifo_killed_mid_message(void **state)
 	free(buf);
 }
 
+/* ---- sockets: a bounded receive waits in the read ---- */
+
+static int64_t
+cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* fdio_readv_until on a socket: bytes that come later arrive within the
+ * deadline; the deadline holds; and a description made O_NONBLOCK behind
+ * fdio's back (another process sharing it) is waited on with poll(), not
+ * spun on. */
+static void
+test_socket_read_until(void **state)
+{
+	int sv[2];
+	struct fdio f;
+	char c = 0;
+	struct iovec v = { &c, 1 };
+	int64_t t0, c0, el;
+
+	(void)state;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fdio_init(&f, sv[0]), 0);
+	assert_true(fdio_timed(&f));
+	assert_int_equal(write(sv[1], "a", 1), 1);
+	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(5000)), 1);
+	assert_int_equal(c, 'a');
+	/* nothing comes: -EAGAIN by the deadline, not after it */
+	t0 = now_ms();
+	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(300)),
+	                 -EAGAIN);
+	el = now_ms() - t0;
+	assert_true(el >= 299);
+	assert_true(el < 3000);
+	/* O_NONBLOCK set behind its back */
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	t0 = now_ms();
+	c0 = cpu_ms();
+	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(300)),
+	                 -EAGAIN);
+	el = now_ms() - t0;
+	assert_true(el >= 299);
+	assert_true(cpu_ms() - c0 < 100);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 /* ---- FIFO: a page alone in its packet ---- */
 
 /* Bytes queued in the FIFO at path, as another descriptor sees them. */
@@ -1154,6 +1206,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(test_no_sigpipe),
 		cmocka_unit_test(test_fifo_atomic_above_pipe_buf),
 		cmocka_unit_test(test_fifo_killed_mid_message),
+		cmocka_unit_test(test_socket_read_until),
 		cmocka_unit_test(test_fifo_page_messages),
 		cmocka_unit_test(test_fifo_forked_channel),
 		cmocka_unit_test(test_held_messages_not_doubled),
