@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cmds.h"
@@ -61,6 +62,7 @@ struct chat {
 	atomic_bool peer_done;    /* the other side quit or went away */
 	struct ipcobj_pid server; /* client over queues: the server, */
 	bool server_known;        /* when ipckit noted it */
+	bool sent_quit;           /* main told the other side "quit" */
 };
 
 static void
@@ -426,6 +428,7 @@ chat_talk(struct chat *c)
 		}
 		if (len == strlen(CHAT_QUIT) &&
 		    memcmp(line, CHAT_QUIT, len) == 0) {
+			c->sent_quit = true;
 			chat_quit_line(c);
 			break;
 		}
@@ -435,11 +438,44 @@ chat_talk(struct chat *c)
 		struct ipk_msginfo info = { .type = c->tx_type };
 
 		/* Best effort, and bounded: the other side may be gone. */
-		(void)ipk_sendx(c->tx.ch, CHAT_QUIT, strlen(CHAT_QUIT), &info,
-		                CHAT_BYE_MS);
+		c->sent_quit = ipk_sendx(c->tx.ch, CHAT_QUIT, strlen(CHAT_QUIT),
+		                         &info, CHAT_BYE_MS) >= 0;
 		chat_quit_line(c);
 	}
 	return rc;
+}
+
+/*
+ * The server removes its queues when it ends, and removing a System V
+ * queue destroys the messages in it: the "quit" it has just sent would
+ * never reach a client that had not read it yet.  So a server that sent
+ * "quit" to a client still there waits, at most CHAT_BYE_MS, until the
+ * queue it sends into (addr[1]) holds no message (the inventory's count;
+ * over a connection, a FIFO or a POSIX queue there is nothing to wait
+ * for, as their readers keep what was sent).
+ */
+static void
+chat_wait_taken(struct chat *c)
+{
+	struct timespec tick = { 0, 10 * 1000000L };
+
+	if (c->addr[1] == NULL)
+		return; /* a connection */
+	for (int waited = 0; waited < CHAT_BYE_MS; waited += 10) {
+		struct ipcobj_set s = { 0 };
+		const char *why;
+		int i;
+		bool queued = false;
+
+		if (ipcobj_scan(&s) == 0 &&
+		    (i = ipcobj_find(&s, c->addr[1], &why)) >= 0)
+			queued = s.v[i].kind == IPCOBJ_SYSV_MSG &&
+			         s.v[i].messages > 0;
+		ipcobj_free(&s);
+		if (!queued)
+			return;
+		nanosleep(&tick, NULL);
+	}
 }
 
 /* EXIT_OK to go on, -1 after --help (exit 0), else the exit code. */
@@ -515,6 +551,8 @@ chat_cmd(const struct cmd *self, int argc, char **argv)
 		rc = chat_talk(&c);
 		stop_request(); /* the reader ends too */
 		pthread_join(reader, NULL);
+		if (c.serve && c.sent_quit && !atomic_load(&c.peer_done))
+			chat_wait_taken(&c);
 	}
 	/* The server's queues go now, whatever ended the chat. */
 	endpoint_close(&c.rx, ENDPOINT_NO_LINGER);

@@ -10,6 +10,7 @@ import os
 import pty
 import signal
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -214,7 +215,11 @@ def other_mechanism(addr, gone):
         server.write("quit\n")
         assert server.finish() == 0, server.err()
         assert client.finish() == 0, client.err()
-        assert client.out().endswith("[SERVER] quit\nQuit chatting\n")
+        # the server's "quit" reaches the client even though the server
+        # removes its queue as it ends (a System V queue's removal
+        # destroys what it holds)
+        assert client.out().endswith("[SERVER] quit\nQuit chatting\n"), \
+            (client.out(), client.err())
         for p in gone(s):
             assert not os.path.exists(p), p
     finally:
@@ -240,6 +245,35 @@ def test_chat_over_posixmq_pair():
 
 def test_chat_over_one_sysv_queue():
     other_mechanism(lambda s: f"sysvmq:{s.key()}", lambda s: [])
+
+
+def test_sysv_quit_reaches_a_slow_client():
+    """The server removes its System V queue when it ends, and removal
+    destroys what the queue holds: a server that says "quit" waits (up to
+    a second) until the client has taken it.  The client is stopped while
+    the server quits, so without that wait it finds the queue gone."""
+    s = Scope()
+    addr = f"sysvmq:{s.key()}"
+    server = Lines([IPCKIT, "chat", "--serve", "--ready-fd", "3", addr],
+                   ready=True)
+    client = Lines([IPCKIT, "chat", "--join", server.ready.split()[1]])
+    try:
+        client.write("hello\n")
+        server.wait_for("[CLIENT] hello")
+        os.kill(client.p.pid, signal.SIGSTOP)
+        try:
+            server.write("quit\n")
+            time.sleep(0.3)
+        finally:
+            os.kill(client.p.pid, signal.SIGCONT)
+        assert server.finish() == 0, server.err()
+        assert client.finish() == 0, client.err()
+        assert client.out().endswith("[SERVER] quit\nQuit chatting\n"), \
+            (client.out(), client.err())
+    finally:
+        server.kill()
+        client.kill()
+        s.check()
 
 
 def test_terminal_prompt_and_ctrl_c():
@@ -321,5 +355,6 @@ if __name__ == "__main__":
                  test_chat_over_tcp,
                  test_chat_over_posixmq_pair,
                  test_chat_over_one_sysv_queue,
+                 test_sysv_quit_reaches_a_slow_client,
                  test_terminal_prompt_and_ctrl_c,
                  test_usage_errors], time_limit=60)
