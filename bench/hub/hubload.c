@@ -15,7 +15,7 @@
  * next send's due time to the nanosecond (an io_uring wait's timeout, or
  * epoll_pwait2), not by spinning through the last millisecond.  It
  * receives on io_uring (one multishot receive per socket, uring_rx.h),
- * which costs it 20-30 % less CPU time per delivery than epoll and recv,
+ * which costs it about 20 % less CPU time per delivery than epoll and recv,
  * leaving more of the machine to the hub; --read-epoll (or a kernel
  * without it) reads with epoll and recv.
  *
