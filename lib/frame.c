@@ -84,53 +84,61 @@ frame_shrink(struct frame_reader *r)
 	}
 }
 
-/* frame_fill with a read that waits by itself (io->readv_until). */
-static ssize_t
-frame_fill_until(struct frame_reader *r, const struct frame_io *io,
-                 int64_t deadline)
-{
-	for (;;) {
-		struct iovec v = { r->buf + r->tail, r->cap - r->tail };
-		ssize_t n = io->readv_until(io->ctx, &v, 1, deadline);
-
-		if (n > 0) {
-			r->tail += (size_t)n;
-			return n;
-		}
-		if (n == 0) {
-			r->eof = true;
-			return 0;
-		}
-		if (n != -EAGAIN)
-			return n;
-		if (frame_expired(deadline))
-			return -ETIMEDOUT;
-	}
-}
-
 /*
- * Read once into the free space: bytes (> 0), 0 at end of stream, or an
- * error (-ETIMEDOUT when the deadline passes).  A read that comes back
- * short has emptied the kernel's buffer, so the next one polls first
- * rather than pay for a read that only says EAGAIN.
+ * One read into v.  A bounded wait with io->readv_until waits in the read
+ * itself; otherwise a reader whose last read came back short (starved)
+ * polls first, unless it has just polled, rather than pay for a read that
+ * only says EAGAIN.
  */
 static ssize_t
-frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
+frame_read(struct frame_reader *r, const struct frame_io *io,
+           const struct iovec *v, int n, int64_t deadline, bool polled)
 {
 	bool block = deadline == WAIT_FOREVER;
-	int w;
 
 	if (!block && io->readv_until != NULL)
-		return frame_fill_until(r, io, deadline);
-	if (r->starved && !block) {
-		w = io->wait(io->ctx, POLLIN, deadline);
+		return io->readv_until(io->ctx, v, n, deadline);
+	if (r->starved && !block && !polled) {
+		int w = io->wait(io->ctx, POLLIN, deadline);
+
 		if (w < 0)
 			return w;
 	}
+	return io->readv(io->ctx, v, n, block);
+}
+
+/*
+ * A read said EAGAIN: -ETIMEDOUT once the deadline has passed; 0 to read
+ * again at once (readv_until waits by itself); else 1 after poll() says
+ * bytes came (also for a wait without end: the description may be
+ * O_NONBLOCK), or -errno.
+ */
+static int
+frame_again(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
+{
+	int w;
+
+	r->starved = true;
+	if (frame_expired(deadline))
+		return -ETIMEDOUT;
+	if (deadline != WAIT_FOREVER && io->readv_until != NULL)
+		return 0;
+	w = io->wait(io->ctx, POLLIN, deadline);
+	return w < 0 ? w : 1;
+}
+
+/* Read once into the free space: bytes (> 0), 0 at end of stream, or an
+ * error (-ETIMEDOUT when the deadline passes). */
+static ssize_t
+frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
+{
+	bool polled = false;
+
 	for (;;) {
 		size_t room = r->cap - r->tail;
 		struct iovec v = { r->buf + r->tail, room };
-		ssize_t n = io->readv(io->ctx, &v, 1, block);
+		ssize_t n = frame_read(r, io, &v, 1, deadline, polled);
+		int k;
 
 		if (n > 0) {
 			r->tail += (size_t)n;
@@ -143,13 +151,10 @@ frame_fill(struct frame_reader *r, const struct frame_io *io, int64_t deadline)
 		}
 		if (n != -EAGAIN)
 			return n;
-		/* Also when block: the description may be O_NONBLOCK. */
-		r->starved = true;
-		if (frame_expired(deadline))
-			return -ETIMEDOUT;
-		w = io->wait(io->ctx, POLLIN, deadline);
-		if (w < 0)
-			return w;
+		k = frame_again(r, io, deadline);
+		if (k < 0)
+			return k;
+		polled = k > 0;
 	}
 }
 
@@ -202,34 +207,22 @@ frame_recv_direct(struct frame_reader *r, const struct frame_io *io,
                   unsigned char *dst, uint32_t len, int64_t deadline)
 {
 	size_t got = r->tail - r->head - FRAME_HDR;
-	bool block = deadline == WAIT_FOREVER;
+	bool polled = false;
 
 	memcpy(dst, r->buf + r->head + FRAME_HDR, got);
 	r->head = r->tail = 0;
 	while (got < len) {
 		struct iovec v[2] = { { dst + got, len - got },
 			              { r->buf, r->cap } };
-		ssize_t n;
-		int w = 0;
+		ssize_t n = frame_read(r, io, v, 2, deadline, polled);
 
-		if (!block && io->readv_until != NULL) {
-			n = io->readv_until(io->ctx, v, 2, deadline);
-			if (n == -EAGAIN && frame_expired(deadline))
-				n = -ETIMEDOUT;
-			else if (n == -EAGAIN)
-				continue;
-		} else {
-			if (r->starved && !block)
-				w = io->wait(io->ctx, POLLIN, deadline);
-			n = w < 0 ? w : io->readv(io->ctx, v, 2, block);
-		}
+		polled = false;
 		if (n == -EAGAIN) {
-			r->starved = true;
-			n = frame_expired(deadline)
-			            ? -ETIMEDOUT
-			            : io->wait(io->ctx, POLLIN, deadline);
-			if (n >= 0)
+			n = frame_again(r, io, deadline);
+			if (n >= 0) {
+				polled = n > 0;
 				continue;
+			}
 		}
 		if (n > 0) {
 			r->starved = (size_t)n < len - got + r->cap;
