@@ -11,6 +11,7 @@
 #include <sys/random.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -233,4 +234,25 @@ proc_kill(struct proc *p, int sig)
 	if (p->ready_fd >= 0)
 		close(p->ready_fd);
 	p->ready_fd = -1;
+}
+
+static int64_t
+harness_clock_ms(clockid_t clock)
+{
+	struct timespec ts;
+
+	clock_gettime(clock, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+harness_now_ms(void)
+{
+	return harness_clock_ms(CLOCK_MONOTONIC);
+}
+
+int64_t
+harness_cpu_ms(void)
+{
+	return harness_clock_ms(CLOCK_PROCESS_CPUTIME_ID);
 }

@@ -7,6 +7,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* harness_tmpdir - a directory made for this test process (mode 0700),
@@ -22,6 +23,11 @@ void harness_path(char *buf, size_t cap, const char *tag);
 
 /* harness_key - a fresh System V key, unlikely to collide (random). */
 long harness_key(void);
+
+/* harness_now_ms - CLOCK_MONOTONIC in ms; harness_cpu_ms - this
+ * process's CPU time in ms. */
+int64_t harness_now_ms(void);
+int64_t harness_cpu_ms(void);
 
 /* harness_cleanup - remove the temporary directory.  Registered with
  * atexit() by the first harness_tmpdir() call. */

@@ -480,15 +480,6 @@ test_order_and_sizes(void **state)
 
 /* ---- waiting ---- */
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void
 test_timeouts(void **state)
 {
@@ -500,9 +491,9 @@ test_timeouts(void **state)
 	pair_open(&p);
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 0), -EAGAIN);
 	assert_int_equal(ipk_peek_size(p.a, NULL, 0), -EAGAIN);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 120), -ETIMEDOUT);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	assert_true(el >= 119);
 	assert_true(el < 3000);
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), -2), -EINVAL);
@@ -545,9 +536,9 @@ test_timeouts_vary(void **state)
 	pair_open(&p);
 	assert_int_equal(ipk_send(p.b, "x", 1, 1000), 1);
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 5000), 1);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 120), -ETIMEDOUT);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	assert_true(el >= 119);
 	assert_true(el < 3000);
 	for (int i = 0; i < 3; i++)
@@ -555,9 +546,9 @@ test_timeouts_vary(void **state)
 		                 -ETIMEDOUT);
 	l = (struct late){ p.b, 400, 0 };
 	assert_int_equal(pthread_create(&t, NULL, late_main, &l), 0);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 8000), 1);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	pthread_join(t, NULL);
 	assert_int_equal(l.err, 1);
 	assert_int_equal(buf[0], 'L');
@@ -586,9 +577,9 @@ test_eintr_keeps_deadline(void **state)
 	sigemptyset(&sa.sa_mask);
 	assert_int_equal(sigaction(SIGALRM, &sa, &old), 0);
 	assert_int_equal(setitimer(ITIMER_REAL, &it, NULL), 0);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_recv(p.a, buf, sizeof(buf), 300), -ETIMEDOUT);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	setitimer(ITIMER_REAL, &off, NULL);
 	sigaction(SIGALRM, &old, NULL);
 	assert_true(el >= 299);
@@ -919,15 +910,15 @@ test_blocked_sender_receiver_dies(void **state)
 		;
 	assert_int_equal(n, -EAGAIN);
 	kill(pid, SIGKILL);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	/* Until the kernel learns that the receiver is gone it may take a
 	 * little more (TCP: until the reset arrives, ~100 kB within a
 	 * millisecond here); what must not happen is a hang. */
 	while ((n = ipk_send(p.a, buf, sizeof(buf), 10000)) > 0 &&
-	       now_ms() - t0 < 9000)
+	       harness_now_ms() - t0 < 9000)
 		;
 	assert_int_equal(n, -EPIPE);
-	assert_true(now_ms() - t0 < 9000);
+	assert_true(harness_now_ms() - t0 < 9000);
 	wait_child(pid, 5000);
 	pair_close(&p);
 }

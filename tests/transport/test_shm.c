@@ -36,15 +36,6 @@ fresh(char *addr, size_t cap, const char *opts)
 	snprintf(addr, cap, "shm:%s%s", the_name, opts);
 }
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static bool
 residue(void)
 {
@@ -449,9 +440,9 @@ test_frozen_lone_sender_bounds_joiners(void **state)
 	pid = start_stalled(addr, SHM_STALL_TORN);
 	assert_int_equal(ipk_recv(rx, buf, sizeof(buf), 1000), 6);
 	tx = xopen(addr);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_send(tx, "x", 1, 300), -ETIMEDOUT);
-	assert_true(now_ms() - t0 < 3000);
+	assert_true(harness_now_ms() - t0 < 3000);
 	assert_non_null(strstr(ipk_errdetail(), "stopped"));
 	assert_int_equal(ipk_send(tx, "x", 1, 0), -EAGAIN);
 	kill(pid, SIGKILL);
@@ -714,7 +705,7 @@ wait_asleep(pid_t pid)
 	char path[64], buf[512], *p;
 
 	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
-	for (int64_t end = now_ms() + 5000; now_ms() < end;) {
+	for (int64_t end = harness_now_ms() + 5000; harness_now_ms() < end;) {
 		FILE *f = fopen(path, "r");
 		size_t n = f ? fread(buf, 1, sizeof(buf) - 1, f) : 0;
 

@@ -37,15 +37,6 @@
 
 static const char *peer_program;
 
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A message of len bytes: seq, len, FNV-1a of the rest. */
 struct tag {
 	uint32_t sender, seq, len, sum;
@@ -626,10 +617,10 @@ static void
 wait_queued(const char *path, int bytes)
 {
 	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), q = 0;
-	int64_t end = now_ms() + 10000;
+	int64_t end = harness_now_ms() + 10000;
 
 	assert_true(fd >= 0);
-	while (now_ms() < end) {
+	while (harness_now_ms() < end) {
 		struct pollfd none = { .fd = -1 };
 
 		assert_int_equal(ioctl(fd, FIONREAD, &q), 0);
@@ -701,15 +692,6 @@ test_fifo_killed_mid_message(void **state)
 
 /* ---- sockets: a bounded receive waits in the read ---- */
 
-static int64_t
-cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* fdio_readv_until on a socket: bytes that come later arrive within the
  * deadline; the deadline holds; and a description made O_NONBLOCK behind
  * fdio's back (another process sharing it) is waited on with poll(), not
@@ -731,21 +713,21 @@ test_socket_read_until(void **state)
 	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(5000)), 1);
 	assert_int_equal(c, 'a');
 	/* nothing comes: -EAGAIN by the deadline, not after it */
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(300)),
 	                 -EAGAIN);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	assert_true(el >= 299);
 	assert_true(el < 3000);
 	/* O_NONBLOCK set behind its back */
 	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
-	t0 = now_ms();
-	c0 = cpu_ms();
+	t0 = harness_now_ms();
+	c0 = harness_cpu_ms();
 	assert_int_equal(fdio_readv_until(&f, &v, 1, wait_deadline(300)),
 	                 -EAGAIN);
-	el = now_ms() - t0;
+	el = harness_now_ms() - t0;
 	assert_true(el >= 299);
-	assert_true(cpu_ms() - c0 < 100);
+	assert_true(harness_cpu_ms() - c0 < 100);
 	close(sv[0]);
 	close(sv[1]);
 }
@@ -1110,9 +1092,9 @@ test_udp_no_listener(void **state)
 	snprintf(addr, sizeof(addr), "%s", ipk_address(l));
 	ipk_close(l);
 	assert_int_equal(ipk_open(&c, addr, 0, 1000), 0);
-	t0 = now_ms();
+	t0 = harness_now_ms();
 	assert_int_equal(ipk_send(c, "x", 1, 300), -ETIMEDOUT);
-	assert_true(now_ms() - t0 >= 299);
+	assert_true(harness_now_ms() - t0 >= 299);
 	assert_non_null(strstr(ipk_errdetail(), "listener"));
 	assert_int_equal(ipk_send(c, "x", 1, 0), -EAGAIN);
 	ipk_close(c);
