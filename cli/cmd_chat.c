@@ -450,7 +450,7 @@ chat_talk(struct chat *c)
  * queue destroys the messages in it: the "quit" it has just sent would
  * never reach a client that had not read it yet.  So a server that sent
  * "quit" to a client still there waits, at most CHAT_BYE_MS, until the
- * queue it sends into (addr[1]) holds no message (the inventory's count;
+ * queue it sends into (addr[1]) holds no message (the kernel's count;
  * over a connection, a FIFO or a POSIX queue there is nothing to wait
  * for, as their readers keep what was sent).
  */
@@ -462,17 +462,7 @@ chat_wait_taken(struct chat *c)
 	if (c->addr[1] == NULL)
 		return; /* a connection */
 	for (int waited = 0; waited < CHAT_BYE_MS; waited += 10) {
-		struct ipcobj_set s = { 0 };
-		const char *why;
-		int i;
-		bool queued = false;
-
-		if (ipcobj_scan(&s) == 0 &&
-		    (i = ipcobj_find(&s, c->addr[1], &why)) >= 0)
-			queued = s.v[i].kind == IPCOBJ_SYSV_MSG &&
-			         s.v[i].messages > 0;
-		ipcobj_free(&s);
-		if (!queued)
+		if (ipcobj_sysvmq_messages(c->addr[1]) <= 0)
 			return;
 		nanosleep(&tick, NULL);
 	}

@@ -897,6 +897,24 @@ ipcobj_scan(struct ipcobj_set *s)
 	return 0;
 }
 
+long long
+ipcobj_sysvmq_messages(const char *address)
+{
+	struct ipcobj_set s = { 0 };
+	const char *why;
+	long long n = -1;
+	int i;
+
+	if (strncmp(address, "sysvmq:", 7) != 0)
+		return -1;
+	scan_sysv(&s, IPCOBJ_SYSV_MSG, "/proc/sysvipc/msg");
+	i = ipcobj_find(&s, address, &why);
+	if (i >= 0)
+		n = s.v[i].messages;
+	ipcobj_free(&s);
+	return n;
+}
+
 size_t
 ipcobj_users_besides(const struct ipcobj *o, pid_t self)
 {

@@ -101,6 +101,11 @@ int ipcobj_scan(struct ipcobj_set *s);
  */
 int ipcobj_find(struct ipcobj_set *s, const char *address, const char **why);
 
+/* ipcobj_sysvmq_messages - the messages queued in the System V queue an
+ * address names, read from the kernel's table alone (no scan of who holds
+ * what: cheap enough to poll); -1 when it names no such queue. */
+long long ipcobj_sysvmq_messages(const char *address);
+
 /* ipcobj_remove - remove the object (with force, also a socket file a
  * server listens on, which the library refuses).  0 or -errno / IPK_E*;
  * *why names the reason (static or ipk_errdetail()).  Whether the caller
