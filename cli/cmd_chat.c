@@ -496,7 +496,7 @@ chat_parse(const struct cmd *self, int argc, char **argv, struct chat *c,
 				return EXIT_USAGE;
 			break;
 		case CHAT_READY_FD:
-			if (report_ready_fd(self, arg, ready_fd))
+			if (opts_ready_fd(self, arg, ready_fd))
 				return EXIT_USAGE;
 			break;
 		default:

@@ -383,7 +383,7 @@ exec_parse(const struct cmd *self, int argc, char **argv, struct exec *x,
 				return EXIT_USAGE;
 			break;
 		case EXEC_READY_FD:
-			if (report_ready_fd(self, arg, &x->ready_fd))
+			if (opts_ready_fd(self, arg, &x->ready_fd))
 				return EXIT_USAGE;
 			break;
 		default:

@@ -107,7 +107,7 @@ recv_parse(const struct cmd *self, int argc, char **argv, struct recv_opts *o,
 			o->until = arg;
 			break;
 		case RECV_READY_FD:
-			if (report_ready_fd(self, arg, &o->ready_fd))
+			if (opts_ready_fd(self, arg, &o->ready_fd))
 				return EXIT_USAGE;
 			break;
 		default:

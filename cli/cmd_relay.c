@@ -157,7 +157,7 @@ relay_parse(const struct cmd *self, int argc, char **argv, struct relay *r,
 				return EXIT_USAGE;
 			break;
 		case RELAY_READY_FD:
-			if (report_ready_fd(self, arg, ready_fd))
+			if (opts_ready_fd(self, arg, ready_fd))
 				return EXIT_USAGE;
 			break;
 		default:

@@ -179,7 +179,7 @@ send_parse(const struct cmd *self, int argc, char **argv, struct send_opts *o,
 				return EXIT_USAGE;
 			break;
 		case SEND_READY_FD:
-			if (report_ready_fd(self, arg, &o->ready_fd))
+			if (opts_ready_fd(self, arg, &o->ready_fd))
 				return EXIT_USAGE;
 			break;
 		default:

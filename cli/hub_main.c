@@ -277,7 +277,6 @@ hub_run(const struct cmd *self, int argc, char **argv)
 	int n_ops = 0;
 	struct opts o;
 	const char *arg;
-	long long v;
 	int key;
 
 	/* Options may come before or after the operands ("hub user add
@@ -312,10 +311,8 @@ hub_run(const struct cmd *self, int argc, char **argv)
 				a.sets[a.n_sets++] = arg;
 				break;
 			case OPT_READY:
-				if (opts_long(self, "--ready-fd", arg, 0, 65535,
-				              &v) != 0)
+				if (opts_ready_fd(self, arg, &a.ready_fd) != 0)
 					return EXIT_USAGE;
-				a.ready_fd = (int)v;
 				break;
 			case OPT_ROLE:
 				a.role = arg;

@@ -122,10 +122,8 @@ peer_main(const struct cmd *self, int argc, char **argv)
 			o.connect_timeout_ms = (int)v;
 			break;
 		case OPT_READY_FD:
-			if (opts_long(self, "--ready-fd", arg, 0, 1 << 20,
-			              &v) != 0)
+			if (opts_ready_fd(self, arg, &o.ready_fd) != 0)
 				goto usage;
-			o.ready_fd = (int)v;
 			break;
 		case 'v':
 			verbose = true;

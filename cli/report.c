@@ -63,25 +63,6 @@ report_fail(const struct cmd *cmd, const char *what, int err,
 	return report_exit_code(err);
 }
 
-int
-report_ready_fd(const struct cmd *cmd, const char *arg, int *fd)
-{
-	long long v;
-	int flags;
-
-	if (opts_long(cmd, "--ready-fd", arg, 0, INT_MAX, &v))
-		return -1;
-	flags = fcntl((int)v, F_GETFD);
-	if (flags < 0) {
-		opts_usage_error(cmd, "--ready-fd: descriptor %lld is not open",
-		                 v);
-		return -1;
-	}
-	(void)fcntl((int)v, F_SETFD, flags | FD_CLOEXEC);
-	*fd = (int)v;
-	return 0;
-}
-
 void
 report_ready(int fd, const char *const *words, int n)
 {

@@ -23,9 +23,4 @@ int report_fail(const struct cmd *cmd, const char *what, int err,
  * the --ready-fd line of s6, for scripts and tests. */
 void report_ready(int fd, const char *const *words, int n);
 
-/* report_ready_fd - parse the value of --ready-fd: an open descriptor,
- * made close-on-exec so that no child inherits it.  0, or -1 after a
- * usage error was printed. */
-int report_ready_fd(const struct cmd *cmd, const char *arg, int *fd);
-
 #endif

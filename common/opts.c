@@ -2,6 +2,8 @@
 /* opts.c - getopt_long driven by a command's option table; --help, the man
  * page and docs/cli.md are printed from the same table. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -269,4 +271,23 @@ opts_markdown(FILE *f, const struct cmd *const *cmds)
 		}
 		fprintf(f, "| `-h`, `--help` | %s |\n\n", opts_help.help);
 	}
+}
+
+int
+opts_ready_fd(const struct cmd *cmd, const char *arg, int *fd)
+{
+	long long v;
+	int flags;
+
+	if (opts_long(cmd, "--ready-fd", arg, 0, INT_MAX, &v))
+		return -1;
+	flags = fcntl((int)v, F_GETFD);
+	if (flags < 0) {
+		opts_usage_error(cmd, "--ready-fd: descriptor %lld is not open",
+		                 v);
+		return -1;
+	}
+	(void)fcntl((int)v, F_SETFD, flags | FD_CLOEXEC);
+	*fd = (int)v;
+	return 0;
 }

@@ -547,6 +547,10 @@ def test_user_commands():
         r = ipckit("hub", "--config", conf)
         assert r.returncode == 2 and "bad.conf:2: unknown setting" \
             in r.stderr, r.stderr
+        # --ready-fd must name an open descriptor (the child has only 0-2)
+        r = ipckit("hub", "--ready-fd", "987", "--db", db)
+        assert r.returncode == 2 and "987 is not open" in r.stderr, \
+            r.stderr
     finally:
         tmp.cleanup()
 

@@ -172,6 +172,9 @@ def test_usage_errors():
     assert r.returncode == 2, r
     r = harness.ipckit("peer")
     assert r.returncode == 2, r
+    # --ready-fd must name an open descriptor (the child has only 0-2)
+    r = harness.ipckit("peer", "--ready-fd", "987", "adc://127.0.0.1:1")
+    assert r.returncode == 2 and "987 is not open" in r.stderr, r
 
 
 def test_login_failures():
