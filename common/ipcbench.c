@@ -759,7 +759,7 @@ ipk_bsend(void *ctx, const void *buf, size_t len, bool more)
 	struct ipcbench_ipk *st = ctx;
 	struct ipk_msginfo mi = { .flags = more ? IPK_MORE : 0 };
 
-	return ipk_sendx(st->tx, buf, len, &mi, 10000);
+	return ipk_sendx(st->tx, buf, len, &mi, st->wait_forever ? -1 : 10000);
 }
 
 static ssize_t
@@ -767,7 +767,7 @@ ipk_brecv(void *ctx, void *buf, size_t cap)
 {
 	struct ipcbench_ipk *st = ctx;
 
-	return ipk_recv(st->rx, buf, cap, 5000);
+	return ipk_recv(st->rx, buf, cap, st->wait_forever ? -1 : 5000);
 }
 
 static void

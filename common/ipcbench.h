@@ -164,6 +164,11 @@ struct ipcbench_ipk {
 	char addr[2][512]; /* queues: side 0 -> 1, and 1 -> 0 */
 	bool queue, duplex;
 	bool lossy; /* after a prepare: the scheme may drop messages */
+	/* Send and receive with timeout -1 (block), where the default is a
+	 * deadline of 10 s (send) and 5 s (receive): bench/ipc compares both
+	 * with the raw calls that do the same job.  Set after
+	 * ipcbench_ipk_ops(). */
+	bool wait_forever;
 	struct ipk_chan *listener, *tx, *rx, *pair[2];
 	size_t max;
 };

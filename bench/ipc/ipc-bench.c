@@ -55,6 +55,10 @@ enum raw_kind {
 
 struct raw {
 	enum raw_kind kind;
+	/* pipe and posix mq: poll() (5 s) before each read, as a receive
+	 * with a deadline must where the mechanism has no timeout of its own
+	 * on the monotonic clock. */
+	bool polled;
 	size_t size;   /* message size of the coming measurement */
 	int side;      /* after attach */
 	int pfd[2][2]; /* pipes, one per direction: [dir][read, write] */
@@ -304,14 +308,35 @@ read_locked(int fd, void *buf, size_t len)
 	}
 }
 
+/* Wait for fd to be readable, as a bounded receive does: 0, or -errno
+ * (-ETIMEDOUT after the bench's 5 s). */
 static int
-read_all(int fd, void *buf, size_t len, bool locked)
+wait_readable(int fd)
+{
+	struct pollfd in = { .fd = fd, .events = POLLIN };
+	int n;
+
+	while ((n = poll(&in, 1, 5000)) < 0)
+		if (errno != EINTR)
+			return -errno;
+	return n == 0 ? -ETIMEDOUT : 0;
+}
+
+enum read_how { READ_PLAIN, READ_LOCKED, READ_POLLED };
+
+static int
+read_all(int fd, void *buf, size_t len, enum read_how how)
 {
 	unsigned char *p = buf;
 
 	while (len) {
-		ssize_t n = locked ? read_locked(fd, p, len) : read(fd, p, len);
+		ssize_t n;
+		int err;
 
+		if (how == READ_POLLED && (err = wait_readable(fd)) != 0)
+			return err;
+		n = how == READ_LOCKED ? read_locked(fd, p, len)
+		                       : read(fd, p, len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -390,11 +415,13 @@ raw_recv(void *ctx, void *buf, size_t cap)
 	case RAW_PIPE:
 	case RAW_PIPE_LOCKED:
 		err = read_all(r->pfd[in][0], buf, cap,
-		               r->kind == RAW_PIPE_LOCKED);
+		               r->kind == RAW_PIPE_LOCKED ? READ_LOCKED
+		               : r->polled                ? READ_POLLED
+		                                          : READ_PLAIN);
 		break;
 	case RAW_UNIX:
 	case RAW_TCP:
-		err = read_all(r->sp[r->side], buf, cap, false);
+		err = read_all(r->sp[r->side], buf, cap, READ_PLAIN);
 		break;
 	case RAW_SYSV:
 		while ((n = msgrcv(r->q[in], r->mbuf, cap, 0, 0)) < 0)
@@ -403,6 +430,10 @@ raw_recv(void *ctx, void *buf, size_t cap)
 		memcpy(buf, r->mbuf->data, (size_t)n);
 		return n;
 	case RAW_PMQ:
+		/* A POSIX queue descriptor polls readable while a message is
+		 * queued (Linux). */
+		if (r->polled && (err = wait_readable((int)r->mq[in])) != 0)
+			return err;
 		while ((n = mq_receive(r->mq[in], buf, cap, NULL)) < 0)
 			if (errno != EINTR)
 				return -errno;
@@ -649,13 +680,13 @@ row_new(enum row_group g, const char *name)
 	return r;
 }
 
-static void
+static struct row *
 add_raw(const char *name, enum raw_kind kind, bool latency_only)
 {
 	struct row *r = row_new(G_RAW, name);
 
 	if (r == NULL)
-		return;
+		return NULL;
 	r->raw.kind = kind;
 	r->latency_only = latency_only;
 	r->ops = (struct ipcbench_ops){
@@ -670,6 +701,7 @@ add_raw(const char *name, enum raw_kind kind, bool latency_only)
 		.detach = raw_detach,
 		.cleanup = raw_cleanup,
 	};
+	return r;
 }
 
 static void
@@ -692,6 +724,37 @@ add_peer(const char *name, bool zmq, bool tcp)
 		.detach = peer_detach,
 		.cleanup = peer_cleanup,
 	};
+}
+
+/* The schemes that have raw rows, once more with timeout -1: the raw rows
+ * block in the kernel without a deadline, and so do these. */
+static const char *const wait_forever_labels[] = { "pipe",    "fifo", "sysvmq",
+	                                           "posixmq", "unix", "tcp" };
+
+static void
+add_wait_forever_rows(void)
+{
+	for (size_t i = 0;
+	     i < sizeof(wait_forever_labels) / sizeof(wait_forever_labels[0]);
+	     i++) {
+		const struct ipcbench_form *f = NULL;
+		char name[48];
+		struct row *r;
+
+		for (unsigned k = 0; k < n_rows; k++)
+			if (rows[k].group == G_LIB &&
+			    strcmp(rows[k].name, wait_forever_labels[i]) == 0)
+				f = rows[k].ipk.form;
+		if (f == NULL)
+			continue; /* not in this build */
+		snprintf(name, sizeof(name), "%s (wait -1)", f->label);
+		r = row_new(G_LIB, name);
+		if (r == NULL)
+			return;
+		ipcbench_ipk_ops(&r->ops, &r->ipk, f);
+		r->ipk.wait_forever = true;
+		r->ops.name = r->name;
+	}
 }
 
 static void
@@ -722,12 +785,15 @@ add_rows(void)
 			        "add one to ipcbench_forms[]\n",
 			        schemes[i]);
 	}
+	add_wait_forever_rows();
 	add_raw("raw pipe", RAW_PIPE, false);
+	add_raw("raw pipe + poll", RAW_PIPE, false)->raw.polled = true;
 	add_raw("raw locked pipe", RAW_PIPE_LOCKED, false);
 	add_raw("raw unix stream", RAW_UNIX, false);
 	add_raw("raw tcp", RAW_TCP, false);
 	add_raw("raw sysv msgsnd", RAW_SYSV, false);
 	add_raw("raw posix mq", RAW_PMQ, false);
+	add_raw("raw posix mq + poll", RAW_PMQ, false)->raw.polled = true;
 	add_raw("raw futex wake", RAW_FUTEX, true);
 	add_raw("raw eventfd wake", RAW_EVENTFD, true);
 	add_raw("raw cache line", RAW_SPIN, true);
@@ -877,7 +943,7 @@ print_row(const struct row *r)
 {
 	char a[32], b[32];
 
-	printf("%-18s", r->name);
+	printf("%-20s", r->name);
 	if (r->tput_only)
 		printf(" %9s %9s", "-", "-");
 	else if (r->lat.err)
@@ -949,7 +1015,7 @@ ratio(const char *a, const char *b, enum metric m)
 	if (ra == NULL || rb == NULL || ra->skip || rb->skip ||
 	    !metric(ra, m, &x) || !metric(rb, m, &y))
 		return;
-	printf("  %-16s vs %-18s %-14s %7.2fx %s\n", a, b, metric_names[m],
+	printf("  %-17s vs %-19s %-14s %7.2fx %s\n", a, b, metric_names[m],
 	       m == M_LAT ? x / y : x / y,
 	       m == M_LAT ? "(time: lower is better)" : "(rate)");
 }
@@ -957,11 +1023,26 @@ ratio(const char *a, const char *b, enum metric m)
 static void
 print_ratios(void)
 {
+	/* Each mechanism against the raw calls that do the same job: with a
+	 * deadline (the library's default rows) and without (-1 and blocking
+	 * calls); and the deadline rows against the raw blocking calls, for
+	 * what a deadline costs on top. */
 	static const char *const lib_raw[][2] = {
-		{ "pipe", "raw pipe" },        { "fifo", "raw pipe" },
-		{ "fifo", "raw locked pipe" }, { "sysvmq", "raw sysv msgsnd" },
-		{ "posixmq", "raw posix mq" }, { "unix", "raw unix stream" },
+		{ "pipe", "raw pipe + poll" },
+		{ "pipe (wait -1)", "raw pipe" },
+		{ "pipe", "raw pipe" },
+		{ "fifo", "raw locked pipe" },
+		{ "fifo (wait -1)", "raw locked pipe" },
+		{ "fifo", "raw pipe" },
+		{ "sysvmq", "raw sysv msgsnd" },
+		{ "sysvmq (wait -1)", "raw sysv msgsnd" },
+		{ "posixmq", "raw posix mq + poll" },
+		{ "posixmq (wait -1)", "raw posix mq" },
+		{ "posixmq", "raw posix mq" },
+		{ "unix", "raw unix stream" },
+		{ "unix (wait -1)", "raw unix stream" },
 		{ "tcp", "raw tcp" },
+		{ "tcp (wait -1)", "raw tcp" },
 	};
 	static const char *const streams[] = { "pipe", "fifo", "unix", "tcp" };
 
@@ -986,7 +1067,7 @@ print_ratios(void)
 
 		if (s && mc && !s->skip && !mc->skip && !s->tput[2].err &&
 		    !mc->tput[2].err && mc->tput[2].mb_per_s > 0)
-			printf("  %-16s vs %-18s %-14s %7.2fx (bandwidth)\n",
+			printf("  %-17s vs %-19s %-14s %7.2fx (bandwidth)\n",
 			       "shm", "memcpy 1 core", "64 KiB MB/s",
 			       s->tput[2].mb_per_s / mc->tput[2].mb_per_s);
 	}
@@ -1120,7 +1201,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 	}
-	printf("%-18s %9s %9s  %18s  %18s  %18s\n", "", "lat p50", "p99",
+	printf("%-20s %9s %9s  %18s  %18s  %18s\n", "", "lat p50", "p99",
 	       "64 B msgs/s MB/s", "4 KiB msgs/s MB/s", "64 KiB msgs/s MB/s");
 	for (unsigned i = 0; i < n_rows; i++) {
 		if (rows[i].skip)

@@ -2,6 +2,9 @@
 """End-to-end: bench/ipc/ipc-bench interrupted mid-run (Ctrl-C, SIGTERM)
 removes what its runs made: the raw rows' private System V queues (which
 nothing can mark for removal) and POSIX queues, and exits 1 with one line.
+The like-for-like rows (library with timeout -1 against blocking raw calls,
+library with a deadline against raw calls that poll first) give figures
+and their ratios.
 Usage: test_ipc_bench.py PATH-TO-ipc-bench"""
 import os
 import signal
@@ -63,6 +66,32 @@ def test_sigterm_removes_posix_queues():
               lambda pid: bool(bench_mqueues(pid)))
 
 
+def test_like_for_like_rows_measure():
+    rows = ["pipe", "pipe (wait -1)", "raw pipe", "raw pipe + poll",
+            "posixmq", "posixmq (wait -1)", "raw posix mq",
+            "raw posix mq + poll"]
+    p = subprocess.run([BENCH, "-f", ",".join(rows), "-r", "1", "-t",
+                        "0.05"], capture_output=True, timeout=120,
+                       check=False)
+    out = p.stdout.decode(errors="replace")
+    assert p.returncode == 0, (p.returncode, out, p.stderr)
+    lines = out.splitlines()
+    for row in rows:
+        # The name, then a p50 in microseconds: a number, not "error".
+        hit = [ln for ln in lines if ln.startswith(row + "  ")]
+        assert len(hit) == 1, (row, out)
+        p50 = hit[0][len(row):].split()[0]
+        assert float(p50) > 0, (row, hit[0])
+    for a, b in [("pipe", "raw pipe + poll"), ("pipe (wait -1)", "raw pipe"),
+                 ("posixmq", "raw posix mq + poll"),
+                 ("posixmq (wait -1)", "raw posix mq")]:
+        assert any(ln.split(" vs ")[0].strip() == a and
+                   ln.split(" vs ")[1].startswith(b + " ") and
+                   "latency p50" in ln for ln in lines
+                   if " vs " in ln), (a, b, out)
+
+
 if __name__ == "__main__":
     harness.run([test_ctrl_c_removes_private_sysv_queues,
-                 test_sigterm_removes_posix_queues], time_limit=90)
+                 test_sigterm_removes_posix_queues,
+                 test_like_for_like_rows_measure], time_limit=150)
