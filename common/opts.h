@@ -82,15 +82,16 @@ int opts_usage_error(const struct cmd *cmd, const char *fmt, ...)
 int opts_long(const struct cmd *cmd, const char *what, const char *s,
               long long min, long long max, long long *out);
 
-/* opts_ready_fd - parse the value of --ready-fd: an open descriptor, made
- * close-on-exec so that no child inherits it.  0, or -1 after a usage
- * error was printed. */
-int opts_ready_fd(const struct cmd *cmd, const char *arg, int *fd);
 /* The same into an int or a long (min and max must fit). */
 int opts_int(const struct cmd *cmd, const char *what, const char *s, int min,
              int max, int *out);
 int opts_lng(const struct cmd *cmd, const char *what, const char *s, long min,
              long max, long *out);
+
+/* opts_ready_fd - parse the value of --ready-fd: an open descriptor, made
+ * close-on-exec so that no child inherits it.  0, or -1 after a usage
+ * error was printed. */
+int opts_ready_fd(const struct cmd *cmd, const char *arg, int *fd);
 
 /* The table of all commands (cli/main.c), for the man page generator. */
 void opts_man(FILE *f, const struct cmd *const *cmds, const char *date);

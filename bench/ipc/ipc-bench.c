@@ -666,6 +666,15 @@ struct row {
 static struct row rows[MAX_ROWS];
 static unsigned n_rows;
 
+static const struct row *
+find(const char *name)
+{
+	for (unsigned i = 0; i < n_rows; i++)
+		if (strcmp(rows[i].name, name) == 0)
+			return &rows[i];
+	return NULL;
+}
+
 static struct row *
 row_new(enum row_group g, const char *name)
 {
@@ -737,16 +746,14 @@ add_wait_forever_rows(void)
 	for (size_t i = 0;
 	     i < sizeof(wait_forever_labels) / sizeof(wait_forever_labels[0]);
 	     i++) {
-		const struct ipcbench_form *f = NULL;
+		const struct row *plain = find(wait_forever_labels[i]);
+		const struct ipcbench_form *f;
 		char name[48];
 		struct row *r;
 
-		for (unsigned k = 0; k < n_rows; k++)
-			if (rows[k].group == G_LIB &&
-			    strcmp(rows[k].name, wait_forever_labels[i]) == 0)
-				f = rows[k].ipk.form;
-		if (f == NULL)
+		if (plain == NULL)
 			continue; /* not in this build */
+		f = plain->ipk.form;
 		snprintf(name, sizeof(name), "%s (wait -1)", f->label);
 		r = row_new(G_LIB, name);
 		if (r == NULL)
@@ -976,15 +983,6 @@ print_row(const struct row *r)
 	fflush(stdout);
 }
 
-static const struct row *
-find(const char *name)
-{
-	for (unsigned i = 0; i < n_rows; i++)
-		if (strcmp(rows[i].name, name) == 0)
-			return &rows[i];
-	return NULL;
-}
-
 enum metric { M_LAT, M_T64, M_T4K, M_T64K };
 
 static bool
@@ -1016,8 +1014,7 @@ ratio(const char *a, const char *b, enum metric m)
 	    !metric(ra, m, &x) || !metric(rb, m, &y))
 		return;
 	printf("  %-17s vs %-19s %-14s %7.2fx %s\n", a, b, metric_names[m],
-	       m == M_LAT ? x / y : x / y,
-	       m == M_LAT ? "(time: lower is better)" : "(rate)");
+	       x / y, m == M_LAT ? "(time: lower is better)" : "(rate)");
 }
 
 static void
