@@ -8,7 +8,7 @@ export DEBIAN_FRONTEND=noninteractive
 
 packages="
   build-essential meson ninja-build pkg-config git ca-certificates
-  clang-14 libclang-rt-14-dev clang-format-14 valgrind
+  clang-14 libclang-rt-14-dev clang-format-14 valgrind strace
   libcmocka-dev
   libsqlite3-dev sqlite3 librhash-dev rhash libssl-dev openssl
   libbz2-dev bzip2 zlib1g-dev libexpat1-dev libreadline-dev libncurses-dev

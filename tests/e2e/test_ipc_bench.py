@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -91,7 +92,43 @@ def test_like_for_like_rows_measure():
                    if " vs " in ln), (a, b, out)
 
 
+def syscall_counts(row):
+    """System calls of a one-round run of `row`, both sides (strace -c)."""
+    # LeakSanitizer cannot run under ptrace (the sanitizer build); the
+    # other tests here run the bench with it.
+    env = dict(os.environ)
+    env["ASAN_OPTIONS"] = ":".join(
+        x for x in (env.get("ASAN_OPTIONS"), "detect_leaks=0") if x)
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "counts")
+        p = subprocess.run(["strace", "-f", "-c", "-o", out, "-e",
+                            "trace=poll,ppoll,read,readv,preadv2", BENCH,
+                            "-f", row, "-r", "1", "-t", "0.05"],
+                           capture_output=True, timeout=120, check=False,
+                           env=env)
+        assert p.returncode == 0, (p.returncode, p.stderr)
+        counts = {}
+        with open(out, encoding="ascii") as f:
+            for ln in f:
+                w = ln.split()
+                if len(w) >= 5 and w[3].isdigit():
+                    counts[w[-1]] = int(w[3])
+        return counts
+
+
+def test_wait_forever_row_blocks_in_the_read():
+    """`pipe (wait -1)` receives with timeout -1: one blocking read per
+    message, no poll() (a receive with a deadline on a pipe polls first
+    whenever the pipe was empty, as every ping-pong receive finds it)."""
+    c = syscall_counts("pipe (wait")
+    reads = c.get("readv", 0) + c.get("read", 0) + c.get("preadv2", 0)
+    polls = c.get("poll", 0) + c.get("ppoll", 0)
+    assert reads > 1000, c
+    assert polls < reads / 20, c
+
+
 if __name__ == "__main__":
     harness.run([test_ctrl_c_removes_private_sysv_queues,
                  test_sigterm_removes_posix_queues,
-                 test_like_for_like_rows_measure], time_limit=150)
+                 test_like_for_like_rows_measure,
+                 test_wait_forever_row_blocks_in_the_read], time_limit=150)
